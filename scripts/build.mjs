@@ -1,0 +1,56 @@
+// Bundles the Node entry points (CLI, library, benchmarks, host worker) with esbuild.
+// WGSL `?raw` imports become strings, as under Vite, so one shaders.ts serves browser and Node.
+import { build } from 'esbuild';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+const rawPlugin = {
+  name: 'raw',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({
+      path: resolve(dirname(args.importer), args.path.replace(/\?raw$/, '')),
+      namespace: 'raw',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, (args) => ({
+      contents: `export default ${JSON.stringify(readFileSync(args.path, 'utf8'))};`,
+      loader: 'js',
+    }));
+  },
+};
+
+// Node bundles keep npm packages external (they are dependencies); the GPU-machine benchmarks
+// bundle everything but Dawn's addon, which .gpu/setup.sh unpacks beside them.
+const entries = [
+  { in: 'src/cli/main.ts', out: 'dist/cli.mjs', external: 'deps' },
+  { in: 'src/index.ts', out: 'dist/lib/index.js', external: 'deps' },
+  { in: 'src/hosts/node_worker_entry.ts', out: 'dist/host_worker.mjs', external: 'deps' },
+  { in: 'scripts/bench/kernels.ts', out: 'dist/bench/kernels.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/model.ts', out: 'dist/bench/model.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/star.ts', out: 'dist/bench/star.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/host_worker.ts', out: 'dist/bench/host_worker.mjs', external: 'webgpu' },
+  { in: 'scripts/ruler_gpu.ts', out: 'dist/bench/ruler_gpu.mjs', external: 'webgpu' },
+];
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const deps = Object.keys(pkg.dependencies ?? {});
+
+await Promise.all(
+  entries
+    .filter((e) => existsSync(e.in))
+    .map((e) =>
+      build({
+        entryPoints: [e.in],
+        outfile: e.out,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        sourcemap: true,
+        plugins: [rawPlugin],
+        external: e.external === 'deps' ? deps : ['webgpu'],
+        // bundled CommonJS dependencies call require(); give ESM output one
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+        logLevel: 'warning',
+      }),
+    ),
+);

@@ -1,0 +1,225 @@
+// One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package),
+// asking for the adapter's own maxima and for the optional features we can use.
+
+/** Which adapter a host should run on. */
+export interface AdapterChoice {
+  /** Browser and Node: passed to requestAdapter. */
+  powerPreference?: GPUPowerPreference;
+  /** Node only: a substring of the adapter's name (Dawn's `adapter=` flag). */
+  adapterName?: string;
+  /** Node only: the n-th adapter among those Dawn enumerates with the same name filter. */
+  adapterIndex?: number;
+}
+
+export interface GpuInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  features: string[];
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupSizeX: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxStorageBuffersPerShaderStage: number;
+    minStorageBufferOffsetAlignment: number;
+    minUniformBufferOffsetAlignment: number;
+  };
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  runtime: 'browser' | 'node';
+}
+
+/** A device plus what we learned about it, and the first error it raised. */
+export interface DeviceHandle {
+  device: GPUDevice;
+  info: GpuInfo;
+  /** Throws the first uncaptured error or device loss, if any happened. */
+  check(): void;
+  /** Resolves never; rejects when the device is lost or raises an uncaptured error. */
+  failed: Promise<never>;
+  destroy(): void;
+}
+
+export class WebGpuUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebGpuUnavailableError';
+  }
+}
+
+const kLimitNames = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const kOptionalFeatures = [
+  'shader-f16',
+  'subgroups',
+  'timestamp-query',
+  'chromium-experimental-subgroup-matrix',
+] as const;
+
+export const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+// the specifier is hidden from bundlers so the browser build never tries to resolve Dawn's addon
+const kDawnModule = 'webgpu';
+
+let nodeGpuCache = new Map<string, GPU>();
+
+async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
+  const flags = ['enable-dawn-features=allow_unsafe_apis'];
+  if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
+  const key = flags.join(' ');
+  const cached = nodeGpuCache.get(key);
+  if (cached) return cached;
+  let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    mod = await import(/* @vite-ignore */ kDawnModule);
+  } catch (e) {
+    throw new WebGpuUnavailableError(
+      `WebGPU for Node needs the npm package "webgpu" (Dawn), which failed to load: ${(e as Error).message}. ` +
+        'Run `npm ci` in the project root.',
+    );
+  }
+  for (const [k, v] of Object.entries(mod.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  const gpu = mod.create(flags);
+  nodeGpuCache.set(key, gpu);
+  return gpu;
+}
+
+function noAdapterHelp(runtime: 'browser' | 'node'): string {
+  if (runtime === 'browser') {
+    return (
+      'This browser exposes navigator.gpu but gave no adapter. In Chrome/Chromium enable WebGPU ' +
+      '(chrome://flags/#enable-unsafe-webgpu, or start with --enable-unsafe-webgpu --enable-features=Vulkan on Linux), ' +
+      'and serve the page from https:// or http://localhost.'
+    );
+  }
+  return (
+    'Dawn found no GPU adapter. Without a GPU, install a software Vulkan driver: on Debian ' +
+    '`apt-get install chromium libvulkan1` and run with ' +
+    'VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json. With a GPU, check that its Vulkan driver ' +
+    '(libvulkan1 plus the vendor ICD) is installed.'
+  );
+}
+
+/** Requests an adapter and a device with the adapter's maximum limits and every optional feature it has. */
+export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceHandle> {
+  let gpu: GPU | undefined;
+  let runtime: 'browser' | 'node';
+  if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) {
+    gpu = (navigator as Navigator).gpu;
+    runtime = 'browser';
+  } else if (isNode) {
+    gpu = await nodeGpu(choice);
+    runtime = 'node';
+  } else {
+    throw new WebGpuUnavailableError(
+      'WebGPU is not available here: navigator.gpu is undefined. Use a browser with WebGPU ' +
+        '(Chrome 113+, or Chromium started with --enable-unsafe-webgpu), from a secure context (https or localhost).',
+    );
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: choice.powerPreference });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`requestAdapter failed: ${(e as Error).message}. ${noAdapterHelp(runtime)}`);
+  }
+  if (choice.adapterIndex !== undefined && choice.adapterIndex > 0) {
+    adapter = await nthAdapter(gpu, choice);
+  }
+  if (!adapter) throw new WebGpuUnavailableError(`No WebGPU adapter. ${noAdapterHelp(runtime)}`);
+
+  const requiredLimits: Record<string, number> = {};
+  for (const name of kLimitNames) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures = kOptionalFeatures.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'star-attention' });
+
+  let firstError: Error | undefined;
+  let rejectFailed!: (e: Error) => void;
+  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
+  failed.catch(() => {}); // observed through check() when nobody awaits it
+  const fail = (e: Error) => {
+    if (!firstError) {
+      firstError = e;
+      rejectFailed(e);
+    }
+  };
+  let destroyed = false;
+  device.lost.then((info) => {
+    if (!destroyed) fail(new Error(`GPU device lost (${info.reason}): ${info.message}`));
+  });
+  device.addEventListener('uncapturederror', (ev) => {
+    fail(new Error(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+  });
+
+  const ai = adapter.info;
+  const limits = device.limits;
+  const info: GpuInfo = {
+    vendor: ai.vendor,
+    architecture: ai.architecture,
+    device: ai.device,
+    description: ai.description,
+    features: [...device.features].sort(),
+    limits: {
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: limits.minUniformBufferOffsetAlignment,
+    },
+    subgroupMinSize: (ai as unknown as { subgroupMinSize?: number }).subgroupMinSize,
+    subgroupMaxSize: (ai as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
+    runtime,
+  };
+  return {
+    device,
+    info,
+    failed,
+    check() {
+      if (firstError) throw firstError;
+    },
+    destroy() {
+      destroyed = true;
+      device.destroy();
+    },
+  };
+}
+
+// WebGPU hands out one adapter per request; Dawn in Node enumerates them in a stable order, so the n-th
+// distinct request with the same filter reaches the n-th GPU when the driver exposes several.
+async function nthAdapter(gpu: GPU, choice: AdapterChoice): Promise<GPUAdapter | null> {
+  const anyGpu = gpu as unknown as { enumerateAdapters?: () => Promise<GPUAdapter[]> };
+  if (typeof anyGpu.enumerateAdapters === 'function') {
+    const all = await anyGpu.enumerateAdapters();
+    const index = choice.adapterIndex ?? 0;
+    if (index >= all.length) {
+      throw new WebGpuUnavailableError(`adapter index ${index} requested but only ${all.length} adapter(s) exist`);
+    }
+    return all[index];
+  }
+  throw new WebGpuUnavailableError(
+    `adapter index ${choice.adapterIndex} requested, but this WebGPU implementation cannot enumerate adapters; ` +
+      'choose the adapter by name (adapterName) or by powerPreference instead',
+  );
+}
+
+/** True when the given feature was granted on this device. */
+export function hasFeature(handle: DeviceHandle, feature: string): boolean {
+  return handle.info.features.includes(feature);
+}
