@@ -1,9 +1,35 @@
 // The only module that imports WGSL. Vite (and Vitest) load `?raw` as a string; the esbuild bundles
 // for Node use the same `?raw` plugin (scripts/build.mjs).
 import add from '../../shaders/add.wgsl?raw';
+// ---- linear algebra and elementwise
+import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
+import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
+import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
+import rope from '../../shaders/rope.wgsl?raw';
+import silu_mul from '../../shaders/silu_mul.wgsl?raw';
+import embedding from '../../shaders/embedding.wgsl?raw';
+import argmax from '../../shaders/argmax.wgsl?raw';
+import sample from '../../shaders/sample.wgsl?raw';
+// ---- attention
+import attention from '../../shaders/attention.wgsl?raw';
+import attention_decode from '../../shaders/attention_decode.wgsl?raw';
+import attention_merge from '../../shaders/attention_merge.wgsl?raw';
 
 export const kShaders = {
   add,
+  // ---- linear algebra and elementwise
+  matmul_gemm,
+  matmul_gemv,
+  rmsnorm,
+  rope,
+  silu_mul,
+  embedding,
+  argmax,
+  sample,
+  // ---- attention
+  attention,
+  attention_decode,
+  attention_merge,
 } as const;
 
 export type ShaderName = keyof typeof kShaders;
