@@ -75,9 +75,9 @@ export class GpuContext {
     return p;
   }
 
-  /** Starts a batch of GPU work. */
-  recorder(label = 'batch'): Recorder {
-    return new Recorder(this, label);
+  /** Starts a batch of GPU work; `timestampWrites` times its compute pass (see timer.ts). */
+  recorder(label = 'batch', timestampWrites?: GPUComputePassTimestampWrites): Recorder {
+    return new Recorder(this, label, timestampWrites);
   }
 
   /** @internal uniform arenas are reused across batches: queue.writeBuffer is ordered with submits. */
@@ -182,6 +182,12 @@ export class Recorder {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
     this.endPass();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Resolves a timestamp query set into `dst` (after the pass it timed). */
+  resolveQuerySet(querySet: GPUQuerySet, count: number, dst: GPUBuffer): void {
+    this.endPass();
+    this.encoder.resolveQuerySet(querySet, 0, count, dst, 0);
   }
 
   /** Ends recording and submits; params are uploaded before the commands run. */

@@ -1,6 +1,7 @@
 // The only module that imports WGSL. Vite (and Vitest) load `?raw` as a string; the esbuild bundles
 // for Node use the same `?raw` plugin (scripts/build.mjs).
 import add from '../../shaders/add.wgsl?raw';
+import fill_random from '../../shaders/fill_random.wgsl?raw';
 // ---- linear algebra and elementwise
 import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
@@ -17,6 +18,7 @@ import attention_merge from '../../shaders/attention_merge.wgsl?raw';
 
 export const kShaders = {
   add,
+  fill_random,
   // ---- linear algebra and elementwise
   matmul_gemm,
   matmul_gemv,

@@ -78,3 +78,10 @@ export function poison(device: GPUDevice, t: Tensor): void {
 export function describe(t: Tensor): string {
   return `${t.label} (${t.shape.join(', ')}) ${t.dtype}`;
 }
+
+/** queue.writeBuffer for any typed-array view (subarrays included), at a byte offset of `buffer`. */
+export function writeView(device: GPUDevice, buffer: GPUBuffer, byteOffset: number, view: ArrayBufferView, elements?: number): void {
+  const bytesPer = (view as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+  const size = elements === undefined ? view.byteLength : elements * bytesPer;
+  device.queue.writeBuffer(buffer, byteOffset, view.buffer as ArrayBuffer, view.byteOffset, size);
+}

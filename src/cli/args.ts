@@ -1,0 +1,71 @@
+// Flag parsing shared by every subcommand: strict (an unknown flag is an error), with one-line messages.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<O extends Options>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split('\n')[0]}\n${usage}`);
+  }
+}
+
+export function intFlag(name: string, v: string | undefined, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got "${v}"`);
+  return n;
+}
+
+export function numFlag(name: string, v: string | undefined, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+export function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+/** Attention flags shared by generate, logits and ruler. */
+export const kAttentionFlags = {
+  attention: { type: 'string' },
+  'block-size': { type: 'string' },
+  'anchor-size': { type: 'string' },
+  hosts: { type: 'string' },
+  mode: { type: 'string' },
+} as const;
+
+export const kModelFlags = {
+  model: { type: 'string', short: 'm' },
+  storage: { type: 'string' },
+  'max-context': { type: 'string' },
+  'chunk-rows': { type: 'string' },
+  adapter: { type: 'string' },
+} as const;
+
+export function attentionFromFlags(v: Record<string, unknown>) {
+  const attention = oneOf('attention', v.attention as string | undefined, ['global', 'star'] as const, 'global');
+  const mode = oneOf('mode', v.mode as string | undefined, ['workers', 'single-device'] as const, 'single-device');
+  const bs = v['block-size'] as string | undefined;
+  const blockSize = bs === undefined ? undefined : /^\d+$/.test(bs) ? Number(bs) : bs;
+  if (attention === 'star' && blockSize === undefined) throw new UsageError('--attention star needs --block-size (tokens, or L/<n>)');
+  return {
+    attention,
+    mode,
+    blockSize,
+    anchorSize: intFlag('anchor-size', v['anchor-size'] as string | undefined),
+    hosts: intFlag('hosts', v.hosts as string | undefined, 1),
+  };
+}

@@ -1,0 +1,35 @@
+// star-attn: the command line. Each subcommand parses its own flags; errors are one line and exit 1.
+import { UsageError } from './args';
+import { generateCommand } from './generate';
+import { logitsCommand } from './logits';
+import { rulerCommand } from './ruler';
+
+const kUsage = `usage: star-attn <command> [flags]   (star-attn <command> --help for its flags)
+commands:
+  generate   stream an answer from a prompt, or from a context and a query with Star Attention
+  logits     print the last position's logits and greedy tokens as JSON
+  ruler      run RULER (ruler generate | ruler score | ruler [run])`;
+
+const kCommands: Record<string, (argv: string[]) => Promise<void>> = {
+  generate: generateCommand,
+  logits: logitsCommand,
+  ruler: rulerCommand,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return console.log(kUsage);
+  const run = kCommands[cmd];
+  if (!run) throw new UsageError(`unknown command "${cmd}"\n${kUsage}`);
+  await run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e: Error) => {
+    const msg = e instanceof UsageError ? e.message : `${e.name === 'Error' ? 'error' : e.name}: ${e.message}`;
+    console.error(`star-attn: ${msg}`);
+    if (process.env.STAR_ATTN_DEBUG) console.error(e.stack);
+    process.exit(e.name === 'AbortError' ? 130 : 1);
+  },
+);

@@ -1,0 +1,37 @@
+// Resolves --model (or the bundled default) and the engine options common to every subcommand.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { EngineOptions } from '../engine';
+import type { WeightStorage } from '../model/weights';
+import { intFlag, oneOf, UsageError } from './args';
+
+/** The model bundled with the package (public/models/<name>), used when --model is omitted. */
+export const kDefaultModelName = 'ruler-llama-tiny';
+
+export function defaultModelPath(): string | undefined {
+  for (const rel of ['../public/models/', '../../public/models/', '../../../public/models/']) {
+    const p = fileURLToPath(new URL(rel + kDefaultModelName, import.meta.url));
+    if (existsSync(p + '/config.json')) return p;
+  }
+  return undefined;
+}
+
+export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOptions['onProgress']): EngineOptions {
+  let model = v.model as string | undefined;
+  if (!model) {
+    model = defaultModelPath();
+    if (!model) throw new UsageError(`no --model given and the bundled default (public/models/${kDefaultModelName}) is missing`);
+  } else if (/^[./~]/.test(model) || existsSync(model)) {
+    if (!existsSync(model)) throw new UsageError(`--model ${model}: no such folder`);
+    if (!existsSync(`${model}/config.json`)) throw new UsageError(`--model ${model}: not a model folder (no config.json)`);
+  }
+  const adapter = v.adapter as string | undefined;
+  return {
+    model,
+    storage: oneOf('storage', v.storage as string | undefined, ['f32', 'f16', 'bf16'] as const, 'f32') as WeightStorage,
+    maxContext: intFlag('max-context', v['max-context'] as string | undefined),
+    chunkRows: intFlag('chunk-rows', v['chunk-rows'] as string | undefined),
+    adapter: adapter === undefined ? undefined : /^\d+$/.test(adapter) ? { adapterIndex: Number(adapter) } : { adapterName: adapter },
+    onProgress,
+  };
+}

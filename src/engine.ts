@@ -1,0 +1,360 @@
+// The engine: one typed API for the page, the worker client and the CLI. It tokenizes, validates,
+// plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
+import { GpuContext } from './gpu/context';
+import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
+import type { ModelConfig } from './model/config';
+import { readModelConfig } from './model/load';
+import { samplingParams, seededUniform, type SamplingOptions } from './model/sampler';
+import { openSource } from './model/source';
+import { loadTokenizer, type Tokenizer } from './model/tokenizer';
+import type { WeightStorage } from './model/weights';
+import type { Host, HostInit, ModelLocation } from './hosts/host';
+import { LocalHost } from './hosts/local_host';
+import { WorkerHost } from './hosts/worker_host';
+import { runStar, type PhaseTimings } from './star/coordinator';
+import { planStar, resolveBlockSize, StarConfigError, type StarPlan } from './star/plan';
+
+export type ProgressEvent =
+  | { phase: 'download'; file: string; loaded: number; total: number }
+  | { phase: 'weights'; host?: string; tensor: string; loaded: number; total: number }
+  | { phase: 'encode' | 'query' | 'decode'; done: number; total: number };
+
+export interface EngineOptions {
+  /** A local folder (Node), a Hub id (`org/name[@rev]`), a base URL, or picked files (browser). */
+  model: ModelLocation;
+  /** Weight storage on the GPU (default f32; 16-bit halves memory). */
+  storage?: WeightStorage;
+  /** Longest prompt + generation the engine accepts (default: the model's max positions, capped at 32768). */
+  maxContext?: number;
+  /** Rows per prefill chunk (bounds activation memory; default 512). */
+  chunkRows?: number;
+  adapter?: AdapterChoice;
+  /** Node: download cache folder. */
+  cacheDir?: string;
+  /** Load weights onto this engine's own device now (default true); workers-mode users may skip it. */
+  preload?: boolean;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface HostDescriptor {
+  adapter?: AdapterChoice;
+}
+
+export interface AttentionOptions {
+  attention?: 'global' | 'star';
+  /** Tokens, or a fraction of the context such as "L/4". */
+  blockSize?: number | string;
+  anchorSize?: number;
+  /** A count, or one descriptor per host (its adapter). */
+  hosts?: number | HostDescriptor[];
+  mode?: 'workers' | 'single-device';
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerateRequest extends AttentionOptions, SamplingOptions {
+  /** Either a plain prompt (optionally chat-templated), or a context and a query (Star Attention's split). */
+  prompt?: string;
+  messages?: ChatMessage[];
+  context?: string;
+  query?: string;
+  /** Token ids directly (the query is the part Star Attention treats as the query). */
+  contextIds?: number[];
+  queryIds?: number[];
+  chat?: boolean;
+  maxNewTokens?: number;
+  stop?: string[];
+  /** Stop at the model's EOS ids (default true). */
+  stopAtEos?: boolean;
+  signal?: AbortSignal;
+  onToken?: (text: string, token: number) => void;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Return the logits of the first generated position. */
+  wantLogits?: boolean;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number[];
+  contextTokens: number;
+  queryTokens: number;
+  stopReason: 'eos' | 'stop' | 'length';
+  timings: PhaseTimings & { prefillMs: number; decodeMsPerToken: number; decodeTokensPerSecond: number };
+  /** GPU memory held by the hosts that ran: weights, KV cache and activations (bytes). */
+  gpuMemoryBytes: number;
+  attention: 'global' | 'star';
+  plan: { blockSize: number; anchorSize: number; hosts: number; mode: 'workers' | 'single-device' };
+  logits?: Float32Array;
+}
+
+/** What the page's worker client and the in-process engine both implement. */
+export interface EngineApi {
+  readonly config: ModelConfig;
+  generate(req: GenerateRequest): Promise<GenerateResult>;
+  encode(text: string, addSpecialTokens?: boolean): number[];
+  decode(ids: number[]): string;
+  dispose(): Promise<void>;
+}
+
+export class Engine implements EngineApi {
+  private local?: LocalHost;
+  private pool?: { key: string; hosts: WorkerHost[] };
+
+  private constructor(
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    private readonly init: HostInit,
+    private readonly ctx: GpuContext,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  static async load(opts: EngineOptions): Promise<Engine> {
+    const progress = opts.onProgress as ((e: unknown) => void) | undefined;
+    const src = await openSource(opts.model, { cacheDir: opts.cacheDir, onProgress: progress });
+    const config = await readModelConfig(src);
+    const tokenizer = await loadTokenizer(src);
+    const maxContext = opts.maxContext ?? Math.min(config.maxPos, 32768);
+    if (maxContext > config.maxPos) {
+      throw new RangeError(`maxContext ${maxContext} exceeds the model's max_position_embeddings (${config.maxPos})`);
+    }
+    const init: HostInit = {
+      model: opts.model,
+      storage: opts.storage ?? 'f32',
+      maxPositions: maxContext,
+      chunkRows: opts.chunkRows ?? 512,
+      adapter: opts.adapter,
+      cacheDir: opts.cacheDir,
+    };
+    const ctx = new GpuContext(await requestDevice(opts.adapter));
+    const engine = new Engine(config, tokenizer, init, ctx, opts);
+    if (opts.preload ?? true) await engine.localHost(progress);
+    return engine;
+  }
+
+  get gpu(): GpuInfo {
+    return this.ctx.handle.info;
+  }
+
+  get maxContext(): number {
+    return this.init.maxPositions;
+  }
+
+  encode(text: string, addSpecialTokens = true): number[] {
+    return this.tokenizer.encode(text, { addSpecialTokens });
+  }
+
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+  }
+
+  private async localHost(onProgress?: (e: unknown) => void): Promise<LocalHost> {
+    this.local ??= await LocalHost.create('host 0', this.init, this.ctx, onProgress);
+    return this.local;
+  }
+
+  private async workerHosts(descs: HostDescriptor[], onProgress?: (e: ProgressEvent) => void): Promise<WorkerHost[]> {
+    const key = JSON.stringify(descs);
+    if (this.pool?.key === key) return this.pool.hosts;
+    await this.disposePool();
+    const started: WorkerHost[] = [];
+    try {
+      // the first host fills the download cache; the rest then load from it in parallel
+      const start = (i: number) =>
+        WorkerHost.start(`host ${i}`, { ...this.init, adapter: descs[i].adapter ?? this.init.adapter }, (e) =>
+          onProgress?.({ ...(e as object), host: `host ${i}` } as ProgressEvent),
+        );
+      const first = await start(0);
+      started.push(first.host);
+      const rest = await Promise.all(descs.slice(1).map((_, i) => start(i + 1)));
+      started.push(...rest.map((r) => r.host));
+    } catch (e) {
+      await Promise.all(started.map((h) => h.dispose()));
+      throw e;
+    }
+    this.pool = { key, hosts: started };
+    return started;
+  }
+
+  private async disposePool(): Promise<void> {
+    const p = this.pool;
+    this.pool = undefined;
+    if (p) await Promise.all(p.hosts.map((h) => h.dispose()));
+  }
+
+  /** Splits the request into context and query token ids. */
+  tokenizeRequest(req: GenerateRequest): { contextIds: number[]; queryIds: number[] } {
+    if (req.contextIds || req.queryIds) {
+      const q = req.queryIds ?? [];
+      if (q.length === 0) throw new RangeError('queryIds must hold at least one token');
+      return { contextIds: req.contextIds ?? [], queryIds: q };
+    }
+    if (req.context !== undefined || req.query !== undefined) {
+      if (!req.query) throw new RangeError('a context needs a query (the question Star Attention answers)');
+      const context = req.context ?? '';
+      if (req.chat) {
+        // template the whole user turn, then cut the text where the query begins
+        const text = this.tokenizer.applyChatTemplate([{ role: 'user', content: `${context}\n${req.query}` }], {
+          addGenerationPrompt: true,
+        });
+        const at = text.lastIndexOf(req.query);
+        if (at < 0) throw new Error('the chat template altered the query text; pass context and query ids instead');
+        return {
+          contextIds: this.tokenizer.encode(text.slice(0, at), { addSpecialTokens: false }),
+          queryIds: this.tokenizer.encode(text.slice(at), { addSpecialTokens: false }),
+        };
+      }
+      return {
+        contextIds: context ? this.tokenizer.encode(context, { addSpecialTokens: true }) : [],
+        queryIds: this.tokenizer.encode(req.query, { addSpecialTokens: !context }),
+      };
+    }
+    let ids: number[];
+    if (req.messages || req.chat) {
+      const messages = req.messages ?? [{ role: 'user' as const, content: req.prompt ?? '' }];
+      const text = this.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+      ids = this.tokenizer.encode(text, { addSpecialTokens: false });
+    } else {
+      if (!req.prompt) throw new RangeError('nothing to generate from: give prompt, messages, context+query or ids');
+      ids = this.tokenizer.encode(req.prompt, { addSpecialTokens: true });
+    }
+    if (ids.length === 0) throw new RangeError('the prompt tokenized to zero tokens');
+    return { contextIds: ids.slice(0, -1), queryIds: ids.slice(-1) };
+  }
+
+  /** Checks every option against the model and device before any GPU work starts. */
+  planRequest(ctxLen: number, queryLen: number, maxNewTokens: number, opts: AttentionOptions): { plan: StarPlan; mode: 'workers' | 'single-device'; hostDescs: HostDescriptor[] } {
+    const attention = opts.attention ?? 'global';
+    const mode = opts.mode ?? 'single-device';
+    if (attention !== 'global' && attention !== 'star') throw new StarConfigError(`attention must be 'global' or 'star', got '${attention}'`);
+    if (mode !== 'workers' && mode !== 'single-device') throw new StarConfigError(`mode must be 'workers' or 'single-device', got '${mode}'`);
+    const total = ctxLen + queryLen + maxNewTokens;
+    if (total > this.maxContext) {
+      throw new RangeError(
+        `context (${ctxLen}) + query (${queryLen}) + maxNewTokens (${maxNewTokens}) = ${total} tokens exceeds this engine's ` +
+          `maxContext ${this.maxContext} (model max_position_embeddings ${this.config.maxPos}); shorten the input or load with a larger maxContext`,
+      );
+    }
+    const hostDescs: HostDescriptor[] = Array.isArray(opts.hosts)
+      ? opts.hosts
+      : Array.from({ length: opts.hosts ?? 1 }, () => ({}));
+    if (hostDescs.length < 1) throw new StarConfigError('hosts must be at least 1');
+    let plan: StarPlan;
+    if (attention === 'global') {
+      if (hostDescs.length > 1 && mode === 'workers') throw new StarConfigError('global attention runs on one host; use attention "star" for several');
+      plan = planStar(ctxLen, { blockSize: Math.max(1, ctxLen), hosts: 1 });
+    } else {
+      if (opts.blockSize === undefined) throw new StarConfigError('Star Attention needs blockSize (tokens, or a fraction like "L/4")');
+      const blockSize = resolveBlockSize(opts.blockSize, ctxLen + queryLen);
+      // validate against the requested host count even in single-device mode, where one device holds every shard
+      const logical = planStar(ctxLen, { blockSize, anchorSize: opts.anchorSize, hosts: hostDescs.length });
+      plan = mode === 'workers' ? logical : planStar(ctxLen, { blockSize, anchorSize: opts.anchorSize, hosts: 1 });
+    }
+    const perLayer = (ctxLen + queryLen + maxNewTokens) * this.config.kvDim * 4;
+    const limit = this.ctx.device.limits.maxStorageBufferBindingSize;
+    if (mode === 'single-device' && perLayer > limit) {
+      throw new RangeError(`a KV cache of ${total} rows needs ${perLayer} bytes per layer, over this device's binding limit ${limit}; use mode 'workers' with more hosts`);
+    }
+    return { plan, mode, hostDescs };
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const { contextIds, queryIds } = this.tokenizeRequest(req);
+    const maxNewTokens = req.maxNewTokens ?? 128;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
+    const { plan, mode } = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req);
+    const sampling = samplingParams(req);
+    const onProgress = req.onProgress ?? this.opts.onProgress;
+    const hosts: Host[] =
+      mode === 'workers' && plan.hosts.length > 1 ? await this.workerHosts(hostDescsOf(req), onProgress) : [await this.localHost()];
+
+    const eos = new Set(req.stopAtEos === false ? [] : this.config.eosTokenIds);
+    const stops = req.stop ?? [];
+    const generated: number[] = [];
+    let text = '';
+    let emitted = 0;
+    let stopReason: GenerateResult['stopReason'] = 'length';
+    const onToken = (token: number): boolean => {
+      if (eos.has(token)) {
+        stopReason = 'eos';
+        return true;
+      }
+      generated.push(token);
+      text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
+      // hold back a trailing replacement char: the next token may complete the UTF-8 sequence
+      const ready = text.endsWith('\uFFFD') ? text.length - 1 : text.length;
+      const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
+      if (hit.length > 0) {
+        text = text.slice(0, Math.min(...hit));
+        if (text.length > emitted) req.onToken?.(text.slice(emitted), token);
+        emitted = text.length;
+        stopReason = 'stop';
+        return true;
+      }
+      if (ready > emitted) {
+        req.onToken?.(text.slice(emitted, ready), token);
+        emitted = ready;
+      }
+      return false;
+    };
+    let run;
+    try {
+      run = await runStar(hosts, {
+        plan,
+        contextIds: Uint32Array.from(contextIds),
+        queryIds: Uint32Array.from(queryIds),
+        maxNewTokens,
+        chunkRows: this.init.chunkRows,
+        nLayers: this.config.nLayers,
+        sampling,
+        uniform: seededUniform(req.seed ?? 0),
+        onToken,
+        signal: req.signal,
+        wantLogits: req.wantLogits,
+        onPhase: (phase, done, total) => onProgress?.({ phase, done, total }),
+      });
+    } catch (e) {
+      // a dead worker takes its pool with it: the next request starts fresh hosts
+      if ((e as Error).name === 'HostCrashedError') await this.disposePool();
+      throw e;
+    }
+    if (text.length > emitted) req.onToken?.(text.slice(emitted), generated[generated.length - 1]);
+    const t = run.timings;
+    const decodeSteps = Math.max(0, t.steps - 1);
+    return {
+      text,
+      tokens: generated,
+      contextTokens: contextIds.length,
+      queryTokens: queryIds.length,
+      stopReason,
+      timings: {
+        ...t,
+        prefillMs: t.firstTokenMs,
+        decodeMsPerToken: decodeSteps ? t.decodeMs / decodeSteps : 0,
+        decodeTokensPerSecond: decodeSteps ? (1000 * decodeSteps) / t.decodeMs : 0,
+      },
+      gpuMemoryBytes: await this.memoryOf(hosts),
+      attention: req.attention ?? 'global',
+      plan: { blockSize: plan.blockSize, anchorSize: plan.anchorSize, hosts: plan.hosts.length, mode },
+      logits: run.firstLogits,
+    };
+  }
+
+  private async memoryOf(hosts: Host[]): Promise<number> {
+    const each = await Promise.all(hosts.map((h) => h.memoryBytes()));
+    return each.reduce((a, b) => a + b, 0);
+  }
+
+  async dispose(): Promise<void> {
+    await this.disposePool();
+    await this.local?.dispose();
+    this.local = undefined;
+    this.ctx.handle.destroy();
+  }
+}
+
+function hostDescsOf(o: AttentionOptions): HostDescriptor[] {
+  return Array.isArray(o.hosts) ? o.hosts : Array.from({ length: o.hosts ?? 1 }, () => ({}));
+}

@@ -1,0 +1,340 @@
+// The in-process host: one device, one copy of the weights, one KV shard. A worker host runs this same
+// class inside a Web Worker or worker_thread.
+import { GpuContext } from '../gpu/context';
+import { requestDevice } from '../gpu/device';
+import { AttentionScratch, mergeAttention } from '../gpu/ops/attention';
+import { sample } from '../gpu/ops/sample';
+import { readF32, readU32 } from '../gpu/readback';
+import { createTensor, writeView, type Tensor } from '../gpu/tensor';
+import {
+  attend,
+  embedRows,
+  headAndArgmax,
+  lmHead,
+  postAttention,
+  preAttention,
+  type Chunk,
+  type ModelOnGpu,
+  type Visibility,
+} from '../model/forward';
+import { createKvCache, destroyKvCache, type KvCache } from '../model/kv_cache';
+import { loadModelOnGpu, randomModelOnGpu } from '../model/load';
+import { openSource } from '../model/source';
+import { createRunState, destroyRunState, type RunState } from '../model/state';
+import { destroyWeights } from '../model/weights';
+import type { HostPlan } from '../star/plan';
+import type { Host, HostInfo, HostInit, Partial, SamplingParams, StepResult } from './host';
+
+export class AbortedError extends Error {
+  constructor(what = 'the run') {
+    super(`${what} was aborted`);
+    this.name = 'AbortError';
+  }
+}
+
+export class LocalHost implements Host {
+  private cache?: KvCache;
+  private plan?: HostPlan;
+  private scratch: AttentionScratch;
+  private aborted = false;
+  // phase-2 state of the query host
+  private qRows = 0; // query and generated rows cached so far
+  private chunk?: Chunk;
+  private partials?: { outs: Tensor; lses: Tensor; hosts: number };
+
+  private constructor(
+    readonly name: string,
+    readonly ctx: GpuContext,
+    readonly model: ModelOnGpu,
+    readonly state: RunState,
+    private readonly ownsDevice: boolean,
+  ) {
+    this.scratch = new AttentionScratch(ctx.device, {
+      maxRows: state.maxRows,
+      nHeads: model.cfg.nHeads,
+      headSize: model.cfg.headSize,
+    });
+  }
+
+  /** Loads the model onto `ctx` (or a device of its own) and allocates activations. */
+  static async create(name: string, init: HostInit, ctx?: GpuContext, onProgress?: (p: unknown) => void): Promise<LocalHost> {
+    const owns = !ctx;
+    ctx ??= new GpuContext(await requestDevice(init.adapter));
+    const model =
+      typeof init.model === 'object' && 'randomConfig' in init.model
+        ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions)
+        : await loadModelOnGpu(ctx, await openSource(init.model, { cacheDir: init.cacheDir, onProgress }), init.storage, init.maxPositions, onProgress);
+    const state = createRunState(ctx.device, model.cfg, init.chunkRows);
+    return new LocalHost(name, ctx, model, state, owns);
+  }
+
+  info(): HostInfo {
+    return { name: this.name, gpu: this.ctx.handle.info, config: this.model.cfg, weightBytes: this.model.weights.bytes };
+  }
+
+  get cacheBytes(): number {
+    return this.cache?.bytes ?? 0;
+  }
+
+  async prepare(plan: HostPlan, extraRows: number): Promise<void> {
+    const rows = plan.anchorRows + plan.shardRows + (plan.isQueryHost ? extraRows : 0);
+    if (!this.cache || this.cache.capacity < rows) {
+      if (this.cache) destroyKvCache(this.cache);
+      this.cache = undefined;
+      this.ctx.device.pushErrorScope('out-of-memory');
+      const cache = createKvCache(this.ctx.device, this.model.cfg, rows, `${this.name} kv`);
+      const oom = await this.ctx.device.popErrorScope();
+      if (oom) {
+        destroyKvCache(cache);
+        throw new Error(`${this.name}: out of GPU memory allocating a KV cache of ${rows} rows (${cache.bytes} bytes): ${oom.message}`);
+      }
+      this.cache = cache;
+    }
+    this.plan = plan;
+    this.qRows = 0;
+    this.aborted = false;
+  }
+
+  private need(): { cache: KvCache; plan: HostPlan } {
+    if (!this.cache || !this.plan) throw new Error(`${this.name}: prepare() must run before encoding`);
+    return { cache: this.cache, plan: this.plan };
+  }
+
+  private check(): void {
+    if (this.aborted) throw new AbortedError(`${this.name}'s work`);
+    this.ctx.handle.check();
+  }
+
+  /** Runs `ids` (at `positions`) through all layers as chunks into cache rows from `cacheRow`. */
+  private async encodeRows(ids: Uint32Array, positions: Uint32Array, cacheRow: number, vis: (c0: number, T: number) => Visibility): Promise<void> {
+    const { cache } = this.need();
+    const s = this.state;
+    for (let c0 = 0; c0 < ids.length; c0 += s.maxRows) {
+      this.check();
+      const T = Math.min(s.maxRows, ids.length - c0);
+      const chunkIds = ids.subarray(c0, c0 + T);
+      writeView(this.ctx.device, s.ids.buffer, 0, chunkIds);
+      writeView(this.ctx.device, s.positions.buffer, 0, positions.subarray(c0, c0 + T));
+      const chunk: Chunk = { rows: T, cacheRow: cacheRow + c0, vis: vis(c0, T) };
+      const r = this.ctx.recorder('encode');
+      embedRows(r, this.model, s, T, chunkIds);
+      for (let l = 0; l < this.model.cfg.nLayers; l++) {
+        preAttention(r, this.model, s, cache, l, chunk);
+        attend(r, this.model, s, cache, l, chunk, this.scratch);
+        postAttention(r, this.model, s, l, T);
+      }
+      // waiting per chunk bounds queued work, and lets abort() and device errors land between chunks
+      await r.flush();
+    }
+  }
+
+  async encode(contextIds: Uint32Array): Promise<void> {
+    const { plan } = this.need();
+    const a = plan.anchorSize;
+    if (plan.anchorRows > 0) {
+      // the anchor attends only to itself, so its KV is the same for every block: compute it once
+      const pos = Uint32Array.from({ length: a }, (_, i) => i);
+      await this.encodeRows(contextIds.subarray(0, a), pos, 0, (c0, T) => causalVis(0, c0, T));
+    }
+    for (let b = 0; b < plan.blocks.length; b++) {
+      const block = plan.blocks[b];
+      const row = plan.blockRows[b];
+      const ids = contextIds.subarray(block.start, block.end);
+      if (ids.length !== block.end - block.start) throw new Error(`${this.name}: context ids end before block ${block.index}`);
+      const pos = Uint32Array.from({ length: ids.length }, (_, i) => block.start + i);
+      // block 0 is encoded alone; every other block sees the anchor's rows in full, then itself causally
+      const anchorLen = block.index === 0 ? 0 : a;
+      await this.encodeRows(ids, pos, row, (c0, T) => ({ ...causalVis(row, c0, T), fullStart: 0, fullLen: anchorLen }));
+    }
+  }
+
+  private shardVis(): Pick<Visibility, 'fullStart' | 'fullLen'> {
+    const { plan } = this.need();
+    // the anchor rows (anchorRows) are dropped here: only the host's own blocks are visible in phase 2
+    return { fullStart: plan.anchorRows, fullLen: plan.shardRows };
+  }
+
+  async attendShard(layer: number, q: Float32Array, rows: number): Promise<Partial> {
+    const { cache } = this.need();
+    this.check();
+    const s = this.state;
+    const qDim = this.model.cfg.qDim;
+    writeView(this.ctx.device, s.q.buffer, 0, q, rows * qDim);
+    const r = this.ctx.recorder('attend shard');
+    const vis: Visibility = { ...this.shardVis(), kvStart: 0, kvLen: 0, causal: false, causalOffset: 0 };
+    attend(r, this.model, s, cache, layer, { rows, cacheRow: 0, vis }, this.scratch);
+    r.submit();
+    const [out, lse] = await Promise.all([
+      readF32(this.ctx.device, s.att.buffer, 0, rows * qDim),
+      readF32(this.ctx.device, s.lse.buffer, 0, rows * this.model.cfg.nHeads),
+    ]);
+    return { out, lse };
+  }
+
+  /** Visibility of the query host's next query chunk: its context shard, then its own query rows causally. */
+  private queryChunk(T: number): Chunk {
+    const { plan } = this.need();
+    const qBase = plan.anchorRows + plan.shardRows;
+    return {
+      rows: T,
+      cacheRow: qBase + this.qRows,
+      vis: { ...this.shardVis(), kvStart: qBase, kvLen: this.qRows + T, causal: true, causalOffset: this.qRows },
+    };
+  }
+
+  private beginRows(ids: Uint32Array): Chunk {
+    const { plan, cache } = this.need();
+    if (!plan.isQueryHost) throw new Error(`${this.name} is not the query host`);
+    const T = ids.length;
+    if (T > this.state.maxRows) throw new Error(`${this.name}: ${T} query rows exceed the chunk size ${this.state.maxRows}`);
+    const chunk = this.queryChunk(T);
+    if (chunk.cacheRow + T > cache.capacity) {
+      throw new Error(`${this.name}: KV cache full (${cache.capacity} rows); raise maxNewTokens headroom or shorten the input`);
+    }
+    const pos = Uint32Array.from({ length: T }, (_, i) => plan.ctxLen + this.qRows + i);
+    writeView(this.ctx.device, this.state.ids.buffer, 0, ids);
+    writeView(this.ctx.device, this.state.positions.buffer, 0, pos);
+    return chunk;
+  }
+
+  async queryBegin(ids: Uint32Array): Promise<void> {
+    this.check();
+    this.chunk = this.beginRows(ids);
+    const r = this.ctx.recorder('query embed');
+    embedRows(r, this.model, this.state, ids.length, ids);
+    r.submit();
+  }
+
+  async queryLayerPre(layer: number): Promise<Float32Array> {
+    const { cache } = this.need();
+    const c = this.chunk!;
+    this.check();
+    const r = this.ctx.recorder('query pre');
+    preAttention(r, this.model, this.state, cache, layer, c);
+    attend(r, this.model, this.state, cache, layer, c, this.scratch);
+    r.submit();
+    return readF32(this.ctx.device, this.state.q.buffer, 0, c.rows * this.model.cfg.qDim);
+  }
+
+  async queryLayerPost(layer: number, remote: Partial[]): Promise<void> {
+    const c = this.chunk!;
+    const { cfg } = this.model;
+    const s = this.state;
+    const r = this.ctx.recorder('query post');
+    if (remote.length > 0) {
+      const H = remote.length + 1;
+      const p = this.partialBuffers(H);
+      const outBytes = c.rows * cfg.qDim * 4;
+      const lseBytes = c.rows * cfg.nHeads * 4;
+      remote.forEach((part, h) => {
+        writeView(this.ctx.device, p.outs.buffer, h * outBytes, part.out, c.rows * cfg.qDim);
+        writeView(this.ctx.device, p.lses.buffer, h * lseBytes, part.lse, c.rows * cfg.nHeads);
+      });
+      r.copy(s.att.buffer, 0, p.outs.buffer, (H - 1) * outBytes, outBytes);
+      r.copy(s.lse.buffer, 0, p.lses.buffer, (H - 1) * lseBytes, lseBytes);
+      mergeAttention(r, {
+        outs: p.outs.buffer,
+        lses: p.lses.buffer,
+        out: s.att.buffer,
+        lse: s.lse.buffer,
+        H,
+        T: c.rows,
+        nHeads: cfg.nHeads,
+        headSize: cfg.headSize,
+      });
+    }
+    postAttention(r, this.model, s, layer, c.rows);
+    r.submit();
+  }
+
+  private partialBuffers(H: number): { outs: Tensor; lses: Tensor } {
+    if (!this.partials || this.partials.hosts < H) {
+      this.partials?.outs.buffer.destroy();
+      this.partials?.lses.buffer.destroy();
+      const { cfg } = this.model;
+      const rows = this.state.maxRows;
+      this.partials = {
+        outs: createTensor(this.ctx.device, [H, rows, cfg.qDim], 'f32', 'partial outs'), // (H, T, qDim) f32
+        lses: createTensor(this.ctx.device, [H, rows, cfg.nHeads], 'f32', 'partial lses'), // (H, T, nHeads) f32
+        hosts: H,
+      };
+    }
+    return this.partials;
+  }
+
+  async queryEnd(sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult> {
+    const c = this.chunk!;
+    this.chunk = undefined;
+    this.qRows += c.rows;
+    return this.finishStep(c.rows, sampling, uniform, wantLogits);
+  }
+
+  private async finishStep(rows: number, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult> {
+    const s = this.state;
+    const n = this.model.cfg.vocabSize;
+    const r = this.ctx.recorder('head');
+    if (sampling.temperature > 0) {
+      lmHead(r, this.model, s, rows - 1, 1, s.logits.buffer);
+      sample(r, { logits: s.logits.buffer, out: s.token.buffer, n, ...sampling, uniform });
+    } else {
+      headAndArgmax(r, this.model, s, rows);
+    }
+    r.submit();
+    const [tok, logits] = await Promise.all([
+      readU32(this.ctx.device, s.token.buffer, 0, 1),
+      wantLogits ? readF32(this.ctx.device, s.logits.buffer, 0, n) : Promise.resolve(undefined),
+    ]);
+    this.check();
+    return { token: tok[0], logits };
+  }
+
+  async queryLocal(ids: Uint32Array, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult> {
+    const { cache } = this.need();
+    this.check();
+    let result: StepResult | undefined;
+    // long queries go through in chunks; only the last one needs the head
+    for (let q0 = 0; q0 < ids.length; q0 += this.state.maxRows) {
+      const part = ids.subarray(q0, Math.min(ids.length, q0 + this.state.maxRows));
+      const c = this.beginRows(part);
+      const r = this.ctx.recorder('query local');
+      embedRows(r, this.model, this.state, c.rows, part);
+      for (let l = 0; l < this.model.cfg.nLayers; l++) {
+        preAttention(r, this.model, this.state, cache, l, c);
+        attend(r, this.model, this.state, cache, l, c, this.scratch);
+        postAttention(r, this.model, this.state, l, c.rows);
+      }
+      r.submit();
+      this.qRows += c.rows;
+      if (q0 + part.length >= ids.length) result = await this.finishStep(c.rows, sampling, uniform, wantLogits);
+      else await this.ctx.device.queue.onSubmittedWorkDone();
+      this.check();
+    }
+    return result!;
+  }
+
+  async memoryBytes(): Promise<number> {
+    return this.model.weights.bytes + this.cacheBytes + this.state.bytes + this.model.ropeTable.buffer.size;
+  }
+
+  async abort(): Promise<void> {
+    this.aborted = true;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.cache) destroyKvCache(this.cache);
+    this.cache = undefined;
+    this.partials?.outs.buffer.destroy();
+    this.partials?.lses.buffer.destroy();
+    this.scratch.destroy();
+    destroyRunState(this.state);
+    destroyWeights(this.model.weights);
+    this.model.ropeTable.buffer.destroy();
+    this.ctx.destroy();
+    if (this.ownsDevice) this.ctx.handle.destroy();
+  }
+}
+
+/** Rows [row, row + c0 + T) visible causally to a chunk starting c0 rows into a span cached from `row`. */
+function causalVis(row: number, c0: number, T: number): Visibility {
+  return { fullStart: 0, fullLen: 0, kvStart: row, kvLen: c0 + T, causal: true, causalOffset: c0 };
+}

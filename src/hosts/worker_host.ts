@@ -1,0 +1,170 @@
+// The page/main-thread side of a host running in a Web Worker (browser) or worker_thread (Node).
+// Every call races against the worker's death, so a crashed host rejects promptly with its name.
+import * as Comlink from 'comlink';
+import { isNode } from '../gpu/device';
+import type { Host, HostInfo, HostInit, Partial, SamplingParams, StepResult } from './host';
+import type { HostService } from './protocol';
+import type { HostPlan } from '../star/plan';
+
+export class HostCrashedError extends Error {
+  constructor(readonly host: string, reason: string) {
+    super(`host "${host}" died: ${reason}. The other hosts were shut down; rerun, or use mode 'single-device'.`);
+    this.name = 'HostCrashedError';
+  }
+}
+
+/** A started worker, whatever the platform. */
+export interface WorkerHandle {
+  endpoint: Comlink.Endpoint;
+  /** Called once with a reason when the worker errors or exits. */
+  onDeath(cb: (reason: string) => void): void;
+  terminate(): Promise<void>;
+}
+
+export class WorkerHost implements Host {
+  private dead?: HostCrashedError;
+  private deathPromise: Promise<never>;
+  private remote: Comlink.Remote<HostService>;
+  private disposed = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly worker: WorkerHandle,
+  ) {
+    this.remote = Comlink.wrap<HostService>(worker.endpoint);
+    this.deathPromise = new Promise<never>((_, reject) => {
+      worker.onDeath((reason) => {
+        if (this.disposed) return;
+        this.dead = new HostCrashedError(name, reason);
+        reject(this.dead);
+      });
+    });
+    this.deathPromise.catch(() => {});
+  }
+
+  /** Spawns a worker, loads the model in it, and returns the host once ready. */
+  static async start(name: string, init: HostInit, onProgress?: (e: unknown) => void): Promise<{ host: WorkerHost; info: HostInfo }> {
+    const worker = isNode ? await spawnNodeWorker() : await spawnBrowserWorker();
+    const host = new WorkerHost(name, worker);
+    try {
+      const info = await host.call(() =>
+        host.remote.init(name, init, onProgress ? Comlink.proxy(onProgress) : undefined),
+      );
+      return { host, info };
+    } catch (e) {
+      await host.dispose();
+      throw e;
+    }
+  }
+
+  /** Any call: rejects with HostCrashedError if the worker dies first. */
+  private call<T>(f: () => Promise<T>): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.disposed) return Promise.reject(new Error(`host "${this.name}" was disposed`));
+    return Promise.race([f(), this.deathPromise]);
+  }
+
+  prepare(plan: HostPlan, extraRows: number) {
+    return this.call(() => this.remote.prepare(plan, extraRows));
+  }
+  encode(ids: Uint32Array) {
+    return this.call(() => this.remote.encode(ids));
+  }
+  attendShard(layer: number, q: Float32Array, rows: number): Promise<Partial> {
+    // q is shared by every host's call, so it is copied (structured clone), not transferred
+    return this.call(() => this.remote.attendShard(layer, q, rows));
+  }
+  queryBegin(ids: Uint32Array) {
+    return this.call(() => this.remote.queryBegin(ids));
+  }
+  queryLayerPre(layer: number) {
+    return this.call(() => this.remote.queryLayerPre(layer));
+  }
+  queryLayerPost(layer: number, remote: Partial[]) {
+    const buffers = remote.flatMap((p) => [p.out.buffer, p.lse.buffer]) as ArrayBuffer[];
+    return this.call(() => this.remote.queryLayerPost(layer, Comlink.transfer(remote, buffers)));
+  }
+  queryEnd(s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
+    return this.call(() => this.remote.queryEnd(s, u, wantLogits));
+  }
+  queryLocal(ids: Uint32Array, s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
+    return this.call(() => this.remote.queryLocal(ids, s, u, wantLogits));
+  }
+  memoryBytes(): Promise<number> {
+    return this.call(() => this.remote.memoryBytes());
+  }
+  async abort(): Promise<void> {
+    if (!this.dead && !this.disposed) await this.call(() => this.remote.abort()).catch(() => {});
+  }
+  /** Test hook: kills the worker from the inside. */
+  crashForTest(): Promise<void> {
+    return this.remote.crash();
+  }
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    if (!this.dead) {
+      // free GPU memory inside the worker before ending it; a hung worker must not hang us
+      await Promise.race([this.remote.dispose().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    this.disposed = true;
+    (this.remote as unknown as { [Comlink.releaseProxy]: () => void })[Comlink.releaseProxy]?.();
+    await this.worker.terminate();
+  }
+}
+
+// ---- spawning
+
+const kNodeWorkerCandidates = ['./host_worker.mjs', '../host_worker.mjs', '../../dist/host_worker.mjs'];
+
+async function spawnNodeWorker(): Promise<WorkerHandle> {
+  const wt = 'node:worker_threads';
+  const fsName = 'node:fs';
+  const { Worker } = (await import(/* @vite-ignore */ wt)) as typeof import('node:worker_threads');
+  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+  const url = kNodeWorkerCandidates.map((c) => new URL(c, import.meta.url)).find((u) => existsSync(u));
+  if (!url) {
+    throw new Error('host worker bundle (dist/host_worker.mjs) not found: run `npm run build` first');
+  }
+  const w = new Worker(url);
+  const nodeEndpointMod = 'comlink/dist/esm/node-adapter.mjs';
+  const nodeEndpoint = (await import(/* @vite-ignore */ nodeEndpointMod)).default as (w: unknown) => Comlink.Endpoint;
+  let onDeath: ((r: string) => void) | undefined;
+  let pending: string | undefined;
+  const die = (reason: string) => {
+    if (onDeath) onDeath(reason);
+    else pending ??= reason;
+  };
+  w.on('error', (e) => die(`worker error: ${e.message}`));
+  w.on('exit', (code) => die(`worker exited with code ${code}`));
+  return {
+    endpoint: nodeEndpoint(w),
+    onDeath(cb) {
+      onDeath = cb;
+      if (pending) cb(pending);
+    },
+    async terminate() {
+      await w.terminate();
+    },
+  };
+}
+
+async function spawnBrowserWorker(): Promise<WorkerHandle> {
+  const { createBrowserHostWorker } = await import('./spawn_browser');
+  const w = createBrowserHostWorker();
+  let onDeath: ((r: string) => void) | undefined;
+  w.addEventListener('error', (e) => {
+    e.preventDefault();
+    onDeath?.(`worker error: ${e.message || 'unknown error (script failed to load?)'}`);
+    w.terminate();
+  });
+  w.addEventListener('messageerror', () => onDeath?.('a message could not be deserialised'));
+  return {
+    endpoint: w,
+    onDeath(cb) {
+      onDeath = cb;
+    },
+    async terminate() {
+      w.terminate();
+    },
+  };
+}

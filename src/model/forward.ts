@@ -1,0 +1,161 @@
+// The transformer's forward pass over a chunk of rows, split at the attention so a Star Attention host
+// can put its own attention (local shard, remote partials, merge) between the two halves of a layer.
+import type { Recorder } from '../gpu/context';
+import { attention, type AttentionScratch } from '../gpu/ops/attention';
+import { embed } from '../gpu/ops/embedding';
+import { siluMul } from '../gpu/ops/elementwise';
+import { matmul } from '../gpu/ops/matmul';
+import { rmsnorm } from '../gpu/ops/norm';
+import { rope } from '../gpu/ops/rope';
+import { argmax } from '../gpu/ops/sample';
+import type { Tensor } from '../gpu/tensor';
+import type { ModelConfig } from './config';
+import type { KvCache } from './kv_cache';
+import type { RunState } from './state';
+import type { ChunkedMatrix, Weights } from './weights';
+
+export interface ModelOnGpu {
+  cfg: ModelConfig;
+  weights: Weights;
+  ropeTable: Tensor; // (maxPos, headSize) f32: [cos | sin] of position × invFreq
+}
+
+/**
+ * Which cache rows a chunk's query rows see (absolute rows): all of [fullStart, fullStart + fullLen),
+ * and key kvStart + j of [kvStart, kvStart + kvLen) iff !causal or j ≤ i + causalOffset for query row i.
+ */
+export interface Visibility {
+  fullStart: number;
+  fullLen: number;
+  kvStart: number;
+  kvLen: number;
+  causal: boolean;
+  causalOffset: number;
+}
+
+export interface Chunk {
+  rows: number; // T tokens in this chunk (≤ state.maxRows); ids and positions already written to state
+  cacheRow: number; // cache row of the chunk's first token
+  vis: Visibility;
+}
+
+/** Token embeddings of the chunk into x. */
+export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number, idsOnCpu: Uint32Array): void {
+  const table = m.weights.embed;
+  if (table.chunks.length === 1) {
+    embed(r, { ids: s.ids.buffer, table: table.chunks[0], out: s.x.buffer, rows, dim: m.cfg.dim });
+    return;
+  }
+  // a table split over bindings: gather each row with a copy (the ids are known on the CPU)
+  const rowBytes = table.chunks[0].buffer.size / table.rowsPerChunk;
+  if (table.chunks[0].dtype !== 'f32') throw new Error('a split 16-bit embedding table is not supported; load with storage f32');
+  for (let t = 0; t < rows; t++) {
+    const id = idsOnCpu[t];
+    const c = Math.floor(id / table.rowsPerChunk);
+    r.copy(table.chunks[c].buffer, (id - c * table.rowsPerChunk) * rowBytes, s.x.buffer, t * m.cfg.dim * 4, m.cfg.dim * 4);
+  }
+}
+
+/** First half of layer l: norm, q/k/v projections, RoPE; this chunk's K/V land in the cache. */
+export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, c: Chunk): void {
+  const { cfg } = m;
+  const w = m.weights.layers[l];
+  const T = c.rows;
+  rmsnorm(r, { x: s.x.buffer, w: w.attnNorm, out: s.xb.buffer, rows: T, dim: cfg.dim, eps: cfg.normEps });
+  matmul(r, { x: s.xb.buffer, w: w.wq, bias: w.bq, out: s.q.buffer, M: T, N: cfg.qDim, K: cfg.dim });
+  const kvOffset = c.cacheRow * cfg.kvDim;
+  matmul(r, { x: s.xb.buffer, w: w.wk, bias: w.bk, out: cache.keys[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
+  matmul(r, { x: s.xb.buffer, w: w.wv, bias: w.bv, out: cache.values[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
+  // RoPE before caching: keys are stored rotated by their own positions (anchor 0..a−1, blocks global)
+  rope(r, { x: s.q.buffer, positions: s.positions.buffer, table: m.ropeTable, rows: T, nHeads: cfg.nHeads, headSize: cfg.headSize });
+  rope(r, {
+    x: cache.keys[l].buffer,
+    xOffset: kvOffset,
+    positions: s.positions.buffer,
+    table: m.ropeTable,
+    rows: T,
+    nHeads: cfg.nKvHeads,
+    headSize: cfg.headSize,
+  });
+}
+
+/** Attention of the chunk's queries over the visible cache rows into s.att (and s.lse). */
+export function attend(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, c: Chunk, scratch?: AttentionScratch): void {
+  const { cfg } = m;
+  attention(
+    r,
+    {
+      q: s.q.buffer,
+      k: cache.keys[l].buffer,
+      v: cache.values[l].buffer,
+      out: s.att.buffer,
+      lse: s.lse.buffer,
+      T: c.rows,
+      nHeads: cfg.nHeads,
+      nKvHeads: cfg.nKvHeads,
+      headSize: cfg.headSize,
+      scale: 1 / Math.sqrt(cfg.headSize),
+      ...c.vis,
+    },
+    scratch,
+  );
+}
+
+/** Second half of layer l: output projection into the residual, then the SwiGLU MLP. */
+export function postAttention(r: Recorder, m: ModelOnGpu, s: RunState, l: number, rows: number): void {
+  const { cfg } = m;
+  const w = m.weights.layers[l];
+  matmul(r, { x: s.att.buffer, w: w.wo, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.qDim, accumulate: true });
+  rmsnorm(r, { x: s.x.buffer, w: w.mlpNorm, out: s.xb.buffer, rows, dim: cfg.dim, eps: cfg.normEps });
+  matmul(r, { x: s.xb.buffer, w: w.wGate, out: s.hb.buffer, M: rows, N: cfg.hiddenDim, K: cfg.dim });
+  matmul(r, { x: s.xb.buffer, w: w.wUp, out: s.hb2.buffer, M: rows, N: cfg.hiddenDim, K: cfg.dim });
+  siluMul(r, { gate: s.hb.buffer, up: s.hb2.buffer, out: s.hb.buffer, n: rows * cfg.hiddenDim });
+  matmul(r, { x: s.hb.buffer, w: w.wDown, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.hiddenDim, accumulate: true });
+}
+
+/** Logits of `rows` rows of x starting at `row` (final norm, then the LM head, chunk by chunk). */
+export function lmHead(r: Recorder, m: ModelOnGpu, s: RunState, row: number, rows: number, out: GPUBuffer): void {
+  const { cfg } = m;
+  rmsnorm(r, {
+    x: s.x.buffer,
+    xOffset: row * cfg.dim,
+    w: m.weights.finalNorm,
+    out: s.xb.buffer,
+    rows,
+    dim: cfg.dim,
+    eps: cfg.normEps,
+  });
+  matmulChunked(r, s.xb.buffer, m.weights.lmHead, out, rows, cfg.dim);
+}
+
+function matmulChunked(r: Recorder, x: GPUBuffer, w: ChunkedMatrix, out: GPUBuffer, M: number, K: number): void {
+  w.chunks.forEach((chunk, i) => {
+    const n0 = i * w.rowsPerChunk;
+    matmul(r, { x, w: chunk, out, outOffset: n0, ldOut: w.rows, M, N: chunk.shape[0], K });
+  });
+}
+
+/** One whole chunk through every layer with ordinary (single-shard) attention. */
+export function forwardChunk(
+  r: Recorder,
+  m: ModelOnGpu,
+  s: RunState,
+  cache: KvCache,
+  c: Chunk,
+  idsOnCpu: Uint32Array,
+  scratch?: AttentionScratch,
+): void {
+  embedRows(r, m, s, c.rows, idsOnCpu);
+  for (let l = 0; l < m.cfg.nLayers; l++) {
+    preAttention(r, m, s, cache, l, c);
+    attend(r, m, s, cache, l, c, scratch);
+    postAttention(r, m, s, l, c.rows);
+  }
+}
+
+/** Last row's logits into s.logits and its argmax into s.token. */
+export function headAndArgmax(r: Recorder, m: ModelOnGpu, s: RunState, rows: number): void {
+  lmHead(r, m, s, rows - 1, 1, s.logits.buffer);
+  argmax(r, { logits: s.logits.buffer, out: s.token.buffer, n: m.cfg.vocabSize });
+}
+

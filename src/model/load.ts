@@ -1,0 +1,41 @@
+// Loads a checkpoint onto one device: config, weights (streamed tensor by tensor) and the RoPE table.
+import type { GpuContext } from '../gpu/context';
+import { uploadTensor } from '../gpu/tensor';
+import { normalizeConfig, type ModelConfig } from './config';
+import type { ModelOnGpu } from './forward';
+import { ropeTable } from './rope';
+import { openCheckpoint } from './safetensors';
+import type { ModelSource } from './source';
+import { randomWeights, type RandomModel } from './random_weights';
+import { loadWeights, type LoadProgress, type WeightStorage } from './weights';
+
+export async function readModelConfig(src: ModelSource): Promise<ModelConfig> {
+  const hf = JSON.parse(await src.readText('config.json'));
+  let gen: Record<string, unknown> | undefined;
+  if (await src.exists('generation_config.json')) gen = JSON.parse(await src.readText('generation_config.json'));
+  return normalizeConfig(hf, gen);
+}
+
+export async function loadModelOnGpu(
+  ctx: GpuContext,
+  src: ModelSource,
+  storage: WeightStorage,
+  maxPositions: number,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<ModelOnGpu> {
+  const cfg = await readModelConfig(src);
+  const entries = await openCheckpoint(src);
+  const weights = await loadWeights(ctx, cfg, src, entries, storage, onProgress);
+  const table = ropeTable(cfg.rope, cfg.headSize, maxPositions);
+  const rope = uploadTensor(ctx.device, table, [maxPositions, cfg.headSize], 'f32', 'rope table');
+  return { cfg, weights, ropeTable: rope };
+}
+
+/** Random weights from a config alone, for benchmarks (nothing downloaded). */
+export function randomModelOnGpu(ctx: GpuContext, m: RandomModel, storage: WeightStorage, maxPositions: number): ModelOnGpu {
+  const cfg = normalizeConfig(m.randomConfig as never);
+  const weights = randomWeights(ctx, cfg, storage, m.seed ?? 1);
+  const table = ropeTable(cfg.rope, cfg.headSize, maxPositions);
+  const rope = uploadTensor(ctx.device, table, [maxPositions, cfg.headSize], 'f32', 'rope table');
+  return { cfg, weights, ropeTable: rope };
+}

@@ -1,0 +1,185 @@
+// A llama2.c-style CPU forward in Float64Array, one token at a time over an explicit KV list. Tests build
+// global attention and both phases of Star Attention from it independently of the GPU code.
+import type { ModelConfig } from './config';
+import { ropeTable } from './rope';
+import { readTensor, toStorage, type TensorEntry } from './safetensors';
+import type { ModelSource } from './source';
+import { layerTensorNames } from './weights';
+
+export interface RefLayer {
+  attnNorm: Float64Array; // (dim)
+  wq: Float64Array; // (qDim, dim)
+  wk: Float64Array; // (kvDim, dim)
+  wv: Float64Array; // (kvDim, dim)
+  bq?: Float64Array;
+  bk?: Float64Array;
+  bv?: Float64Array;
+  wo: Float64Array; // (dim, qDim)
+  mlpNorm: Float64Array; // (dim)
+  wGate: Float64Array; // (hiddenDim, dim)
+  wUp: Float64Array; // (hiddenDim, dim)
+  wDown: Float64Array; // (dim, hiddenDim)
+}
+
+export interface RefWeights {
+  cfg: ModelConfig;
+  embed: Float64Array; // (vocabSize, dim)
+  layers: RefLayer[];
+  finalNorm: Float64Array; // (dim)
+  lmHead: Float64Array; // (vocabSize, dim)
+}
+
+/** Per layer, the keys (RoPE applied) and values of every row the next token may attend to. */
+export interface RefCache {
+  keys: Float64Array[][]; // [layer][row] (kvDim)
+  values: Float64Array[][]; // [layer][row] (kvDim)
+}
+
+export async function loadRefWeights(cfg: ModelConfig, src: ModelSource, entries: Map<string, TensorEntry>): Promise<RefWeights> {
+  const read = async (name: string): Promise<Float64Array> => {
+    const e = entries.get(name);
+    if (!e) throw new Error(`reference: no tensor ${name}`);
+    const st = toStorage(e, await readTensor(src, e), 'f32');
+    return Float64Array.from(st.data as Float32Array);
+  };
+  const layers: RefLayer[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const n = layerTensorNames(l);
+    layers.push({
+      attnNorm: await read(n.attnNorm),
+      wq: await read(n.wq),
+      wk: await read(n.wk),
+      wv: await read(n.wv),
+      bq: cfg.qkvBias ? await read(n.bq) : undefined,
+      bk: cfg.qkvBias ? await read(n.bk) : undefined,
+      bv: cfg.qkvBias ? await read(n.bv) : undefined,
+      wo: await read(n.wo),
+      mlpNorm: await read(n.mlpNorm),
+      wGate: await read(n.wGate),
+      wUp: await read(n.wUp),
+      wDown: await read(n.wDown),
+    });
+  }
+  const embed = await read('model.embed_tokens.weight');
+  const lmHead = cfg.tieEmbeddings || !entries.has('lm_head.weight') ? embed : await read('lm_head.weight');
+  return { cfg, embed, layers, finalNorm: await read('model.norm.weight'), lmHead };
+}
+
+// ---- ops
+
+function rmsnorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const s = 1 / Math.sqrt(ss / x.length + eps);
+  return x.map((v, i) => v * s * w[i]);
+}
+
+/** out = W · x (+ b) with W (n, d) row-major. */
+function matvec(w: Float64Array, x: Float64Array, n: number, b?: Float64Array): Float64Array {
+  const d = x.length;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let acc = b ? b[i] : 0;
+    const row = i * d;
+    for (let j = 0; j < d; j++) acc += w[row + j] * x[j];
+    out[i] = acc;
+  }
+  return out;
+}
+
+/** Rotate-half RoPE in place on `heads` heads of `x`, with cos/sin from the table row of `pos`. */
+function rope(x: Float64Array, heads: number, headSize: number, table: Float32Array, pos: number): void {
+  const half = headSize / 2;
+  const row = pos * headSize;
+  for (let h = 0; h < heads; h++) {
+    const o = h * headSize;
+    for (let i = 0; i < half; i++) {
+      const c = table[row + i], s = table[row + half + i];
+      const a = x[o + i], b = x[o + half + i];
+      x[o + i] = a * c - b * s;
+      x[o + half + i] = b * c + a * s;
+    }
+  }
+}
+
+export class RefModel {
+  private table: Float32Array;
+
+  constructor(readonly w: RefWeights, maxPositions: number) {
+    this.table = ropeTable(w.cfg.rope, w.cfg.headSize, maxPositions);
+  }
+
+  newCache(): RefCache {
+    const n = this.w.cfg.nLayers;
+    return { keys: Array.from({ length: n }, () => []), values: Array.from({ length: n }, () => []) };
+  }
+
+  /** Copies a cache (rows are shared: they are never mutated). */
+  static slice(c: RefCache, from: number, to?: number): RefCache {
+    return { keys: c.keys.map((k) => k.slice(from, to)), values: c.values.map((v) => v.slice(from, to)) };
+  }
+
+  static concat(caches: RefCache[]): RefCache {
+    const n = caches[0].keys.length;
+    return {
+      keys: Array.from({ length: n }, (_, l) => caches.flatMap((c) => c.keys[l])),
+      values: Array.from({ length: n }, (_, l) => caches.flatMap((c) => c.values[l])),
+    };
+  }
+
+  /** Runs one token at `pos`: appends its K/V to `cache`, attends to every row there, returns logits. */
+  step(cache: RefCache, token: number, pos: number): Float64Array {
+    const { cfg } = this.w;
+    const { dim, qDim, kvDim, hiddenDim, nHeads, nKvHeads, headSize } = cfg;
+    let x = this.w.embed.slice(token * dim, (token + 1) * dim);
+    const group = nHeads / nKvHeads;
+    const scale = 1 / Math.sqrt(headSize);
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const L = this.w.layers[l];
+      const xb = rmsnorm(x, L.attnNorm, cfg.normEps);
+      const q = matvec(L.wq, xb, qDim, L.bq);
+      const k = matvec(L.wk, xb, kvDim, L.bk);
+      const v = matvec(L.wv, xb, kvDim, L.bv);
+      rope(q, nHeads, headSize, this.table, pos);
+      rope(k, nKvHeads, headSize, this.table, pos);
+      cache.keys[l].push(k);
+      cache.values[l].push(v);
+      const att = new Float64Array(qDim);
+      const rows = cache.keys[l].length;
+      for (let h = 0; h < nHeads; h++) {
+        const kvh = Math.floor(h / group) * headSize;
+        const scores = new Float64Array(rows);
+        let max = -Infinity;
+        for (let t = 0; t < rows; t++) {
+          const kt = cache.keys[l][t];
+          let dot = 0;
+          for (let i = 0; i < headSize; i++) dot += q[h * headSize + i] * kt[kvh + i];
+          scores[t] = dot * scale;
+          max = Math.max(max, scores[t]);
+        }
+        let sum = 0;
+        for (let t = 0; t < rows; t++) sum += (scores[t] = Math.exp(scores[t] - max));
+        for (let t = 0; t < rows; t++) {
+          const vt = cache.values[l][t];
+          const p = scores[t] / sum;
+          for (let i = 0; i < headSize; i++) att[h * headSize + i] += p * vt[kvh + i];
+        }
+      }
+      const o = matvec(L.wo, att, dim);
+      x = x.map((v, i) => v + o[i]);
+      const xm = rmsnorm(x, L.mlpNorm, cfg.normEps);
+      const g = matvec(L.wGate, xm, hiddenDim);
+      const u = matvec(L.wUp, xm, hiddenDim);
+      const hb = g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]);
+      const down = matvec(L.wDown, hb, dim);
+      x = x.map((v, i) => v + down[i]);
+    }
+    return matvec(this.w.lmHead, rmsnorm(x, this.w.finalNorm, cfg.normEps), cfg.vocabSize);
+  }
+}
+
+export function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}

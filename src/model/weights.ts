@@ -1,0 +1,163 @@
+// The transformer's weights on the GPU, one tensor per HF tensor (like llama2.c's TransformerWeights).
+// Matrices keep HF Linear layout (out, in); 16-bit storage packs two values per u32 along `in`.
+import type { GpuContext } from '../gpu/context';
+import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
+import type { ModelConfig } from './config';
+import { readTensor, toStorage, type TensorEntry } from './safetensors';
+import type { ModelSource } from './source';
+
+/** How matrices are kept on the GPU: f32, or 16-bit (halves memory; norms and biases stay f32). */
+export type WeightStorage = 'f32' | 'f16' | 'bf16';
+
+export interface LayerWeights {
+  attnNorm: Tensor; // (dim) f32
+  wq: Tensor; // (qDim, dim)
+  wk: Tensor; // (kvDim, dim)
+  wv: Tensor; // (kvDim, dim)
+  bq?: Tensor; // (qDim) f32, Qwen2
+  bk?: Tensor; // (kvDim) f32
+  bv?: Tensor; // (kvDim) f32
+  wo: Tensor; // (dim, qDim)
+  mlpNorm: Tensor; // (dim) f32
+  wGate: Tensor; // (hiddenDim, dim)
+  wUp: Tensor; // (hiddenDim, dim)
+  wDown: Tensor; // (dim, hiddenDim)
+}
+
+/** A matrix split into row chunks so no binding exceeds maxStorageBufferBindingSize. */
+export interface ChunkedMatrix {
+  chunks: Tensor[]; // each (rows_c, cols)
+  rowsPerChunk: number;
+  rows: number;
+  cols: number;
+}
+
+export interface Weights {
+  embed: ChunkedMatrix; // (vocabSize, dim)
+  layers: LayerWeights[];
+  finalNorm: Tensor; // (dim) f32
+  lmHead: ChunkedMatrix; // (vocabSize, dim); the same tensors as `embed` when tied
+  storage: WeightStorage;
+  bytes: number;
+}
+
+export interface LoadProgress {
+  phase: 'weights';
+  tensor: string;
+  loaded: number;
+  total: number;
+}
+
+/** HF tensor names for one layer of the supported families (all share Llama's naming). */
+export function layerTensorNames(l: number) {
+  const p = `model.layers.${l}.`;
+  return {
+    attnNorm: p + 'input_layernorm.weight',
+    wq: p + 'self_attn.q_proj.weight',
+    wk: p + 'self_attn.k_proj.weight',
+    wv: p + 'self_attn.v_proj.weight',
+    bq: p + 'self_attn.q_proj.bias',
+    bk: p + 'self_attn.k_proj.bias',
+    bv: p + 'self_attn.v_proj.bias',
+    wo: p + 'self_attn.o_proj.weight',
+    mlpNorm: p + 'post_attention_layernorm.weight',
+    wGate: p + 'mlp.gate_proj.weight',
+    wUp: p + 'mlp.up_proj.weight',
+    wDown: p + 'mlp.down_proj.weight',
+  };
+}
+
+/** Streams every tensor from the checkpoint to the GPU, one at a time. */
+export async function loadWeights(
+  ctx: GpuContext,
+  cfg: ModelConfig,
+  src: ModelSource,
+  entries: Map<string, TensorEntry>,
+  storage: WeightStorage,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<Weights> {
+  const device = ctx.device;
+  const get = (name: string): TensorEntry => {
+    const e = entries.get(name);
+    if (!e) throw new Error(`checkpoint has no tensor "${name}" (needed by ${cfg.arch})`);
+    return e;
+  };
+  const wanted: string[] = [];
+  const names = Array.from({ length: cfg.nLayers }, (_, l) => layerTensorNames(l));
+  const total = entries.size;
+  let loaded = 0;
+  let bytes = 0;
+
+  const upload = async (name: string, shape: number[], kind: 'matrix' | 'vector'): Promise<Tensor> => {
+    const e = get(name);
+    if (e.shape.length !== shape.length || e.shape.some((d: number, i: number) => d !== shape[i])) {
+      throw new Error(`tensor "${name}" has shape [${e.shape}], expected [${shape}] from config.json`);
+    }
+    wanted.push(name);
+    const raw = await readTensor(src, e);
+    const st = toStorage(e, raw, kind === 'vector' ? 'f32' : storage);
+    const t = createTensor(device, shape, st.dtype, name);
+    writeTensor(device, t, st.data);
+    bytes += t.buffer.size;
+    onProgress?.({ phase: 'weights', tensor: name, loaded: ++loaded, total });
+    return t;
+  };
+
+  const uploadChunked = async (name: string, rows: number, cols: number): Promise<ChunkedMatrix> => {
+    const e = get(name);
+    if (e.shape[0] !== rows || e.shape[1] !== cols) {
+      throw new Error(`tensor "${name}" has shape [${e.shape}], expected [${rows},${cols}] from config.json`);
+    }
+    const bytesPerRow = storage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
+    const maxRows = Math.floor(device.limits.maxStorageBufferBindingSize / bytesPerRow);
+    if (rows <= maxRows) return { chunks: [await upload(name, [rows, cols], 'matrix')], rowsPerChunk: rows, rows, cols };
+    wanted.push(name);
+    const raw = await readTensor(src, e);
+    const st = toStorage(e, raw, storage);
+    const wordsPerRow = bytesPerRow / 4;
+    const chunks: Tensor[] = [];
+    for (let r0 = 0; r0 < rows; r0 += maxRows) {
+      const n = Math.min(maxRows, rows - r0);
+      const t = createTensor(device, [n, cols], st.dtype, `${name}[${r0}:${r0 + n}]`);
+      writeTensor(device, t, st.data.subarray(r0 * wordsPerRow, (r0 + n) * wordsPerRow));
+      bytes += t.buffer.size;
+      chunks.push(t);
+    }
+    onProgress?.({ phase: 'weights', tensor: name, loaded: ++loaded, total });
+    return { chunks, rowsPerChunk: maxRows, rows, cols };
+  };
+
+  const { dim, qDim, kvDim, hiddenDim, vocabSize } = cfg;
+  const embed = await uploadChunked('model.embed_tokens.weight', vocabSize, dim);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const n = names[l];
+    layers.push({
+      attnNorm: await upload(n.attnNorm, [dim], 'vector'),
+      wq: await upload(n.wq, [qDim, dim], 'matrix'),
+      wk: await upload(n.wk, [kvDim, dim], 'matrix'),
+      wv: await upload(n.wv, [kvDim, dim], 'matrix'),
+      bq: cfg.qkvBias ? await upload(n.bq, [qDim], 'vector') : undefined,
+      bk: cfg.qkvBias ? await upload(n.bk, [kvDim], 'vector') : undefined,
+      bv: cfg.qkvBias ? await upload(n.bv, [kvDim], 'vector') : undefined,
+      wo: await upload(n.wo, [dim, qDim], 'matrix'),
+      mlpNorm: await upload(n.mlpNorm, [dim], 'vector'),
+      wGate: await upload(n.wGate, [hiddenDim, dim], 'matrix'),
+      wUp: await upload(n.wUp, [hiddenDim, dim], 'matrix'),
+      wDown: await upload(n.wDown, [dim, hiddenDim], 'matrix'),
+    });
+  }
+  const finalNorm = await upload('model.norm.weight', [dim], 'vector');
+  const lmHead =
+    cfg.tieEmbeddings || !entries.has('lm_head.weight') ? embed : await uploadChunked('lm_head.weight', vocabSize, dim);
+  if (!cfg.tieEmbeddings && lmHead === embed) {
+    throw new Error('config says tie_word_embeddings=false but the checkpoint has no lm_head.weight');
+  }
+  return { embed, layers, finalNorm, lmHead, storage, bytes };
+}
+
+export function destroyWeights(w: Weights): void {
+  const all = new Set<Tensor>([...w.embed.chunks, ...w.lmHead.chunks, w.finalNorm]);
+  for (const l of w.layers) for (const t of Object.values(l)) if (t) all.add(t as Tensor);
+  for (const t of all) t.buffer.destroy();
+}
