@@ -19,6 +19,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['src/**/*.test.ts'],
+    globalSetup: ['./scripts/vitest_global_setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // SwiftShader already spreads one device over every core; parallel files only thrash

@@ -31,12 +31,14 @@ const entries = [
   { in: 'scripts/ruler_gpu.ts', out: 'dist/bench/ruler_gpu.mjs', external: 'webgpu' },
 ];
 
+// `node scripts/build.mjs host_worker cli` builds only the entries whose output names contain those words
+const only = process.argv.slice(2);
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const deps = Object.keys(pkg.dependencies ?? {});
 
 await Promise.all(
   entries
-    .filter((e) => existsSync(e.in))
+    .filter((e) => existsSync(e.in) && (only.length === 0 || only.some((w) => e.out.includes(w))))
     .map((e) =>
       build({
         entryPoints: [e.in],

@@ -116,7 +116,7 @@ export class Recorder {
   private done = false;
 
   constructor(
-    private readonly ctx: GpuContext,
+    readonly ctx: GpuContext,
     label: string,
     private readonly timestampWrites?: GPUComputePassTimestampWrites,
   ) {
@@ -196,7 +196,7 @@ export class Recorder {
     this.done = true;
     this.endPass();
     this.flushArena();
-    for (const a of this.arenasUsed) this.ctx.device.queue.writeBuffer(this.ctx.arena(a.index), 0, a.bytes);
+    for (const a of this.arenasUsed) this.ctx.device.queue.writeBuffer(this.ctx.arena(a.index), 0, a.bytes.buffer as ArrayBuffer, a.bytes.byteOffset, a.bytes.byteLength);
     this.ctx.device.queue.submit([this.encoder.finish()]);
   }
 

@@ -23,10 +23,16 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Bytes the tensor occupies, rounded up to whole u32 words (WebGPU copies and bindings need 4-byte multiples). */
+/**
+ * Bytes the tensor occupies, in whole u32 words (WebGPU copies and bindings need 4-byte multiples).
+ * 16-bit types pack each row (last dimension) into ceil(cols / 2) words, so an odd row leaves a pad half.
+ */
 export function byteSize(shape: readonly number[], dtype: DType): number {
-  const raw = numel(shape) * bytesPerElement(dtype);
-  return Math.max(4, Math.ceil(raw / 4) * 4);
+  if (dtype === 'f16x2' || dtype === 'bf16x2') {
+    const cols = shape.length ? shape[shape.length - 1] : 1;
+    return Math.max(4, numel(shape.slice(0, -1)) * Math.ceil(cols / 2) * 4);
+  }
+  return Math.max(4, numel(shape) * 4);
 }
 
 const kStorage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -66,7 +72,7 @@ export function writeTensor(device: GPUDevice, t: Tensor, data: ArrayBufferView,
   if (byteOffset + bytes.byteLength > t.buffer.size) {
     throw new RangeError(`${t.label}: write of ${bytes.byteLength} bytes at ${byteOffset} overruns ${t.buffer.size}`);
   }
-  device.queue.writeBuffer(t.buffer, byteOffset, bytes);
+  device.queue.writeBuffer(t.buffer, byteOffset, bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Fills a tensor with NaN bit patterns so an element a kernel forgot to write shows up in tests. */

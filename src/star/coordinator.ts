@@ -40,27 +40,39 @@ export interface RunResult {
 const now = () => performance.now();
 
 function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) {
-    const e = new Error('generation aborted');
-    e.name = 'AbortError';
-    throw e;
-  }
+  if (signal?.aborted) throw abortError();
 }
 
-/** Rejects as soon as the signal aborts, after asking every host to stop. */
-function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal): Promise<T> {
+function abortError(): Error {
+  const e = new Error('generation aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/**
+ * Rejects soon after the signal aborts: asks every host to stop, then waits (bounded) for the work in
+ * flight to settle, so a later run never interleaves with the tail of an aborted one.
+ */
+async function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      for (const h of hosts) void h.abort().catch(() => {});
-      const e = new Error('generation aborted');
-      e.name = 'AbortError';
-      reject(e);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
+  try {
+    return await Promise.race([p, aborted]);
+  } catch (e) {
+    if (signal.aborted) {
+      await Promise.all(hosts.map((h) => h.abort().catch(() => {})));
+      await Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+      throw abortError();
+    }
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult> {

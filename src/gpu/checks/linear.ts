@@ -1,0 +1,421 @@
+// Checks of the linear-algebra and elementwise kernels against the float64 references, on fresh random
+// inputs with NaN-poisoned outputs. Shapes are small and ragged (SwiftShader is slow), covering every dtype,
+// bias/accumulate, offsets and strides, and each kernel variant.
+import { packHalfRows, unpackHalfRows, type HalfDType } from '../../model/f16';
+import {
+  refArgmax,
+  refEmbed,
+  refMatmul,
+  refRmsnorm,
+  refRope,
+  refSampleProbs,
+  refSampleToken,
+  refSiluMul,
+} from '../../model/reference/ops';
+import { ropeTable, type RopeSpec } from '../../model/rope';
+import type { GpuContext } from '../context';
+import { add, siluMul } from '../ops/elementwise';
+import { embed } from '../ops/embedding';
+import { matmul, pickMatmulKernel, type MatmulKernel } from '../ops/matmul';
+import { rmsnorm } from '../ops/norm';
+import { rope } from '../ops/rope';
+import { argmax, sample } from '../ops/sample';
+import { readF32, readU32 } from '../readback';
+import { uploadTensor, type DType, type Tensor } from '../tensor';
+import { maxRelError, randomF32 } from '../testing';
+import { result, type Check, type CheckResult } from './check';
+
+type Rng = () => number;
+type WDType = 'f32' | HalfDType;
+
+const kNaNBits = 0x7fc00000;
+const kF32Bound = 1e-5;
+
+// ---- helpers
+
+/** A storage tensor holding exactly these words (16-bit rows padded per src/model/f16.ts). */
+function uploadWords(ctx: GpuContext, words: Uint32Array | Float32Array, shape: number[], dtype: DType, label: string): Tensor {
+  const size = Math.max(16, Math.ceil(words.byteLength / 4) * 4);
+  const buffer = ctx.device.createBuffer({
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    label,
+  });
+  ctx.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+  return { buffer, shape, dtype, label };
+}
+
+/** A (rows, cols) weight of the given dtype plus the f32 values a kernel sees after widening it. */
+function randomWeight(ctx: GpuContext, rows: number, cols: number, dtype: WDType, rng: Rng, label: string) {
+  const values = randomF32(rows * cols, rng);
+  if (dtype === 'f32') return { t: uploadWords(ctx, values, [rows, cols], 'f32', label), seen: values };
+  const words = packHalfRows(values, rows, cols, dtype);
+  return { t: uploadWords(ctx, words, [rows, cols], dtype, label), seen: unpackHalfRows(words, rows, cols, dtype) };
+}
+
+/** An f32 buffer of `n` elements: NaN everywhere except `values` at element `offset`. */
+function poisonedWith(ctx: GpuContext, n: number, label: string, values?: Float32Array, offset = 0): GPUBuffer {
+  const init = new Uint32Array(n).fill(kNaNBits);
+  if (values) new Float32Array(init.buffer).set(values, offset);
+  return uploadWords(ctx, init, [n], 'f32', label).buffer;
+}
+
+/** Max |got − ref| / scale, elementwise; NaN anywhere counts as Infinity. */
+function scaledError(got: ArrayLike<number>, ref: ArrayLike<number>, scale: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i] - ref[i]) / Math.max(scale[i], 1e-30);
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
+  }
+  return worst;
+}
+
+/** 1 if any element outside [lo, hi) lost its NaN poison (a kernel wrote where it must not), else 0. */
+function strayWrites(words: Uint32Array, inside: (i: number) => boolean): number {
+  for (let i = 0; i < words.length; i++) if (!inside(i) && words[i] !== kNaNBits) return 1;
+  return 0;
+}
+
+const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
+
+// ---- matmul
+
+interface MatmulCase {
+  M: number;
+  N: number;
+  K: number;
+  dtype: WDType;
+  bias?: boolean;
+  accumulate?: boolean;
+  /** write into a wider out at an element offset, x read from an offset */
+  strided?: boolean;
+  kernel?: MatmulKernel;
+}
+
+async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<CheckResult> {
+  const { M, N, K } = c;
+  const xOffset = c.strided ? 67 : 0;
+  const outOffset = c.strided ? 300 : 0;
+  const ldOut = c.strided ? N + 5 : N;
+  const xv = randomF32(M * K, rng);
+  const x = poisonedWith(ctx, xOffset + M * K + 3, 'x', xv, xOffset);
+  const w = randomWeight(ctx, N, K, c.dtype, rng, 'w');
+  const bv = c.bias ? randomF32(N, rng) : undefined;
+  const bias = bv ? uploadTensor(ctx.device, bv, [N], 'f32', 'bias') : undefined;
+  const outLen = outOffset + M * ldOut + 7;
+  // accumulate starts from random values in the written cells; other cells stay NaN and must stay so
+  const inside = (i: number) => i >= outOffset && (i - outOffset) % ldOut < N && i < outOffset + M * ldOut;
+  const o0 = new Float32Array(M * N);
+  const init = new Uint32Array(outLen).fill(kNaNBits);
+  if (c.accumulate) {
+    const f = new Float32Array(init.buffer);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) f[outOffset + m * ldOut + n] = o0[m * N + n] = rng() * 2 - 1;
+  }
+  const out = uploadWords(ctx, init, [outLen], 'f32', 'out').buffer;
+
+  const r = ctx.recorder();
+  matmul(r, { x, xOffset, w: w.t, bias, out, outOffset, ldOut, M, N, K, accumulate: c.accumulate }, c.kernel);
+  await r.flush();
+  const gotAll = await readU32(ctx.device, out);
+  const gotF = new Float32Array(gotAll.buffer);
+  const got = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) got[m * N + n] = gotF[outOffset + m * ldOut + n];
+
+  const ref = refMatmul(xv, w.seen, M, N, K, bv);
+  const scale = refMatmul(abs(xv), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
+  for (let i = 0; i < M * N; i++) {
+    ref[i] += o0[i];
+    scale[i] += Math.abs(o0[i]);
+  }
+  const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside);
+  for (const b of [x, w.t.buffer, bias?.buffer, out]) b?.destroy();
+  const kernel = c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N);
+  const flags = [c.bias && 'bias', c.accumulate && 'acc', c.strided && 'strided'].filter(Boolean).join(' ');
+  return result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound);
+}
+
+function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, number, number]>): Check {
+  return {
+    id,
+    async run(ctx, rng) {
+      const out: CheckResult[] = [];
+      let i = 0;
+      for (const dtype of ['f32', 'f16x2', 'bf16x2'] as const) {
+        for (const [M, N, K] of shapes) {
+          // rotate the options so every shape and dtype meets each of them somewhere
+          const bits = i++;
+          out.push(
+            await runMatmul(ctx, rng, { M, N, K, dtype, kernel, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }),
+          );
+        }
+      }
+      return out;
+    },
+  };
+}
+
+const matmulChecks: Check[] = [
+  matmulCheck('matmul.gemv', 'gemv', [[1, 65, 300], [3, 513, 7], [8, 1, 129], [1, 70, 2]]),
+  matmulCheck('matmul.gemm64', 'gemm64', [[37, 65, 129], [9, 513, 7], [130, 1, 33], [64, 64, 16]]),
+  matmulCheck('matmul.gemm128', 'gemm128', [[37, 130, 300], [200, 257, 33], [1, 1, 1]]),
+  {
+    id: 'matmul.auto',
+    async run(ctx, rng) {
+      return [
+        await runMatmul(ctx, rng, { M: 1, N: 513, K: 129, dtype: 'bf16x2', bias: true }),
+        await runMatmul(ctx, rng, { M: 20, N: 65, K: 300, dtype: 'f16x2', accumulate: true }),
+      ];
+    },
+  },
+];
+
+// ---- rmsnorm, silu_mul, add
+
+const normCheck: Check = {
+  id: 'rmsnorm',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    // the last shape has more rows than a grid dimension holds, with one-thread workgroups
+    for (const [rows, dim, off] of [[1, 64, 0], [5, 300, 13], [3, 2048, 1], [70_000, 3, 5]]) {
+      const xv = randomF32(rows * dim, rng, 3);
+      const wv = randomF32(dim, rng);
+      const x = poisonedWith(ctx, off + rows * dim, 'x', xv, off);
+      const w = uploadTensor(ctx.device, wv, [dim], 'f32', 'w');
+      const o = poisonedWith(ctx, off + rows * dim + 4, 'out');
+      const r = ctx.recorder();
+      rmsnorm(r, { x, xOffset: off, w, out: o, outOffset: off, rows, dim, eps: 1e-5 });
+      await r.flush();
+      const all = await readU32(ctx.device, o);
+      const got = new Float32Array(all.buffer).subarray(off, off + rows * dim);
+      const err = maxRelError(got, refRmsnorm(xv, wv, rows, dim, 1e-5), 1e-6) + strayWrites(all, (i) => i >= off && i < off + rows * dim);
+      out.push(result(`rmsnorm rows=${rows} dim=${dim}`, err, kF32Bound));
+      for (const b of [x, w.buffer, o]) b.destroy();
+    }
+    return out;
+  },
+};
+
+const elementwiseCheck: Check = {
+  id: 'elementwise',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    for (const [n, inPlace] of [[1, false], [1000, true], [70_001, false]] as const) {
+      const gv = randomF32(n, rng, 20);
+      const uv = randomF32(n, rng, 2);
+      const gate = poisonedWith(ctx, n + 9, 'gate', gv, 9);
+      const up = poisonedWith(ctx, n, 'up', uv);
+      const o = inPlace ? gate : poisonedWith(ctx, n + 70, 'out');
+      const outOffset = inPlace ? 9 : 70;
+      const r = ctx.recorder();
+      siluMul(r, { gate, gateOffset: 9, up, out: o, outOffset, n });
+      await r.flush();
+      const got = await readF32(ctx.device, o, outOffset * 4, n);
+      out.push(result(`silu_mul n=${n}${inPlace ? ' in place' : ''}`, maxRelError(got, refSiluMul(gv, uv), 1e-30), kF32Bound));
+      for (const b of new Set([gate, up, o])) b.destroy();
+    }
+    for (const n of [3, 257]) {
+      const xv = randomF32(n, rng), yv = randomF32(n, rng);
+      const x = uploadTensor(ctx.device, xv, [n], 'f32', 'x');
+      const y = uploadTensor(ctx.device, yv, [n], 'f32', 'y');
+      const r = ctx.recorder();
+      add(r, { x: x.buffer, y: y.buffer, n });
+      await r.flush();
+      const got = await readF32(ctx.device, x.buffer, 0, n);
+      const ref = Float64Array.from(xv, (v, i) => Math.fround(v + yv[i]));
+      out.push(result(`add n=${n}`, maxRelError(got, ref, 1e-30), 0));
+      x.buffer.destroy();
+      y.buffer.destroy();
+    }
+    return out;
+  },
+};
+
+// ---- rope
+
+const kLlama32: RopeSpec = {
+  theta: 500000,
+  type: 'llama3',
+  factor: 32,
+  lowFreqFactor: 1,
+  highFreqFactor: 4,
+  originalMaxPositionEmbeddings: 8192,
+};
+
+const ropeCheck: Check = {
+  id: 'rope',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    const cases: Array<[RopeSpec, number, number, number, number]> = [
+      // spec, headSize, nHeads, rows, maxPos
+      [{ theta: 10000, type: 'default' }, 16, 3, 5, 64],
+      [{ theta: 10000, type: 'default' }, 64, 2, 7, 4096],
+      [kLlama32, 80, 1, 3, 140_000],
+      [kLlama32, 96, 2, 4, 9000],
+      [{ theta: 1000000, type: 'default' }, 128, 3, 6, 33000],
+    ];
+    for (const [spec, headSize, nHeads, rows, maxPos] of cases) {
+      const table = ropeTable(spec, headSize, maxPos);
+      // a fused-qkv-like row: the roped heads sit at an offset inside a wider row
+      const rowStride = nHeads * headSize + 11;
+      const xOffset = 5;
+      const n = xOffset + rows * rowStride;
+      const xv = randomF32(n, rng);
+      // non-monotonic positions, including 0 and the last table row
+      const positions = Uint32Array.from({ length: rows }, (_, t) => (t === 0 ? maxPos - 1 : t === 1 ? 0 : Math.floor(rng() * maxPos)));
+      const x = uploadWords(ctx, xv, [n], 'f32', 'x');
+      const pos = uploadWords(ctx, positions, [rows], 'u32', 'positions');
+      const tab = uploadTensor(ctx.device, table, [maxPos, headSize], 'f32', 'rope table');
+      const r = ctx.recorder();
+      rope(r, { x: x.buffer, xOffset, positions: pos.buffer, table: tab, rows, nHeads, headSize, rowStride });
+      await r.flush();
+      const got = await readF32(ctx.device, x.buffer, 0, n);
+      const ref = refRope({ x: xv, positions, table, rows, nHeads, headSize, rowStride, xOffset });
+      // error relative to |x1| + |x2| of each pair; untouched elements must come back bit-exact
+      const scale = new Float64Array(n).fill(1e-30);
+      const half = headSize / 2;
+      for (let t = 0; t < rows; t++) {
+        for (let h = 0; h < nHeads; h++) {
+          const b = xOffset + t * rowStride + h * headSize;
+          for (let i = 0; i < half; i++) scale[b + i] = scale[b + half + i] = Math.abs(xv[b + i]) + Math.abs(xv[b + half + i]);
+        }
+      }
+      out.push(result(`rope ${spec.type} headSize=${headSize} nHeads=${nHeads} rows=${rows}`, scaledError(got, ref, scale), kF32Bound));
+      for (const b of [x.buffer, pos.buffer, tab.buffer]) b.destroy();
+    }
+    return out;
+  },
+};
+
+// ---- embedding
+
+const embeddingCheck: Check = {
+  id: 'embedding',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    const vocab = 50;
+    for (const dtype of ['f32', 'f16x2', 'bf16x2'] as const) {
+      for (const [rows, dim] of [[1, 7], [5, 64], [33, 1]]) {
+        const w = randomWeight(ctx, vocab, dim, dtype, rng, 'table');
+        const ids = Uint32Array.from({ length: rows }, (_, t) => (t === 0 ? vocab - 1 : Math.floor(rng() * vocab)));
+        if (rows > 2) ids[2] = vocab; // out of range: a NaN row
+        const idBuf = uploadWords(ctx, ids, [rows], 'u32', 'ids');
+        const o = poisonedWith(ctx, 3 + rows * dim, 'out');
+        const r = ctx.recorder();
+        embed(r, { ids: idBuf.buffer, table: w.t, out: o, outOffset: 3, rows, dim });
+        await r.flush();
+        const got = await readF32(ctx.device, o, 12, rows * dim);
+        const ref = refEmbed(w.seen, ids, dim);
+        let err = 0;
+        for (let i = 0; i < ref.length; i++) if (!Object.is(got[i], ref[i]) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) err = 1;
+        out.push(result(`embedding ${dtype} rows=${rows} dim=${dim}`, err, 0));
+        for (const b of [w.t.buffer, idBuf.buffer, o]) b.destroy();
+      }
+    }
+    return out;
+  },
+};
+
+// ---- argmax and sampling
+
+async function runArgmax(ctx: GpuContext, values: Float32Array, offset: number): Promise<number> {
+  const logits = poisonedWith(ctx, offset + values.length, 'logits', values, offset);
+  const o = uploadWords(ctx, new Uint32Array(4).fill(kNaNBits), [4], 'u32', 'token').buffer;
+  const r = ctx.recorder();
+  argmax(r, { logits, logitsOffset: offset, out: o, outOffset: 2, n: values.length });
+  await r.flush();
+  const got = (await readU32(ctx.device, o))[2];
+  logits.destroy();
+  o.destroy();
+  return got;
+}
+
+const argmaxCheck: Check = {
+  id: 'argmax',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    for (const [n, ties] of [[1, false], [5, true], [1000, true], [70_000, false], [128_256, true]] as const) {
+      const v = randomF32(n, rng, 10);
+      if (ties && n > 2) {
+        // the maximum twice, at a high and a low index: the low one must win
+        const hiIdx = n - 1 - Math.floor(rng() * (n / 2)), loIdx = Math.floor(rng() * (n / 2));
+        v[hiIdx] = v[loIdx] = 11;
+        v[0] = -Infinity;
+      }
+      const got = await runArgmax(ctx, v, 77);
+      out.push(result(`argmax n=${n}${ties ? ' ties' : ''} → ${got}`, got === refArgmax(v) ? 0 : 1, 0));
+    }
+    return out;
+  },
+};
+
+interface SampleCase {
+  n: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** round logits to a coarse grid so that many scores tie */
+  coarse?: boolean;
+}
+
+const sampleCheck: Check = {
+  id: 'sample',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    const cases: SampleCase[] = [
+      { n: 1, temperature: 1, topK: 0, topP: 1 },
+      { n: 7, temperature: 1, topK: 0, topP: 1 },
+      { n: 1000, temperature: 0.7, topK: 50, topP: 1 },
+      { n: 1000, temperature: 1.3, topK: 0, topP: 0.9 },
+      { n: 5003, temperature: 0.8, topK: 40, topP: 0.95, coarse: true },
+      { n: 5003, temperature: 1, topK: 5003, topP: 0.5 },
+      { n: 300, temperature: 1, topK: 3, topP: 1, coarse: true },
+    ];
+    const draws = 16;
+    for (const c of cases) {
+      const v = randomF32(c.n, rng, 4);
+      if (c.coarse) for (let i = 0; i < c.n; i++) v[i] = Math.round(v[i] * 2) / 2;
+      const logits = poisonedWith(ctx, c.n + 1, 'logits', v, 1);
+      const o = uploadWords(ctx, new Uint32Array(draws).fill(kNaNBits), [draws], 'u32', 'tokens').buffer;
+      const us = Array.from({ length: draws }, () => rng());
+      const r = ctx.recorder();
+      for (let d = 0; d < draws; d++) sample(r, { logits, logitsOffset: 1, out: o, outOffset: d, ...c, uniform: us[d] });
+      await r.flush();
+      const got = await readU32(ctx.device, o);
+      // the reference draws with nudged topP and uniform too: a GPU f32 sum may land on either side of a boundary
+      const d5 = 1e-5;
+      const probs = [c.topP - d5, c.topP, c.topP + d5].filter((p) => p > 0).map((p) => refSampleProbs(v, c.temperature, c.topK, Math.min(1, p)));
+      let bad = 0;
+      for (let d = 0; d < draws; d++) {
+        const ok = probs.some((pr) => [us[d] - d5, us[d], us[d] + d5].some((u) => refSampleToken(pr, Math.min(Math.max(u, 0), 1 - 1e-12)) === got[d]));
+        if (!ok) bad++;
+      }
+      out.push(result(`sample n=${c.n} T=${c.temperature} topK=${c.topK} topP=${c.topP}${c.coarse ? ' ties' : ''}: ${bad}/${draws} off`, bad, 0));
+      logits.destroy();
+      o.destroy();
+    }
+    // top-k = 1 is greedy decoding
+    const v = randomF32(4097, rng, 5);
+    const logits = poisonedWith(ctx, v.length, 'logits', v);
+    const o = uploadWords(ctx, new Uint32Array(1).fill(kNaNBits), [1], 'u32', 'token').buffer;
+    const r = ctx.recorder();
+    sample(r, { logits, out: o, n: v.length, temperature: 0.9, topK: 1, topP: 1, uniform: rng() });
+    await r.flush();
+    const got = (await readU32(ctx.device, o))[0];
+    out.push(result(`sample topK=1 equals argmax`, got === refArgmax(v) ? 0 : 1, 0));
+    logits.destroy();
+    o.destroy();
+    return out;
+  },
+};
+
+/** Every check of the linear-algebra and elementwise kernels. */
+export const linearChecks: Check[] = [
+  ...matmulChecks,
+  normCheck,
+  elementwiseCheck,
+  ropeCheck,
+  embeddingCheck,
+  argmaxCheck,
+  sampleCheck,
+];
+

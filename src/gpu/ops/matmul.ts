@@ -1,0 +1,115 @@
+// out[m, n] (+)= Σ_k x[m, k] · W[n, k] (+ bias[n]): the projections of every layer and the LM head.
+// A few rows (decode) go to the memory-bound GEMV kernel, more rows to the tiled GEMM.
+import { grid, type Recorder } from '../context';
+import type { Tensor } from '../tensor';
+import {
+  dummyBuffer,
+  elementWindow,
+  expectCount,
+  expectTensor,
+  rowWords,
+  weightType,
+} from './binding';
+
+export interface MatmulArgs {
+  /** (M, K) f32; `xOffset` is the element offset of row 0. */
+  x: GPUBuffer;
+  xOffset?: number;
+  /** (N, K) f32 | f16x2 | bf16x2 in HF Linear layout; 16-bit rows packed into ceil(K/2) words. */
+  w: Tensor;
+  /** (N) f32. */
+  bias?: Tensor;
+  /** (M, ldOut) f32; `outOffset` is the element offset of [0, 0]. */
+  out: GPUBuffer;
+  outOffset?: number;
+  /** Row stride of out in elements (default N): write a column slice (vocab chunks) or rows of a KV cache. */
+  ldOut?: number;
+  M: number;
+  N: number;
+  K: number;
+  /** out += result (fuses the residual add). */
+  accumulate?: boolean;
+}
+
+/** The kernels `matmul` can run; `matmul` picks one unless told. */
+export type MatmulKernel = 'gemv' | 'gemm64' | 'gemm128';
+
+/** Tile shapes of the GEMM variants (8×8 outputs per thread, so BM/8 · BN/8 invocations). */
+export const kGemmConfigs = {
+  gemm64: { BM: 64, BN: 64, BK: 16 },
+  gemm128: { BM: 128, BN: 128, BK: 16 },
+} as const;
+
+/** Rows of x up to which the GEMV kernel runs (its register block holds 8 rows). */
+export const kGemvMaxRows = 8;
+
+// a warp-sized team per output row reads 128 contiguous bytes per step; 8 rows per workgroup
+const kGemvLanes = 32;
+const kGemvThreads = 256;
+
+/** The kernel `matmul` uses for this shape on this device. */
+export function pickMatmulKernel(limits: GPUSupportedLimits, M: number, N: number): MatmulKernel {
+  if (M <= kGemvMaxRows) return 'gemv';
+  if (M >= 128 && N >= 128 && gemmFits(limits, kGemmConfigs.gemm128)) return 'gemm128';
+  return 'gemm64';
+}
+
+/** Records out (+)= x · Wᵀ (+ bias); see `MatmulArgs`. `kernel` overrides the automatic choice. */
+export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void {
+  const { M, N, K } = a;
+  expectCount(M, 'matmul M');
+  expectCount(N, 'matmul N');
+  expectCount(K, 'matmul K');
+  expectTensor(a.w, [N, K], ['f32', 'f16x2', 'bf16x2'], 'matmul w');
+  const kw = rowWords(a.w, K);
+  if (a.w.buffer.size < N * kw * 4) {
+    throw new RangeError(`matmul w: ${a.w.label} holds ${a.w.buffer.size} bytes, ${N}×${K} ${a.w.dtype} needs ${N * kw * 4}`);
+  }
+  if (a.bias) expectTensor(a.bias, [N], ['f32'], 'matmul bias');
+  const ldOut = a.ldOut ?? N;
+  if (ldOut < N) throw new RangeError(`matmul ldOut ${ldOut} < N ${N}`);
+  const ctx = r.ctx;
+  const x = elementWindow(a.x, a.xOffset ?? 0, M * K, 'matmul x');
+  const out = elementWindow(a.out, a.outOffset ?? 0, (M - 1) * ldOut + N, 'matmul out');
+  const params = [M, N, K, x.base, out.base, ldOut, kw, a.bias ? 1 : 0, a.accumulate ? 1 : 0, weightType(a.w)];
+  const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
+  const k = kernel ?? pickMatmulKernel(ctx.device.limits, M, N);
+
+  if (k === 'gemv') {
+    if (M > kGemvMaxRows) throw new RangeError(`matmul gemv takes at most ${kGemvMaxRows} rows, got ${M}`);
+    const TPR = kGemvLanes;
+    const RPW = kGemvThreads / TPR;
+    r.dispatch('matmul_gemv', {
+      constants: { TPR, RPW, MR: M },
+      params,
+      buffers,
+      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
+      label: `matmul_gemv ${M}×${N}×${K} ${a.w.dtype}`,
+    });
+    return;
+  }
+
+  const cfg = kGemmConfigs[k];
+  if (!gemmFits(ctx.device.limits, cfg)) throw new Error(`matmul ${k} does not fit this device's workgroup limits`);
+  const wx = Math.ceil(N / cfg.BN), wy = Math.ceil(M / cfg.BM);
+  if (wx > ctx.maxWorkgroupsPerDim || wy > ctx.maxWorkgroupsPerDim) {
+    throw new RangeError(`matmul ${M}×${N}: ${wx}×${wy} tiles exceed ${ctx.maxWorkgroupsPerDim} per dimension`);
+  }
+  r.dispatch('matmul_gemm', {
+    constants: { BM: cfg.BM, BN: cfg.BN, BK: cfg.BK },
+    params,
+    buffers,
+    workgroups: [wx, wy],
+    label: `matmul_gemm ${M}×${N}×${K} ${a.w.dtype}`,
+  });
+}
+
+function gemmFits(limits: GPUSupportedLimits, c: { BM: number; BN: number; BK: number }): boolean {
+  const threads = (c.BM / 8) * (c.BN / 8);
+  const bytes = c.BK * (c.BM + 4 + c.BN + 4) * 4;
+  return (
+    threads <= limits.maxComputeInvocationsPerWorkgroup &&
+    threads <= limits.maxComputeWorkgroupSizeX &&
+    bytes <= limits.maxComputeWorkgroupStorageSize
+  );
+}

@@ -1,0 +1,76 @@
+// A host that dies mid-phase makes the run reject promptly, naming the host; an AbortSignal stops
+// both phases. Hosts are worker_threads, each with its own device.
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../model/fixtures';
+import { runStar, type RunRequest } from '../star/coordinator';
+import { planStar } from '../star/plan';
+import type { HostInit } from './host';
+import { HostCrashedError, WorkerHost } from './worker_host';
+
+const init: HostInit = { model: fixturePath('tiny-llama'), storage: 'f32', maxPositions: 4096, chunkRows: 8 };
+const contextIds = Uint32Array.from({ length: 1500 }, (_, i) => (i * 7919) % 500);
+const queryIds = Uint32Array.of(5, 6, 7);
+
+function request(hosts: number, extra: Partial<RunRequest> = {}): RunRequest {
+  return {
+    plan: planStar(contextIds.length, { blockSize: 500, hosts }),
+    contextIds,
+    queryIds,
+    maxNewTokens: 200,
+    chunkRows: 8,
+    nLayers: 2,
+    sampling: { temperature: 0, topK: 0, topP: 1 },
+    uniform: () => 0.5,
+    onToken: () => false,
+    ...extra,
+  };
+}
+
+async function startHosts(n: number): Promise<WorkerHost[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => WorkerHost.start(`host ${i}`, init).then((r) => r.host)));
+}
+
+describe('worker hosts', () => {
+  it('a host dying in phase 1 rejects the run within seconds, naming it; the others shut down', async () => {
+    const hosts = await startHosts(2);
+    try {
+      const t0 = performance.now();
+      const run = runStar(hosts, request(2, { onPhase: (p) => p === 'encode' && void hosts[1].crashForTest() }));
+      await expect(run).rejects.toThrow(HostCrashedError);
+      await expect(run).rejects.toThrow(/host "host 1" died/);
+      expect(performance.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await Promise.all(hosts.map((h) => h.dispose()));
+    }
+    // a disposed host refuses work instead of hanging
+    await expect(hosts[0].encode(contextIds)).rejects.toThrow(/disposed/);
+  });
+
+  it('a host dying in phase 2 rejects the run', async () => {
+    const hosts = await startHosts(2);
+    try {
+      let crashed = false;
+      const run = runStar(hosts, request(2, { onToken: (_t, step) => (step === 2 && !crashed && (crashed = true) && void hosts[0].crashForTest(), false) }));
+      await expect(run).rejects.toThrow(/host "host 0" died/);
+    } finally {
+      await Promise.all(hosts.map((h) => h.dispose()));
+    }
+  });
+
+  it('an AbortSignal stops phase 1 and phase 2', async () => {
+    const hosts = await startHosts(2);
+    try {
+      const ac = new AbortController();
+      const p1 = runStar(hosts, request(2, { signal: ac.signal, onPhase: (p) => p === 'encode' && ac.abort() }));
+      await expect(p1).rejects.toThrow(/aborted/);
+      const ac2 = new AbortController();
+      const p2 = runStar(hosts, request(2, { signal: ac2.signal, onToken: (_t, step) => (step === 3 && ac2.abort(), false) }));
+      await expect(p2).rejects.toMatchObject({ name: 'AbortError' });
+      // the hosts stay usable after an abort
+      const ok = await runStar(hosts, request(2, { maxNewTokens: 2 }));
+      expect(ok.tokens.length).toBe(2);
+    } finally {
+      await Promise.all(hosts.map((h) => h.dispose()));
+    }
+  });
+});
