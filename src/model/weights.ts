@@ -4,6 +4,7 @@ import type { GpuContext } from '../gpu/context';
 import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import { readTensor, toStorage, type TensorEntry } from './safetensors';
+import { checkTensors } from './weights_io';
 import type { ModelSource } from './source';
 
 /** How matrices are kept on the GPU: f32, or 16-bit (halves memory; norms and biases stay f32). */
@@ -77,25 +78,16 @@ export async function loadWeights(
   onProgress?: (p: LoadProgress) => void,
 ): Promise<Weights> {
   const device = ctx.device;
-  const get = (name: string): TensorEntry => {
-    const e = entries.get(name);
-    if (!e) throw new Error(`checkpoint has no tensor "${name}" (needed by ${cfg.arch})`);
-    return e;
-  };
-  const wanted: string[] = [];
+  // every name, shape and dtype is checked before the first byte is uploaded
+  checkTensors(cfg, entries, src.description);
   const names = Array.from({ length: cfg.nLayers }, (_, l) => layerTensorNames(l));
   const total = entries.size;
   let loaded = 0;
   let bytes = 0;
 
   const upload = async (name: string, shape: number[], kind: 'matrix' | 'vector'): Promise<Tensor> => {
-    const e = get(name);
-    if (e.shape.length !== shape.length || e.shape.some((d: number, i: number) => d !== shape[i])) {
-      throw new Error(`tensor "${name}" has shape [${e.shape}], expected [${shape}] from config.json`);
-    }
-    wanted.push(name);
-    const raw = await readTensor(src, e);
-    const st = toStorage(e, raw, kind === 'vector' ? 'f32' : storage);
+    const e = entries.get(name)!;
+    const st = toStorage(e, await readTensor(src, e), kind === 'vector' ? 'f32' : storage);
     const t = createTensor(device, shape, st.dtype, name);
     writeTensor(device, t, st.data);
     bytes += t.buffer.size;
@@ -104,16 +96,11 @@ export async function loadWeights(
   };
 
   const uploadChunked = async (name: string, rows: number, cols: number): Promise<ChunkedMatrix> => {
-    const e = get(name);
-    if (e.shape[0] !== rows || e.shape[1] !== cols) {
-      throw new Error(`tensor "${name}" has shape [${e.shape}], expected [${rows},${cols}] from config.json`);
-    }
     const bytesPerRow = storage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
     const maxRows = Math.floor(device.limits.maxStorageBufferBindingSize / bytesPerRow);
     if (rows <= maxRows) return { chunks: [await upload(name, [rows, cols], 'matrix')], rowsPerChunk: rows, rows, cols };
-    wanted.push(name);
-    const raw = await readTensor(src, e);
-    const st = toStorage(e, raw, storage);
+    const e = entries.get(name)!;
+    const st = toStorage(e, await readTensor(src, e), storage);
     const wordsPerRow = bytesPerRow / 4;
     const chunks: Tensor[] = [];
     for (let r0 = 0; r0 < rows; r0 += maxRows) {
@@ -148,11 +135,7 @@ export async function loadWeights(
     });
   }
   const finalNorm = await upload('model.norm.weight', [dim], 'vector');
-  const lmHead =
-    cfg.tieEmbeddings || !entries.has('lm_head.weight') ? embed : await uploadChunked('lm_head.weight', vocabSize, dim);
-  if (!cfg.tieEmbeddings && lmHead === embed) {
-    throw new Error('config says tie_word_embeddings=false but the checkpoint has no lm_head.weight');
-  }
+  const lmHead = cfg.tieEmbeddings ? embed : await uploadChunked('lm_head.weight', vocabSize, dim);
   return { embed, layers, finalNorm, lmHead, storage, bytes };
 }
 

@@ -1,0 +1,309 @@
+// Where a model's files come from: a local folder (Node), picked files (browser), a Hugging Face Hub repo,
+// a base URL, or memory. Every source reads whole text files and byte ranges, so weights stream one
+// tensor at a time; HTTP sources download through the cache (cache.ts) when it is on.
+import { blobFile, isNode, keySegment, nodeFile, openDownloadCache, type CachedFile, type DownloadCache } from './cache';
+
+/** Download progress of one file (`total` 0 when the server does not say). */
+export interface DownloadProgress {
+  phase: 'download';
+  file: string;
+  loaded: number;
+  total: number;
+}
+
+/** Read access to the files of one model. Names are paths relative to the model folder. */
+export interface ModelSource {
+  /** What the source is, for messages ("local folder /x", "Hub repo org/name@main", …). */
+  readonly description: string;
+  exists(name: string): Promise<boolean>;
+  /** Size in bytes. */
+  size(name: string): Promise<number>;
+  readText(name: string): Promise<string>;
+  /** Bytes [start, end). */
+  readRange(name: string, start: number, end: number): Promise<Uint8Array>;
+}
+
+/** What `openSource` accepts. */
+export type SourceLocation =
+  | string
+  | { baseUrl: string }
+  | { files: ArrayLike<File> }
+  | { randomConfig: Record<string, unknown> }
+  | ModelSource;
+
+export interface SourceOptions {
+  /** Hub revision (branch, tag or commit); `org/name@rev` in the id wins. Default main. */
+  revision?: string;
+  /** Cache downloads (default: on for the Hub, off for base URLs, which usually serve local files). */
+  cache?: boolean;
+  /** Node cache folder (default $STAR_ATTN_CACHE, else ~/.cache/star-attention-webgpu). */
+  cacheDir?: string;
+  /** Hub access token for gated or private repos (Node default: $HF_TOKEN). */
+  accessToken?: string;
+  /** Hub address (default https://huggingface.co). */
+  hubUrl?: string;
+  fetch?: typeof fetch;
+  onProgress?: (p: DownloadProgress) => void;
+}
+
+const kHubUrl = 'https://huggingface.co';
+const kRepoId = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
+
+/**
+ * Opens a model location: a local folder path (Node), `org/name` or `org/name@rev` (Hub), an http(s) URL
+ * or `{baseUrl}` (a server holding the files), `{files}` (a picked folder, matched by base name),
+ * `{randomConfig}` (a config.json alone), or an existing ModelSource.
+ */
+export async function openSource(location: SourceLocation, opts: SourceOptions = {}): Promise<ModelSource> {
+  if (typeof location === 'object' && location !== null) {
+    if ('readRange' in location) return location;
+    if ('baseUrl' in location) return openUrl(location.baseUrl, opts);
+    if ('files' in location) return filesSource(Array.from(location.files));
+    if ('randomConfig' in location) {
+      return memorySource({ 'config.json': JSON.stringify(location.randomConfig) }, 'random-weight config');
+    }
+  }
+  if (typeof location !== 'string' || location === '') throw new Error(`not a model location: ${JSON.stringify(location)}`);
+  if (/^https?:\/\//i.test(location)) return openUrl(location, opts);
+  if (isNode) {
+    const fs = await import('node:fs/promises');
+    const path = await import('node:path');
+    const dir = path.resolve(location.replace(/^~(?=$|\/)/, (await import('node:os')).homedir()));
+    const st = await fs.stat(dir).catch(() => undefined);
+    if (st?.isDirectory()) return localSource(dir);
+    if (st) throw new Error(`${location} is a file; give the folder that holds config.json and the safetensors`);
+    if (!kRepoId.test(location) || location.startsWith('.')) {
+      throw new Error(`no folder ${dir} and "${location}" is not a Hub id (org/name[@revision])`);
+    }
+  } else if (!kRepoId.test(location)) {
+    // in a page, anything else is a path on the page's own server
+    return openUrl(new URL(location, globalThis.location?.href).href, opts);
+  }
+  return openHub(location, opts);
+}
+
+// ---- memory and picked files
+
+/** A source over in-memory files (tests, random-weight configs). */
+export function memorySource(files: Record<string, Uint8Array | string>, description = 'memory'): ModelSource {
+  const enc = new TextEncoder();
+  const bytes = new Map(Object.entries(files).map(([k, v]) => [k, typeof v === 'string' ? enc.encode(v) : v]));
+  const get = (name: string) => {
+    const b = bytes.get(name);
+    if (!b) throw missing(name, description);
+    return b;
+  };
+  return {
+    description,
+    exists: async (name) => bytes.has(name),
+    size: async (name) => get(name).byteLength,
+    readText: async (name) => new TextDecoder().decode(get(name)),
+    readRange: async (name, start, end) => get(name).slice(start, end),
+  };
+}
+
+function filesSource(files: File[]): ModelSource {
+  const byName = new Map<string, File>();
+  // a picked folder may hold sub-folders: the shallowest file of each base name wins
+  const depth = (f: File) => (f.webkitRelativePath || f.name).split('/').length;
+  for (const f of [...files].sort((a, b) => depth(a) - depth(b))) if (!byName.has(f.name)) byName.set(f.name, f);
+  const description = `picked files (${byName.size})`;
+  const get = (name: string): File => {
+    const f = byName.get(name.split('/').pop()!);
+    if (!f) throw missing(name, description);
+    return f;
+  };
+  return {
+    description,
+    exists: async (name) => byName.has(name.split('/').pop()!),
+    size: async (name) => get(name).size,
+    readText: async (name) => get(name).text(),
+    readRange: async (name, start, end) => blobFile(get(name)).readRange(start, end),
+  };
+}
+
+// ---- local folder (Node)
+
+function localSource(dir: string): ModelSource {
+  const description = `local folder ${dir}`;
+  const pathOf = async (name: string) => {
+    const path = await import('node:path');
+    const p = path.resolve(dir, name);
+    if (!p.startsWith(dir)) throw new Error(`${name}: outside ${description}`);
+    return p;
+  };
+  const stat = async (name: string) => {
+    const fs = await import('node:fs/promises');
+    const st = await fs.stat(await pathOf(name)).catch(() => undefined);
+    return st?.isFile() ? st : undefined;
+  };
+  const file = async (name: string): Promise<CachedFile> => {
+    const st = await stat(name);
+    if (!st) throw missing(name, description);
+    return nodeFile(await pathOf(name), st.size);
+  };
+  return {
+    description,
+    exists: async (name) => (await stat(name)) !== undefined,
+    size: async (name) => (await file(name)).size,
+    readText: async (name) => {
+      const fs = await import('node:fs/promises');
+      if (!(await stat(name))) throw missing(name, description);
+      return fs.readFile(await pathOf(name), 'utf8');
+    },
+    readRange: async (name, start, end) => (await file(name)).readRange(start, end),
+  };
+}
+
+// ---- HTTP: the Hub and base URLs
+
+async function openHub(location: string, opts: SourceOptions): Promise<ModelSource> {
+  const [id, atRev] = location.split('@');
+  const rev = atRev ?? opts.revision ?? 'main';
+  const hub = (opts.hubUrl ?? kHubUrl).replace(/\/+$/, '');
+  const token = opts.accessToken ?? (isNode ? process.env.HF_TOKEN : undefined);
+  return new HttpSource({
+    description: `Hub repo ${id}@${rev}`,
+    urlOf: (name) => `${hub}/${id}/resolve/${encodeURIComponent(rev)}/${name.split('/').map(encodeURIComponent).join('/')}`,
+    keyOf: (name) => [...id.split('/').map(keySegment), keySegment(rev), ...name.split('/').map(keySegment)].join('/'),
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    cache: (opts.cache ?? true) ? await openDownloadCache(opts.cacheDir) : undefined,
+    fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+    onProgress: opts.onProgress,
+  });
+}
+
+async function openUrl(base: string, opts: SourceOptions): Promise<ModelSource> {
+  const url = new URL(base.endsWith('/') ? base : `${base}/`);
+  return new HttpSource({
+    description: `URL ${url.href}`,
+    urlOf: (name) => new URL(name.split('/').map(encodeURIComponent).join('/'), url).href,
+    keyOf: (name) => ['url', keySegment(url.host), ...url.pathname.split('/').filter(Boolean).map(keySegment), ...name.split('/').map(keySegment)].join('/'),
+    headers: {},
+    cache: opts.cache ? await openDownloadCache(opts.cacheDir) : undefined,
+    fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+    onProgress: opts.onProgress,
+  });
+}
+
+interface HttpSpec {
+  description: string;
+  urlOf(name: string): string;
+  keyOf(name: string): string;
+  headers: Record<string, string>;
+  cache?: DownloadCache;
+  fetch: typeof fetch;
+  onProgress?: (p: DownloadProgress) => void;
+}
+
+class HttpSource implements ModelSource {
+  readonly description: string;
+  private readonly files = new Map<string, Promise<CachedFile>>();
+  private readonly present = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly s: HttpSpec) {
+    this.description = s.description + (s.cache ? `, cached in ${s.cache.where}` : '');
+  }
+
+  exists(name: string): Promise<boolean> {
+    let p = this.present.get(name);
+    if (!p) {
+      p = (async () => {
+        if (this.files.has(name) || (await this.s.cache?.open(this.s.keyOf(name), this.s.urlOf(name)))) return true;
+        const resp = await this.request(name, { method: 'HEAD' }, true);
+        return resp.ok;
+      })();
+      this.present.set(name, p);
+      p.catch(() => this.present.delete(name));
+    }
+    return p;
+  }
+
+  async size(name: string): Promise<number> {
+    return (await this.file(name)).size;
+  }
+
+  async readText(name: string): Promise<string> {
+    const f = await this.file(name);
+    return new TextDecoder().decode(await f.readRange(0, f.size));
+  }
+
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    return (await this.file(name)).readRange(start, end);
+  }
+
+  // one download (or size probe) per file, shared by concurrent readers
+  private file(name: string): Promise<CachedFile> {
+    let p = this.files.get(name);
+    if (!p) {
+      p = this.s.cache ? this.cached(name, this.s.cache) : this.remote(name);
+      this.files.set(name, p);
+      p.catch(() => this.files.delete(name));
+    }
+    return p;
+  }
+
+  private async cached(name: string, cache: DownloadCache): Promise<CachedFile> {
+    const key = this.s.keyOf(name);
+    const url = this.s.urlOf(name);
+    const hit = await cache.open(key, url);
+    if (hit) return hit;
+    const resp = await this.request(name, {});
+    const total = Number(resp.headers.get('content-length') ?? 0);
+    const report = (loaded: number) => this.s.onProgress?.({ phase: 'download', file: name, loaded, total });
+    report(0);
+    try {
+      return await cache.put(key, url, resp, report);
+    } catch (e) {
+      throw new Error(`downloading ${name} from ${this.description} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  // without a cache: learn the size from a one-byte range request, then fetch ranges as asked
+  private async remote(name: string): Promise<CachedFile> {
+    const probe = await this.request(name, { headers: { range: 'bytes=0-0' } });
+    const size =
+      probe.status === 206
+        ? Number(probe.headers.get('content-range')?.split('/').pop())
+        : Number(probe.headers.get('content-length') ?? NaN);
+    await probe.body?.cancel();
+    if (!Number.isFinite(size)) throw new Error(`${this.s.urlOf(name)}: the server gave no size for ${name}`);
+    return {
+      size,
+      readRange: async (start, end) => {
+        if (end <= start) return new Uint8Array(0);
+        const resp = await this.request(name, { headers: { range: `bytes=${start}-${end - 1}` } });
+        const body = new Uint8Array(await resp.arrayBuffer());
+        // a server that ignores Range sends the whole file
+        return resp.status === 206 ? body : body.slice(start, end);
+      },
+    };
+  }
+
+  private async request(name: string, init: RequestInit, allow404 = false): Promise<Response> {
+    const url = this.s.urlOf(name);
+    let resp: Response;
+    try {
+      resp = await this.s.fetch(url, { ...init, headers: { ...this.s.headers, ...(init.headers as Record<string, string>) } });
+    } catch (e) {
+      throw new Error(
+        `could not reach ${url} (${(e as Error).message}): offline or blocked? Files already cached load without network`,
+        { cause: e },
+      );
+    }
+    if (resp.ok || (allow404 && resp.status === 404)) return resp;
+    await resp.body?.cancel();
+    if (resp.status === 404) throw missing(name, this.description, url);
+    if (resp.status === 401 || resp.status === 403) {
+      throw new Error(
+        `${name}: HTTP ${resp.status} from ${url}: a gated or private repo? Accept its license on the Hub and give an access token (HF_TOKEN)`,
+      );
+    }
+    throw new Error(`${name}: HTTP ${resp.status} ${resp.statusText} from ${url} (${this.description})`);
+  }
+}
+
+function missing(name: string, description: string, url?: string): Error {
+  const hint = name === 'config.json' ? ': not a model folder? A model needs config.json, tokenizer.json and *.safetensors' : '';
+  return new Error(`${name} not found in ${description}${url ? ` (${url})` : ''}${hint}`);
+}

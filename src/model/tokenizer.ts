@@ -1,0 +1,131 @@
+// The model's tokenizer (tokenizer.json + tokenizer_config.json, run by @huggingface/tokenizers), its chat
+// template (@huggingface/jinja) and a streaming decoder that only emits completed UTF-8 text.
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { ModelSource } from './source';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface Tokenizer {
+  /** Token ids of `text`; `addSpecialTokens` (default true) runs the post-processor (e.g. adds bos). */
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: ArrayLike<number>, opts?: { skipSpecialTokens?: boolean }): string;
+  /** Renders the chat template; throws if the model has none. `extra` adds template variables. */
+  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> }): string;
+  readonly hasChatTemplate: boolean;
+  readonly bosTokenId?: number;
+  /** tokenizer_config's eos_token, then generation_config.json's eos ids. */
+  readonly eosTokenIds: number[];
+  /** Tokens including added ones (may be less than the model's vocabSize, which can be padded). */
+  readonly vocabSize: number;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+}
+
+/** Loads the tokenizer of the model in `src` (tokenizer.json required; chat template optional). */
+export async function loadTokenizer(src: ModelSource): Promise<Tokenizer> {
+  if (!(await src.exists('tokenizer.json'))) {
+    throw new Error(`no tokenizer.json in ${src.description}: only fast (tokenizer.json) tokenizers are supported`);
+  }
+  const json = async (name: string) => ((await src.exists(name)) ? JSON.parse(await src.readText(name)) : undefined);
+  const tokenizerJson = JSON.parse(await src.readText('tokenizer.json'));
+  const tokenizerConfig = (await json('tokenizer_config.json')) ?? {};
+  let chatTemplate: string | undefined;
+  if (await src.exists('chat_template.jinja')) chatTemplate = await src.readText('chat_template.jinja');
+  else chatTemplate = (await json('chat_template.json'))?.chat_template;
+  return createTokenizer(tokenizerJson, tokenizerConfig, { chatTemplate, generationConfig: await json('generation_config.json') });
+}
+
+/** A tokenizer from parsed files; `chatTemplate` (from chat_template.jinja) wins over tokenizer_config's. */
+export function createTokenizer(
+  tokenizerJson: object,
+  tokenizerConfig: Record<string, unknown>,
+  opts: { chatTemplate?: string; generationConfig?: { bos_token_id?: unknown; eos_token_id?: unknown } } = {},
+): Tokenizer {
+  const tok = new HfTokenizer(tokenizerJson, tokenizerConfig);
+  const special = specialTokenStrings(tokenizerConfig);
+  const idOf = (t: string | undefined) => (t === undefined ? undefined : tok.token_to_id(t));
+  const gen = opts.generationConfig ?? {};
+  const genEos = (Array.isArray(gen.eos_token_id) ? gen.eos_token_id : [gen.eos_token_id]).filter((x): x is number => typeof x === 'number');
+  const eos = [idOf(special.eos_token), ...genEos].filter((x): x is number => x !== undefined);
+  const bosTokenId = idOf(special.bos_token) ?? (typeof gen.bos_token_id === 'number' ? gen.bos_token_id : undefined);
+  const source = opts.chatTemplate ?? pickTemplate(tokenizerConfig.chat_template);
+  let template: Template | undefined;
+  const vocabSize = tok.get_vocab(true).size;
+
+  return {
+    encode: (text, o) => tok.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }).ids,
+    decode: (ids, o) => (ids.length ? tok.decode(Array.from(ids), { skip_special_tokens: o?.skipSpecialTokens ?? false }) : ''),
+    applyChatTemplate(messages, o) {
+      if (source === undefined) throw new Error('this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
+      template ??= new Template(source);
+      return template.render({ ...special, messages, add_generation_prompt: o?.addGenerationPrompt ?? false, ...o?.extra });
+    },
+    hasChatTemplate: source !== undefined,
+    bosTokenId,
+    eosTokenIds: [...new Set(eos)],
+    vocabSize,
+    tokenToId: (t) => tok.token_to_id(t),
+    idToToken: (id) => tok.id_to_token(id),
+  };
+}
+
+/**
+ * Turns a growing list of generated ids into text pieces, holding back a piece while it ends in an
+ * incomplete UTF-8 sequence (a byte-level token may carry half a character). Decodes only a short window.
+ */
+export class StreamDecoder {
+  private ids: number[] = [];
+  private prefix = 0; // start of the decoding window
+  private read = 0; // ids before this are already emitted
+
+  constructor(
+    private readonly tok: Pick<Tokenizer, 'decode'>,
+    private readonly opts: { skipSpecialTokens?: boolean } = { skipSpecialTokens: true },
+  ) {}
+
+  /** Adds generated ids; returns the newly completed text ('' while a character is still incomplete). */
+  push(...ids: number[]): string {
+    this.ids.push(...ids);
+    const before = this.tok.decode(this.ids.slice(this.prefix, this.read), this.opts);
+    const now = this.tok.decode(this.ids.slice(this.prefix), this.opts);
+    if (now.length <= before.length || now.endsWith('\uFFFD') || !now.startsWith(before)) return '';
+    this.prefix = this.read;
+    this.read = this.ids.length;
+    return now.slice(before.length);
+  }
+
+  /** The text not yet returned (at the end of generation, even if incomplete). */
+  flush(): string {
+    const before = this.tok.decode(this.ids.slice(this.prefix, this.read), this.opts);
+    const now = this.tok.decode(this.ids.slice(this.prefix), this.opts);
+    this.prefix = this.read = this.ids.length;
+    return now.startsWith(before) ? now.slice(before.length) : now;
+  }
+}
+
+// ---- helpers
+
+function pickTemplate(t: unknown): string | undefined {
+  if (typeof t === 'string') return t;
+  // a list of named templates: use "default"
+  if (Array.isArray(t)) {
+    const d = t.find((x) => x?.name === 'default') ?? t[0];
+    return typeof d?.template === 'string' ? d.template : undefined;
+  }
+  return undefined;
+}
+
+// bos_token, eos_token, … as strings (tokenizer_config.json may hold them as {content: "..."} objects)
+function specialTokenStrings(cfg: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (!k.endsWith('_token')) continue;
+    if (typeof v === 'string') out[k] = v;
+    else if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') out[k] = (v as { content: string }).content;
+  }
+  return out;
+}
