@@ -2,7 +2,7 @@
 // plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
 import { GpuContext } from './gpu/context';
 import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
-import type { ModelConfig } from './model/config';
+import { checkSequenceLength, type ModelConfig } from './model/config';
 import { readModelConfig } from './model/load';
 import { samplingParams, seededUniform, type SamplingOptions } from './model/sampler';
 import { openSource } from './model/source';
@@ -237,9 +237,8 @@ export class Engine implements EngineApi {
           `maxContext ${this.maxContext} (model max_position_embeddings ${this.config.maxPos}); shorten the input or load with a larger maxContext`,
       );
     }
-    const hostDescs: HostDescriptor[] = Array.isArray(opts.hosts)
-      ? opts.hosts
-      : Array.from({ length: opts.hosts ?? 1 }, () => ({}));
+    checkSequenceLength(this.config, total);
+    const hostDescs = hostDescsOf(opts);
     if (hostDescs.length < 1) throw new StarConfigError('hosts must be at least 1');
     let plan: StarPlan;
     if (attention === 'global') {

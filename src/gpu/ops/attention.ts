@@ -3,7 +3,7 @@
 // the query's own rows) and decode. Two kernels share one key rule and one output format: flash
 // (attention.wgsl) for many rows, split-KV (attention_decode.wgsl) for few; either may split the key list
 // over workgroups, whose partial results attention_merge.wgsl combines exactly.
-import { f32, grid, type Binding, type GpuContext, type Recorder } from '../context';
+import { f32, grid, type Binding, type Recorder } from '../context';
 
 export interface AttentionArgs {
   /** (T, nHeads, headSize) f32 */
