@@ -1,6 +1,7 @@
 // The page/main-thread side of a host running in a Web Worker (browser) or worker_thread (Node).
 // Every call races against the worker's death, so a crashed host rejects promptly with its name.
 import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { isNode } from '../gpu/device';
 import type { Host, HostInfo, HostInit, Partial, SamplingParams, StepResult } from './host';
 import type { HostService } from './protocol';
@@ -126,8 +127,6 @@ async function spawnNodeWorker(): Promise<WorkerHandle> {
     throw new Error('host worker bundle (dist/host_worker.mjs) not found: run `npm run build` first');
   }
   const w = new Worker(url);
-  const nodeEndpointMod = 'comlink/dist/esm/node-adapter.mjs';
-  const nodeEndpoint = (await import(/* @vite-ignore */ nodeEndpointMod)).default as (w: unknown) => Comlink.Endpoint;
   let onDeath: ((r: string) => void) | undefined;
   let pending: string | undefined;
   const die = (reason: string) => {

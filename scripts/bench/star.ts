@@ -1,0 +1,154 @@
+// Model and Star Attention benchmark with random weights built from a config alone (nothing downloaded).
+// Time to first token (phase 1 + query) and decode tokens/s, global vs Star, per mode; beside each Star
+// figure the speedup its FLOP count predicts.
+//
+//   node dist/bench/star.mjs --lengths 8192,32768 --blocks 4096,L/4 --modes single-device,workers:2
+//        [--adapters 0,1] [--decode 32] [--storage f32|bf16] [--cap-s 240] [--out bench/results/star.json]
+import { writeFileSync } from 'node:fs';
+import type { Host, HostInit } from '../../src/hosts/host';
+import { LocalHost } from '../../src/hosts/local_host';
+import { WorkerHost } from '../../src/hosts/worker_host';
+import { normalizeConfig } from '../../src/model/config';
+import type { WeightStorage } from '../../src/model/weights';
+import { runStar } from '../../src/star/coordinator';
+import { phase1AttentionFlops, planStar, resolveBlockSize } from '../../src/star/plan';
+
+const kLlama32_1B = {
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  num_hidden_layers: 16,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 64,
+  vocab_size: 128256,
+  max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000,
+  rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  tie_word_embeddings: true,
+  hidden_act: 'silu',
+  bos_token_id: 128000,
+  eos_token_id: 128001,
+};
+// a small shape for trying the script on SwiftShader
+const kTiny = { ...kLlama32_1B, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32, vocab_size: 1024 };
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+const shape = arg('config', 'llama-3.2-1b') === 'tiny' ? kTiny : kLlama32_1B;
+const lengths = arg('lengths', '8192,32768').split(',').map(Number);
+const blocks = arg('blocks', '4096,L/4').split(',');
+const modes = arg('modes', 'single-device').split(',');
+const adapters = arg('adapters', '').split(',').filter(Boolean).map(Number);
+const nDecode = Number(arg('decode', '32'));
+const storage = arg('storage', 'f32') as WeightStorage;
+const capS = Number(arg('cap-s', '240'));
+const chunkRows = Number(arg('chunk', '2048'));
+const outPath = arg('out', 'bench/results/star.json');
+const cfg = normalizeConfig(shape as never);
+
+interface Row {
+  mode: string;
+  hosts: number;
+  adapters?: number[];
+  length: number;
+  attention: 'global' | 'star';
+  blockSize?: number;
+  ttftMs: number;
+  phase1Ms: number;
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  speedupTtft?: number;
+  predictedSpeedup?: number;
+}
+const rows: Row[] = [];
+
+/** Linear-layer FLOPs per token (2 · non-embedding params + the LM head for the last row only). */
+const linearFlopsPerToken = 2 * cfg.nLayers * (cfg.dim * (cfg.qDim + 2 * cfg.kvDim) + cfg.qDim * cfg.dim + 3 * cfg.dim * cfg.hiddenDim);
+
+async function makeHosts(mode: string, maxPositions: number): Promise<Host[]> {
+  const init: HostInit = { model: { randomConfig: shape }, storage, maxPositions, chunkRows };
+  if (mode === 'single-device') return [await LocalHost.create('host 0', init)];
+  const n = Number(mode.split(':')[1] ?? 2);
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const adapter = adapters.length ? { adapterIndex: adapters[i % adapters.length] } : undefined;
+      return (await WorkerHost.start(`host ${i}`, { ...init, adapter })).host;
+    }),
+  );
+}
+
+async function measure(hosts: Host[], L: number, blockSize: number | undefined, nHosts: number) {
+  const ctxLen = L - 1;
+  const contextIds = Uint32Array.from({ length: ctxLen }, (_, i) => (i * 2654435761) % cfg.vocabSize);
+  const plan = blockSize === undefined ? planStar(ctxLen, { blockSize: ctxLen, hosts: 1 }) : planStar(ctxLen, { blockSize, hosts: nHosts });
+  const res = await runStar(hosts, {
+    plan,
+    contextIds,
+    queryIds: Uint32Array.of(1),
+    maxNewTokens: nDecode,
+    chunkRows,
+    nLayers: cfg.nLayers,
+    sampling: { temperature: 0, topK: 0, topP: 1 },
+    uniform: () => 0.5,
+    onToken: () => false,
+  });
+  const t = res.timings;
+  return { ttftMs: t.firstTokenMs, phase1Ms: t.phase1Ms, decodeTokPerS: ((res.tokens.length - 1) * 1000) / t.decodeMs, plan };
+}
+
+const log = (s: string) => console.log(s);
+log(`model ${arg('config', 'llama-3.2-1b')} (${cfg.nLayers} layers, dim ${cfg.dim}, ${cfg.nHeads}/${cfg.nKvHeads} heads), storage ${storage}, chunk ${chunkRows}`);
+for (const mode of modes) {
+  const maxL = Math.max(...lengths);
+  const hosts = await makeHosts(mode, maxL + nDecode + 8);
+  const nHosts = mode === 'single-device' ? 1 : hosts.length;
+  try {
+    // compile every pipeline (prefill, split-KV decode, merge) before anything is timed
+    const warmL = Math.min(1024, lengths[0]);
+    await measure(hosts.slice(-1), warmL, undefined, 1).catch(() => undefined);
+    if (nHosts > 1) await measure(hosts, warmL, Math.ceil(warmL / nHosts), nHosts);
+    else await measure(hosts, warmL, Math.ceil(warmL / 4), 1);
+    for (const L of lengths) {
+      let global: Awaited<ReturnType<typeof measure>> | undefined;
+      // global attention on one host; predicted from the last measured length when it would pass the cap
+      const globalFlops = (L - 1) * linearFlopsPerToken + phase1AttentionFlops(planStar(L - 1, { blockSize: L - 1, hosts: 1 }), cfg.qDim, false) * cfg.nLayers;
+      const prev = rows.filter((r) => r.mode === mode && r.attention === 'global').at(-1);
+      const predictedS = prev ? (prev.ttftMs / 1000) * (globalFlops / ((prev.length - 1) * linearFlopsPerToken + phase1AttentionFlops(planStar(prev.length - 1, { blockSize: prev.length - 1, hosts: 1 }), cfg.qDim, false) * cfg.nLayers)) : 0;
+      if (mode === 'single-device' || nHosts === 1) {
+        if (predictedS > capS) {
+          log(`${mode} L=${L} global: skipped, predicted ${predictedS.toFixed(0)} s from L=${prev!.length} by FLOPs (cap ${capS} s)`);
+        } else {
+          global = await measure(hosts.slice(-1), L, undefined, 1);
+          rows.push({ mode, hosts: 1, length: L, attention: 'global', ttftMs: global.ttftMs, phase1Ms: global.phase1Ms, prefillTokPerS: (L * 1000) / global.ttftMs, decodeTokPerS: global.decodeTokPerS });
+          log(`${mode} L=${L} global: TTFT ${global.ttftMs.toFixed(0)} ms (${((L * 1000) / global.ttftMs).toFixed(0)} tok/s prefill), decode ${global.decodeTokPerS.toFixed(1)} tok/s`);
+        }
+      }
+      const globalRef = global ?? rows.find((r) => r.length === L && r.attention === 'global');
+      for (const blockSize of [...new Set(blocks.map((b) => resolveBlockSize(b, L)))]) {
+        if (Math.ceil((L - 1) / blockSize) < nHosts) continue;
+        const s = await measure(hosts, L, blockSize, nHosts);
+        const starFlops = (L - 1) * linearFlopsPerToken + phase1AttentionFlops(s.plan, cfg.qDim, mode !== 'single-device') * cfg.nLayers;
+        const predicted = globalFlops / starFlops;
+        const row: Row = {
+          mode, hosts: nHosts, adapters: adapters.length ? adapters : undefined, length: L, attention: 'star', blockSize,
+          ttftMs: s.ttftMs, phase1Ms: s.phase1Ms, prefillTokPerS: (L * 1000) / s.ttftMs, decodeTokPerS: s.decodeTokPerS,
+          speedupTtft: globalRef ? globalRef.ttftMs / s.ttftMs : undefined, predictedSpeedup: predicted,
+        };
+        rows.push(row);
+        log(
+          `${mode} L=${L} star b=${blockSize}: TTFT ${s.ttftMs.toFixed(0)} ms, decode ${s.decodeTokPerS.toFixed(1)} tok/s, ` +
+            `speedup ${row.speedupTtft ? row.speedupTtft.toFixed(2) + '×' : 'n/a'} (FLOPs predict ${predicted.toFixed(2)}×, 1 device)`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(hosts.map((h) => h.dispose()));
+  }
+}
+writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), shape, storage, chunkRows, nDecode, rows }, null, 2));
+log(`wrote ${outPath}`);
+process.exit(0);

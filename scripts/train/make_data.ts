@@ -1,0 +1,308 @@
+// Training and held-out data for the bundled RULER model (public/models/ruler-llama-tiny), made by the
+// project's own RULER generators (src/ruler), written as gzipped JSON lines for scripts/train/train.py.
+//
+//   npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer data/tokenizer/tokenizer.json]
+//       [--scale 1] [--split both|train|heldout] [--jobs 2] [--ratio 1]
+//
+// Seeds: training ≥ 1,000,000, held-out ≥ 5,000,000; RULER evaluation runs use seeds < 1,000,000.
+// Token budgets are counted with the model's BPE when --tokenizer is given (what `star-attn ruler` will
+// count), else with a cheap piece count scaled by --ratio (BPE tokens per piece, printed by train.py).
+// See scripts/train/README.md for the record format and the whole pipeline.
+import { fork } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { BudgetError } from '../../src/ruler/budget';
+import { generateSample } from '../../src/ruler/generate';
+import { Rng } from '../../src/ruler/rng';
+import { scorePrediction } from '../../src/ruler/score';
+import { kTasks } from '../../src/ruler/tasks';
+import type { Sample, TaskName, TextEncoder } from '../../src/ruler/types';
+
+/** The 11 self-contained tasks, essay-haystack ones adjacent so gzip's 32 KiB window shares their text. */
+const kTrainTasks: TaskName[] = [
+  'niah_single_2', 'niah_single_3', 'niah_multikey_1', 'niah_multivalue', 'niah_multiquery',
+  'niah_single_1', 'niah_multikey_2', 'niah_multikey_3', 'vt', 'cwe', 'fwe',
+];
+const kEssayTasks = new Set<TaskName>(kTrainTasks.slice(0, 5));
+
+/** Seed bases: RULER evaluation uses seeds below 1M; training and held-out ranges are disjoint. */
+export const kTrainSeedBase = 1_000_000;
+export const kHeldoutSeedBase = 5_000_000;
+const kSeedsPerBucket = 100_000;
+
+/** A training length bucket: budgets drawn uniformly in [max/2, max]; `mtok` million tokens in all tasks. */
+interface Bucket {
+  max: number;
+  mtok: number;
+}
+
+/** The default training plan (≈ 58M tokens, ≈ 40 MB gzipped): short lengths are cheap, long ones dominate. */
+const kTrainPlan: Bucket[] = [
+  { max: 512, mtok: 6 },
+  { max: 1024, mtok: 8 },
+  { max: 2048, mtok: 10 },
+  { max: 4096, mtok: 14 },
+  { max: 8192, mtok: 20 },
+];
+/** Held-out: exact RULER-style budgets, this many samples per task and length. */
+const kHeldoutLengths = [1024, 2048, 4096, 8192];
+const kHeldoutSamples = 16;
+
+/** Samples of one seed share a CWE pool shuffle (costly: ~0.1 s each); essay tasks share one haystack. */
+const kCweGroup = 4;
+
+// ---------------------------------------------------------------------------------------------------------
+// tokenizers
+
+/** llama3-style pre-tokenizer pieces; a letter run costs one unit per 5 letters (BPE splits rare words). */
+const kPieceRe = /<\|[a-z_]+\|>| ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
+
+/** Cheap stand-in for the BPE: pieces scaled by `ratio` (BPE tokens per piece unit). */
+function approxTokenizer(ratio: number): TextEncoder {
+  return {
+    encode(text: string): number[] {
+      let units = 0;
+      for (const m of text.matchAll(kPieceRe)) units += /\p{L}/u.test(m[0]) ? Math.ceil(m[0].trim().length / 5) : 1;
+      return new Array<number>(Math.round(units * ratio)).fill(0);
+    },
+  };
+}
+
+/** The model's BPE (tokenizer.json), special tokens parsed, no BOS: what `star-attn ruler` counts. */
+function bpeTokenizer(path: string): TextEncoder {
+  const json = JSON.parse(readFileSync(path, 'utf8'));
+  const cfgPath = join(path, '..', 'tokenizer_config.json');
+  let cfg: Record<string, unknown> = {};
+  try {
+    cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch {
+    // tokenizer_config.json is optional here: only special-token names come from it
+  }
+  const tok = new HfTokenizer(json, cfg);
+  return { encode: (text: string) => tok.encode(text, { add_special_tokens: false }).ids };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// targets
+
+/** "a", "a and b", "a, b, and c": RULER's way of listing several keys in a query. */
+function englishList(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  if (items.length === 2) return `${items[0]} and ${items[1]}`;
+  return `${items.slice(0, -1).join(', ')}, and ${items[items.length - 1]}`;
+}
+
+/**
+ * The answer the model is trained to write after the answer prefix (then EOS). Orders are learnable:
+ * multi-value answers in the order the values appear in the text, CWE words by first occurrence in the
+ * main list, FWE words by frequency, VT names along the chain. scorePrediction gives each 100.
+ */
+export function targetOf(s: Sample): string {
+  const family = kTasks.find((t) => t.name === s.task)!.args.family;
+  switch (family) {
+    case 'niah': {
+      const vals = s.task === 'niah_multivalue' ? [...s.outputs].sort((a, b) => s.context.indexOf(a) - s.context.indexOf(b)) : s.outputs;
+      return ` ${englishList(vals)}.`;
+    }
+    case 'vt':
+      return s.outputs.join(' ');
+    case 'cwe': {
+      const head = 'Memorize the ones that appear most often.\n';
+      const main = s.context.slice(s.context.lastIndexOf(head) + head.length);
+      const order = new Map<string, number>();
+      for (const m of main.matchAll(/\d+\. (\S+)/g)) if (!order.has(m[1])) order.set(m[1], order.size);
+      const words = [...s.outputs].sort((a, b) => (order.get(a) ?? 1e9) - (order.get(b) ?? 1e9));
+      return ' ' + words.map((w, i) => `${i + 1}. ${w}`).join(' ');
+    }
+    case 'fwe':
+      return ' ' + s.outputs.join(' ');
+    default:
+      throw new Error(`no training target for ${s.task}`);
+  }
+}
+
+/** One JSON line. `input` = context + query (context is not stored: input minus its `query` suffix). */
+function record(s: Sample, seed: number, split: string): string {
+  const target = targetOf(s);
+  if (scorePrediction(s.task, target, s.outputs) !== 100) throw new Error(`target "${target}" misses ${JSON.stringify(s.outputs)} (${s.task})`);
+  if (!s.input.endsWith(s.query) || s.context + s.query !== s.input) throw new Error('input is not context + query');
+  return JSON.stringify({
+    task: s.task, split, length: s.length, max_length: s.maxLength, seed, index: s.index,
+    input: s.input, query: s.query, answer_prefix: s.answerPrefix, outputs: s.outputs, target,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// jobs
+
+/** One output file: samples [from, to) of every task at one bucket (train) or one exact length (held-out). */
+interface Chunk {
+  file: string;
+  split: 'train' | 'heldout';
+  /** Bucket maximum (train) or exact length (held-out). */
+  max: number;
+  bucketIndex: number;
+  from: number;
+  to: number;
+  /** Per-task sample counts for this bucket (train: counts differ by task length; held-out: equal). */
+  counts: Partial<Record<TaskName, number>>;
+}
+
+interface WorkerJob {
+  chunk: Chunk;
+  tokenizer?: string;
+  ratio: number;
+}
+
+interface WorkerResult {
+  file: string;
+  lines: number;
+  tokens: number;
+  skipped: number;
+  bytes: number;
+}
+
+async function runChunk(job: WorkerJob): Promise<WorkerResult> {
+  const { chunk } = job;
+  const tokenizer = job.tokenizer ? bpeTokenizer(job.tokenizer) : approxTokenizer(job.ratio);
+  const applyTemplate = (t: string) => t; // base prompt; the shipped chat template passes the text through
+  const base = (chunk.split === 'train' ? kTrainSeedBase : kHeldoutSeedBase) + chunk.bucketIndex * kSeedsPerBucket;
+  const lines: string[] = [];
+  let tokens = 0, skipped = 0;
+  for (let i = chunk.from; i < chunk.to; i++) {
+    for (const task of kTrainTasks) {
+      if (i >= (chunk.counts[task] ?? 0)) continue;
+      // CWE: a few samples per seed (index varies) so the costly per-seed word pools are shared
+      const seed = task === 'cwe' ? base + Math.floor(i / kCweGroup) : base + i;
+      const index = task === 'cwe' ? i % kCweGroup : 0;
+      // essay tasks draw one budget per (bucket, i) so that they share one haystack prefix
+      const lenRng = new Rng(seed, 'train-length', kEssayTasks.has(task) ? 'essay' : task, index);
+      const length = chunk.split === 'heldout' ? chunk.max : Math.round(chunk.max / 2 + lenRng.random() * (chunk.max / 2));
+      try {
+        const s = await generateSample(task, { tokenizer, applyTemplate, length, seed, index });
+        lines.push(record(s, seed, chunk.split));
+        tokens += s.length;
+      } catch (e) {
+        if (!(e instanceof BudgetError)) throw e;
+        skipped++;
+      }
+    }
+  }
+  const gz = gzipSync(lines.join('\n') + '\n', { level: 9 });
+  writeFileSync(chunk.file + '.tmp', gz);
+  renameSync(chunk.file + '.tmp', chunk.file);
+  return { file: chunk.file, lines: lines.length, tokens, skipped, bytes: gz.length };
+}
+
+/** Rough prompt tokens per sample at a bucket (budgets drawn in [max/2, max], minus generation). */
+function meanTokens(task: TaskName, max: number): number {
+  const gen = kTasks.find((t) => t.name === task)!.tokensToGenerate;
+  return Math.max(64, 0.75 * max - gen);
+}
+
+function planChunks(out: string, split: string, scale: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  const perChunkTokens = 2_000_000;
+  if (split === 'both' || split === 'train') {
+    kTrainPlan.forEach((b, bucketIndex) => {
+      const counts: Partial<Record<TaskName, number>> = {};
+      for (const task of kTrainTasks) counts[task] = Math.max(1, Math.round((b.mtok * 1e6 * scale) / kTrainTasks.length / meanTokens(task, b.max)));
+      const n = Math.max(...Object.values(counts));
+      const step = Math.max(1, Math.floor(perChunkTokens / (kTrainTasks.length * 0.75 * b.max)));
+      for (let from = 0, k = 0; from < n; from += step, k++) {
+        const file = join(out, `train-${String(b.max).padStart(5, '0')}-${String(k).padStart(3, '0')}.jsonl.gz`);
+        chunks.push({ file, split: 'train', max: b.max, bucketIndex, from, to: Math.min(n, from + step), counts });
+      }
+    });
+  }
+  if (split === 'both' || split === 'heldout') {
+    kHeldoutLengths.forEach((len, bucketIndex) => {
+      const counts: Partial<Record<TaskName, number>> = {};
+      const n = Math.max(1, Math.round(kHeldoutSamples * Math.min(1, scale * 100)));
+      for (const task of kTrainTasks) counts[task] = n;
+      const file = join(out, `heldout-${String(len).padStart(5, '0')}.jsonl.gz`);
+      chunks.push({ file, split: 'heldout', max: len, bucketIndex, from: 0, to: n, counts });
+    });
+  }
+  // longest chunks first so that the pool finishes together
+  return chunks.sort((a, b) => b.max * (b.to - b.from) - a.max * (a.to - a.from));
+}
+
+function runInWorker(job: WorkerJob): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    // a fresh process per chunk (src/ruler caches essay corpora and word pools per seed for the process's
+    // life); forked with tsx's loader flags, which worker threads would not inherit
+    const child = fork(process.argv[1], ['--worker'], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: WorkerResult | undefined;
+    child.once('message', (m) => (result = m as WorkerResult));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker for ${job.chunk.file} exited with ${code}`))));
+    child.send(job);
+  });
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      out: { type: 'string', default: 'data/train' },
+      tokenizer: { type: 'string' },
+      ratio: { type: 'string', default: '1' },
+      scale: { type: 'string', default: '1' },
+      split: { type: 'string', default: 'both' },
+      jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    console.log('usage: npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer tokenizer.json | --ratio R] [--scale S] [--split both|train|heldout] [--jobs N]');
+    return;
+  }
+  const scale = Number(v.scale), ratio = Number(v.ratio), jobs = Number(v.jobs);
+  if (!(scale > 0) || !(ratio > 0) || !(jobs >= 1)) throw new Error('--scale, --ratio and --jobs must be positive');
+  if (!['both', 'train', 'heldout'].includes(v.split!)) throw new Error(`--split ${v.split}`);
+  mkdirSync(v.out!, { recursive: true });
+  const chunks = planChunks(v.out!, v.split!, scale);
+  const t0 = performance.now();
+  let next = 0, lines = 0, tokens = 0, skipped = 0, bytes = 0;
+  const runOne = async (): Promise<void> => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++];
+      const r = await runInWorker({ chunk, tokenizer: v.tokenizer, ratio });
+      lines += r.lines;
+      tokens += r.tokens;
+      skipped += r.skipped;
+      bytes += r.bytes;
+      console.error(`${r.file}: ${r.lines} samples, ${(r.tokens / 1e6).toFixed(2)}M tokens, ${(r.bytes / 2 ** 20).toFixed(2)} MiB` +
+        `${r.skipped ? `, ${r.skipped} skipped (too short for the task)` : ''} [${((performance.now() - t0) / 1000).toFixed(0)} s]`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, chunks.length) }, runOne));
+  const manifest = {
+    tokenizer: v.tokenizer ?? `approx(ratio=${ratio})`, scale, trainPlan: kTrainPlan, heldoutLengths: kHeldoutLengths,
+    trainSeedBase: kTrainSeedBase, heldoutSeedBase: kHeldoutSeedBase, tasks: kTrainTasks, samples: lines, tokens, skipped, bytes,
+  };
+  writeFileSync(join(v.out!, `manifest-${v.split}.json`), JSON.stringify(manifest, null, 2) + '\n');
+  console.error(`done: ${lines} samples, ${(tokens / 1e6).toFixed(1)}M tokens, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${chunks.length} files, ` +
+    `${skipped} skipped, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+if (process.argv.includes('--worker')) {
+  process.once('message', (job) =>
+    runChunk(job as WorkerJob).then(
+      (r) => process.send!(r, () => process.exit(0)),
+      (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+    ),
+  );
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
