@@ -32,6 +32,11 @@ export const kSuites: Record<string, Suite> = {
       const bad = results.filter((r) => !r.ok).length;
       log(`${id}: ${results.length} result(s), ${bad} failed, ${ms.toFixed(0)} ms`);
     }),
+  // model-level suites (model_suites.ts), imported on demand: they pull in the whole engine; the page
+  // runs them (`run=page`), and their Star hosts are Web Workers of their own
+  parity: async (ctx, opts) => (await import('./model_suites')).parity(ctx, opts),
+  star: async (ctx, opts) => (await import('./model_suites')).star(ctx, opts),
+  'host-death': async (ctx, opts) => (await import('./model_suites')).hostDeath(ctx, opts),
 };
 
 /** The suite called `name`, or an error listing the known ones. */

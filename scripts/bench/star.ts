@@ -129,7 +129,8 @@ for (const mode of modes) {
       }
       const globalRef = global ?? rows.find((r) => r.length === L && r.attention === 'global');
       for (const blockSize of [...new Set(blocks.map((b) => resolveBlockSize(b, L)))]) {
-        if (Math.ceil((L - 1) / blockSize) < nHosts) continue;
+        const nBlocks = Math.ceil((L - 1) / blockSize);
+        if (nBlocks < Math.max(2, nHosts)) continue;
         const s = await measure(hosts, L, blockSize, nHosts);
         const starFlops = (L - 1) * linearFlopsPerToken + phase1AttentionFlops(s.plan, cfg.qDim, mode !== 'single-device') * cfg.nLayers;
         const predicted = globalFlops / starFlops;

@@ -286,54 +286,66 @@ def english_list(items):
     return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
-def build_example(rec, tok, bos_id, eos_id, rng=None, n_extra=0, do_augment=False, max_len=None):
-    """Token ids [BOS] context query target EOS (extra question answer EOS)*, the loss kind of each token
-    and the context length (BOS + context: what Star Attention splits into blocks). Context and query are
-    encoded apart, as `star-attn ruler` does."""
+def example_pieces(rec, rng=None, n_extra=0, do_augment=False):
+    """The texts of one example: context, query, target, then extra (question, answer) pairs xq{i}/target{i}."""
     extras = extra_questions(rec, rng, n_extra) if rng is not None else []
     pieces = {"context": rec["context"], "query": rec["query"], "target": rec["target"]}
     for i, (q, a) in enumerate(extras):
         pieces[f"xq{i}"], pieces[f"target{i}"] = q, a
     if do_augment and rng is not None:
         pieces = augment(rec, pieces, rng)
-    names = list(pieces)
-    enc = dict(zip(names, (e.ids for e in tok.encode_batch([pieces[k] for k in names], add_special_tokens=False))))
-    ids = [bos_id] + enc["context"] + enc["query"]
-    kinds = [KIND_CTX] * len(ids)
-    ctx_len = 1 + len(enc["context"])
-    ids += enc["target"] + [eos_id]
-    kinds += [KIND_ANS] * (len(enc["target"]) + 1)
-    for i in range(len(extras)):
-        add = enc[f"xq{i}"] + enc[f"target{i}"] + [eos_id]
-        if max_len is not None and len(ids) + len(add) > max_len:
-            break
-        ids += add
-        kinds += [KIND_CTX] * len(enc[f"xq{i}"]) + [KIND_ANS] * (len(enc[f"target{i}"]) + 1)
-    return np.asarray(ids, np.int32), np.asarray(kinds, np.int8), ctx_len
+    return pieces
+
+
+def build_examples(recs, tok, bos_id, eos_id, rng=None, n_extra=0, do_augment=False, max_len=None):
+    """Token ids [BOS] context query target EOS (extra-question answer EOS)*, the loss kind of each token
+    and the context length (BOS + context: what Star Attention splits into blocks). Context and query are
+    encoded apart, as `star-attn ruler` does. All texts go through one encode_batch (parallel in Rust)."""
+    all_pieces = [example_pieces(r, rng, n_extra, do_augment) for r in recs]
+    flat = [t for p in all_pieces for t in p.values()]
+    encs = iter(tok.encode_batch(flat, add_special_tokens=False))
+    out = []
+    for pieces in all_pieces:
+        enc = {k: next(encs).ids for k in pieces}
+        ids = [bos_id] + enc["context"] + enc["query"]
+        kinds = [KIND_CTX] * len(ids)
+        ctx_len = 1 + len(enc["context"])
+        ids += enc["target"] + [eos_id]
+        kinds += [KIND_ANS] * (len(enc["target"]) + 1)
+        i = 0
+        while f"xq{i}" in enc:
+            add = enc[f"xq{i}"] + enc[f"target{i}"] + [eos_id]
+            if max_len is not None and len(ids) + len(add) > max_len:
+                break
+            ids += add
+            kinds += [KIND_CTX] * len(enc[f"xq{i}"]) + [KIND_ANS] * (len(enc[f"target{i}"]) + 1)
+            i += 1
+        out.append((np.asarray(ids, np.int32), np.asarray(kinds, np.int8), ctx_len))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
-# batch producers (one process per bucket and worker; batches of about tokens_per_step tokens)
+# batch producers (processes; batches of about tokens_per_step tokens from one length bucket)
 
 
 def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, seed, q):
-    os.environ.setdefault("RAYON_NUM_THREADS", "2")
     tok = load_tokenizer(tok_dir)
     bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
     recs = list(read_records(files))
     rng = random.Random(seed)
     max_len = bucket + 512
+    # pools of about 4 steps' worth of examples, sorted by length so that rows of a batch pad little
+    pool_n = max(8, 4 * tokens_per_step // max(1, int(0.8 * bucket)))
     while True:
         order = list(range(len(recs)))
         rng.shuffle(order)
-        for start in range(0, len(order), 256):
-            pool = [build_example(recs[i], tok, bos_id, eos_id, rng, n_extra, do_augment, max_len) for i in order[start:start + 256]]
+        for start in range(0, len(order), pool_n):
+            pool = build_examples([recs[i] for i in order[start:start + pool_n]], tok, bos_id, eos_id, rng, n_extra,
+                                  do_augment, max_len)
             pool.sort(key=lambda e: len(e[0]))
             batches, cur = [], []
-            for ex in pool:
-                width = max([len(e[0]) for e in cur] + [len(ex[0])])
-                width = (width + 63) // 64 * 64
-                if cur and width * (len(cur) + 1) > tokens_per_step:
+            for ex in pool:  # ascending length: ex is the widest row so far
+                if cur and (len(ex[0]) + 63) // 64 * 64 * (len(cur) + 1) > tokens_per_step:
                     batches.append(cur)
                     cur = []
                 cur.append(ex)
@@ -377,19 +389,20 @@ def build_model(args, vocab_size, bos_id, eos_id):
     return model
 
 
+def star_rule(i, j, c, b):
+    """Star Attention visibility for positions i (rows) and j (columns) of a context of c tokens split in
+    blocks of b with anchor = first block: context tokens see the anchor and their own block; later ones all."""
+    return (i >= c) | (i // b == 0) | (j < b) | (i // b == j // b)
+
+
 def star_mask(width, ctx_lens, blocks, device):
-    """(rows, 1, width, width) bool, True = attend: Star Attention phase 1 for context tokens (anchor = the
-    first block, then the token's own block, causal) and plain causal attention for the query and answer
-    (phase 2 sees every context token once). One forward with this mask equals Star's two phases."""
-    i = torch.arange(width, device=device)[:, None]
-    j = torch.arange(width, device=device)[None, :]
-    causal = j <= i
-    out = []
-    for c, b in zip(ctx_lens, blocks):
-        bi, bj = i // b, j // b
-        local = (bi == 0) | (j < b) | (bj == bi)
-        out.append(causal & ((i >= c) | local))
-    return torch.stack(out)[:, None]
+    """(rows, 1, width, width) bool, True = attend: causal, and Star Attention phase 1 for context tokens
+    (star_rule). One forward with this mask computes exactly what Star's two phases compute."""
+    i = torch.arange(width, device=device)[None, :, None]
+    j = torch.arange(width, device=device)[None, None, :]
+    c = torch.as_tensor(ctx_lens, device=device)[:, None, None]
+    b = torch.as_tensor(blocks, device=device)[:, None, None]
+    return ((j <= i) & star_rule(i, j, c, b))[:, None]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -406,40 +419,81 @@ def score(pred, outputs):
 
 
 @torch.no_grad()
-def greedy(model, prompts, ctx_lens, max_new, eos_id, device, star_block=None):
-    """Greedy continuations of right-padded prompts by full recompute (exact for any mask), stops at EOS."""
+def greedy(model, prompts, ctx_lens, max_new, eos_id, device, blocks=None):
+    """Greedy continuations with a KV cache. Prompts are left-padded and every mask is explicit: prefill
+    under plain causal or Star phase-1 visibility (then the cache holds exactly Star's context KV), decode
+    steps see every earlier token (Star's phase 2). Stops at EOS."""
+    from transformers import DynamicCache
+
     rows = len(prompts)
-    lens = torch.tensor([len(p) for p in prompts])
-    width = int(lens.max()) + max_new
+    lens = [len(p) for p in prompts]
+    width = max(lens)
+    pads = torch.tensor([width - n for n in lens], device=device)
     ids = torch.zeros((rows, width), dtype=torch.long)
     for r, p in enumerate(prompts):
-        ids[r, : len(p)] = torch.as_tensor(p)
+        ids[r, width - len(p):] = torch.as_tensor(p)
     ids = ids.to(device)
-    mask = star_mask(width, ctx_lens, [star_block[r] for r in range(rows)], device) if star_block else None
+    t = torch.arange(width, device=device)
+    pos = (t[None, :] - pads[:, None]).clamp(min=0)
+    i, j = pos[:, :, None], pos[:, None, :]
+    real_j = (t[None, None, :] >= pads[:, None, None])
+    mask = real_j & (j <= i)
+    if blocks is not None:
+        c = torch.tensor(ctx_lens, device=device)[:, None, None]
+        b = torch.tensor(blocks, device=device)[:, None, None]
+        mask &= star_rule(i, j, c, b)
+    mask |= torch.eye(width, dtype=torch.bool, device=device)[None]  # pad rows attend to themselves (no NaN)
+    cache = DynamicCache(config=model.config)
+    with autocast(device):
+        logits = model(input_ids=ids, attention_mask=mask[:, None], position_ids=pos, past_key_values=cache,
+                       use_cache=True, logits_to_keep=1).logits[:, -1]
     out = [[] for _ in range(rows)]
-    done = [False] * rows
-    cur = lens.clone()
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    real = real_j[:, 0, :]  # (rows, width)
+    cur_pos = torch.tensor(lens, device=device)
     for _ in range(max_new):
-        t = int(cur.max())
-        with autocast(device):
-            h = model.model(input_ids=ids[:, :t], attention_mask=None if mask is None else mask[:, :, :t, :t]).last_hidden_state
-            logits = model.lm_head(h[torch.arange(rows, device=device), (cur - 1).to(device)])
-        nxt = logits.argmax(-1).tolist()
-        for r in range(rows):
-            if done[r]:
-                continue
-            if nxt[r] == eos_id:
-                done[r] = True
-                continue
-            out[r].append(nxt[r])
-            ids[r, cur[r]] = nxt[r]
-            cur[r] += 1
-        if all(done):
+        nxt = logits.argmax(-1)
+        done |= nxt == eos_id
+        for r, tok_id in enumerate(nxt.tolist()):
+            if not done[r]:
+                out[r].append(tok_id)
+        if bool(done.all()):
             break
+        real = torch.cat([real, torch.ones((rows, 1), dtype=torch.bool, device=device)], 1)
+        with autocast(device):
+            logits = model(input_ids=nxt[:, None], attention_mask=real[:, None, None, :], position_ids=cur_pos[:, None],
+                           past_key_values=cache, use_cache=True).logits[:, -1]
+        cur_pos += 1
     return out
 
 
-def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_id, bos_id, batch_rows):
+@torch.no_grad()
+def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=None):
+    """Reference for greedy(): one prompt at a time, the whole sequence recomputed at every step with a
+    plain causal or Star mask. Slow; used by --check-eval."""
+    outs = []
+    for p, c, b in zip(prompts, ctx_lens, blocks or [None] * len(prompts)):
+        seq = list(p)
+        gen = []
+        for _ in range(max_new):
+            n = len(seq)
+            x = torch.tensor([seq], device=device)
+            mask = None
+            if b is not None:
+                i = torch.arange(n, device=device)[:, None]
+                j = torch.arange(n, device=device)[None, :]
+                mask = ((j <= i) & star_rule(i, j, c, b))[None, None]
+            with autocast(device):
+                nxt = int(model(input_ids=x, attention_mask=mask).logits[0, -1].argmax())
+            if nxt == eos_id:
+                break
+            gen.append(nxt)
+            seq.append(nxt)
+        outs.append(gen)
+    return outs
+
+
+def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_id, bos_id, batch_rows, decode=greedy):
     """{config: {length: {task: score, "avg": mean}}} on the first n_samples held-out samples per task."""
     model.eval()
     res = {}
@@ -455,11 +509,11 @@ def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_
                 vals = []
                 for s in range(0, len(recs), batch_rows):
                     part = recs[s:s + batch_rows]
-                    exs = [build_example(r, tok, bos_id, eos_id) for r in part]
-                    prompts = [e[0][: len(e[0]) - int((e[1] == KIND_ANS).sum())].tolist() for e in exs]
-                    max_new = max(int((e[1] == KIND_ANS).sum()) for e in exs) + 4
+                    exs = build_examples(part, tok, bos_id, eos_id)
+                    n_ans = [int((e[1] == KIND_ANS).sum()) for e in exs]
+                    prompts = [e[0][: len(e[0]) - k].tolist() for e, k in zip(exs, n_ans)]
                     blocks = [max(1, r["max_length"] // 4) for r in part] if name != "global" else None
-                    gen = greedy(model, prompts, [e[2] for e in exs], max_new, eos_id, device, blocks)
+                    gen = decode(model, prompts, [e[2] for e in exs], max(n_ans) + 4, eos_id, device, blocks)
                     vals += [score(tok.decode(g, skip_special_tokens=True), r["outputs"]) for g, r in zip(gen, part)]
                 scores[task] = round(sum(vals) / len(vals), 2)
             if scores:
@@ -625,6 +679,8 @@ def main():
     ap.add_argument("--final-eval-samples", type=int, default=16)
     ap.add_argument("--eval-rows", type=int, default=16)
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--check-eval", action="store_true",
+                    help="compare the KV-cache greedy decoder with a full-recompute one on a few held-out samples, exit")
     args = ap.parse_args()
 
     t_start = time.time()
@@ -699,6 +755,10 @@ def main():
         log_metrics({"type": "eval", "step": state["step"], "tokens": state["tokens"],
                      "train_seconds": round(state["train_seconds"], 1), "eval": res})
         return res
+
+    if args.check_eval:
+        check_eval(model, heldout, tok, device, eos_id, bos_id)
+        return
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "args": vars(args)}, ckpt_path + ".tmp")
@@ -826,6 +886,27 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
     finally:
         for p in procs:
             p.terminate()
+
+
+def check_eval(model, heldout, tok, device, eos_id, bos_id):
+    """The batched KV-cache decoder against one-at-a-time full recompute, global and Star, 2 samples a task."""
+    length = min(heldout)
+    recs = [r for t in TASKS for r in [x for x in heldout[length] if x["task"] == t][:2]]
+    exs = build_examples(recs, tok, bos_id, eos_id)
+    prompts = [e[0][: len(e[0]) - int((e[1] == KIND_ANS).sum())].tolist() for e in exs]
+    ctx = [e[2] for e in exs]
+    model.eval()
+    bad = 0
+    for blocks in (None, [max(1, r["max_length"] // 4) for r in recs]):
+        fast = greedy(model, prompts, ctx, 12, eos_id, device, blocks)
+        slow = greedy_recompute(model, prompts, ctx, 12, eos_id, device, blocks)
+        for r, a, b in zip(recs, fast, slow):
+            if a != b:
+                bad += 1
+                print(f"  {'star' if blocks else 'global'} {r['task']}: cache {a} recompute {b}")
+    print(f"check-eval at L={length}: {2 * len(recs) - bad}/{2 * len(recs)} greedy continuations identical", flush=True)
+    if bad:
+        sys.exit(1)
 
 
 def tokenizer_stats(tok, data_dir):
