@@ -1,0 +1,252 @@
+// Model-level suites for the harness page: transformers parity on every committed fixture, Star Attention
+// (single-device vs torch, real Web Worker hosts vs single-device), and a host worker dying mid-phase.
+// They mirror src/model/parity.test.ts, src/star/star.test.ts and src/hosts/worker_host.test.ts, with
+// the fixtures fetched from the dev server (public/ is the site root) instead of read from disk.
+// Loaded lazily by suites.ts, so a broken engine import cannot take the kernel suite down with it.
+import { result, type CheckResult } from '../../src/gpu/checks/check';
+import { Engine } from '../../src/engine';
+import type { HostInit } from '../../src/hosts/host';
+import { HostCrashedError, WorkerHost } from '../../src/hosts/worker_host';
+import { greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
+import { runStar } from '../../src/star/coordinator';
+import { planStar } from '../../src/star/plan';
+import type { Suite } from './suites';
+
+/** Absolute URL of a fixture folder: absolute so that worker hosts (another base URL) resolve it too. */
+function fixtureUrl(name: string): string {
+  return new URL(`/fixtures/${name}/`, globalThis.location.href).href;
+}
+
+async function fetchReference(name: string): Promise<FixtureReference> {
+  const url = `${fixtureUrl(name)}reference.json`;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${res.statusText}`);
+  return (await res.json()) as FixtureReference;
+}
+
+/** A yes/no comparison as a result: error 1 when it fails, bound 0. */
+function agrees(name: string, ok: boolean): CheckResult {
+  return result(name, ok ? 0 : 1, 0);
+}
+
+/** Greedy ids as a result, naming both sequences when they differ. */
+function greedyResult(name: string, got: number[], want: number[], margins: number[]): CheckResult {
+  const ok = greedyAgrees(got, want, margins).ok;
+  return agrees(ok ? `${name} greedy ids` : `${name} greedy ids [${got}] vs [${want}]`, ok);
+}
+
+/**
+ * Every fixture of `kFixtures` (or those whose names start with one of the comma-separated `filter`
+ * prefixes), every reference prompt: last-position logits within 1e-4 relative, greedy ids agreeing.
+ */
+export const parity: Suite = async (_ctx, { filter, log }) => {
+  const prefixes = filter.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = kFixtures.filter((n) => prefixes.length === 0 || prefixes.some((p) => n.startsWith(p)));
+  if (names.length === 0) throw new Error(`no fixture matches filter "${filter}" (fixtures: ${kFixtures.join(', ')})`);
+  const out: CheckResult[] = [];
+  for (const name of names) {
+    const ref = await fetchReference(name);
+    const t0 = performance.now();
+    // the Node test's settings: a small chunk forces chunked prefill on the longer prompts
+    const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16 });
+    try {
+      for (const p of ref.prompts) {
+        const res = await engine.generate({
+          contextIds: p.ids.slice(0, -1),
+          queryIds: p.ids.slice(-1),
+          maxNewTokens: p.greedyIds.length,
+          stopAtEos: false,
+          wantLogits: true,
+        });
+        const err = vectorRelError(res.logits!, p.logitsLast);
+        out.push(result(`${name}/${p.name} logits (${p.ids.length} tokens)`, err, 1e-4));
+        out.push(greedyResult(`${name}/${p.name}`, res.tokens, p.greedyIds, p.greedyMargins));
+        log(`${name}/${p.name}: ${p.ids.length} tokens, logits rel err ${err.toExponential(2)}, decode ${res.timings.decodeMsPerToken.toFixed(0)} ms/token`);
+      }
+    } finally {
+      await engine.dispose();
+    }
+    log(`${name}: ${ref.prompts.length} prompts, ${(performance.now() - t0).toFixed(0)} ms`);
+  }
+  return out;
+};
+
+/** (blockSize, anchorSize, hosts) settings run in workers mode; few, since each starts fresh workers. */
+const kWorkerSettings: [number, number, number][] = [
+  [16, 16, 2],
+  [16, 8, 3],
+];
+
+/**
+ * tiny-llama: Star single-device vs the torch reference for every block/anchor setting (1e-4, greedy),
+ * then workers mode (one Web Worker per host, each with its own GPUDevice) vs single-device (1e-5, same
+ * tokens, the requested host count).
+ */
+export const star: Suite = async (_ctx, { log }) => {
+  const name = 'tiny-llama';
+  const ref = await fetchReference(name);
+  const { contextIds, queryIds } = ref.star;
+  const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16 });
+  const run = (blockSize: number, anchorSize: number, hosts: number, mode: 'workers' | 'single-device') =>
+    engine.generate({ contextIds, queryIds, attention: 'star', blockSize, anchorSize, hosts, mode, maxNewTokens: 8, stopAtEos: false, wantLogits: true });
+  const out: CheckResult[] = [];
+  try {
+    let t0 = performance.now();
+    for (const s of ref.star.settings) {
+      const res = await run(s.blockSize, s.anchorSize, 1, 'single-device');
+      const err = vectorRelError(res.logits!, s.logitsLast);
+      const what = `single-device b=${s.blockSize} a=${s.anchorSize} vs torch`;
+      out.push(result(`${what}: logits`, err, 1e-4));
+      out.push(greedyResult(what, res.tokens, s.greedyIds, s.greedyMargins));
+      log(`${what}: rel err ${err.toExponential(2)}`);
+    }
+    log(`torch settings: ${(performance.now() - t0).toFixed(0)} ms`);
+    for (const [b, a, hosts] of kWorkerSettings) {
+      t0 = performance.now();
+      const single = await run(b, a, hosts, 'single-device');
+      const workers = await run(b, a, hosts, 'workers');
+      const err = vectorRelError(workers.logits!, single.logits!);
+      const what = `workers vs single-device b=${b} a=${a} hosts=${hosts}`;
+      out.push(result(`${what}: logits`, err, 1e-5));
+      const same = workers.tokens.length === single.tokens.length && workers.tokens.every((t, i) => t === single.tokens[i]);
+      out.push(agrees(same ? `${what}: tokens` : `${what}: tokens [${workers.tokens}] vs [${single.tokens}]`, same));
+      out.push(agrees(`${what}: ran on ${workers.plan.hosts} host(s) in ${workers.plan.mode} mode`, workers.plan.hosts === hosts && workers.plan.mode === 'workers'));
+      log(`${what}: rel err ${err.toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms`);
+    }
+  } finally {
+    await engine.dispose();
+  }
+  return out;
+};
+
+// Host-death settings: a context long enough that phase 1 takes a while on SwiftShader, so the crash
+// lands while the hosts are still encoding.
+const kDeathCtx = 600;
+const kDeathBlock = 200;
+const kDeathLimitMs = 10_000;
+
+/** Rejection of `p` (or undefined if it resolved) and the ms since `since()` (read once `p` settles). */
+async function settle(p: Promise<unknown>, since: () => number): Promise<{ error?: unknown; ms: number }> {
+  try {
+    await p;
+    return { ms: performance.now() - since() };
+  } catch (error) {
+    return { error, ms: performance.now() - since() };
+  }
+}
+
+/** Results for "rejected promptly with HostCrashedError naming `host`". */
+function crashResults(what: string, r: { error?: unknown; ms: number }, host: string): CheckResult[] {
+  const e = r.error as Error | undefined;
+  const got = e === undefined ? 'the run resolved' : `${e.name}: ${e.message}`;
+  const named = e instanceof HostCrashedError && e.host === host && e.message.includes(`host "${host}" died`);
+  return [
+    agrees(named ? `${what}: rejects with HostCrashedError naming "${host}"` : `${what}: expected HostCrashedError naming "${host}", got ${got}`, named),
+    // the error here is the time to reject, in ms
+    result(`${what}: rejects within ${kDeathLimitMs} ms (ms)`, e === undefined ? Infinity : r.ms, kDeathLimitMs),
+  ];
+}
+
+/** A disposed host must refuse work instead of hanging. */
+async function refusesWork(what: string, h: WorkerHost, ids: Uint32Array): Promise<CheckResult> {
+  const r = await Promise.race([
+    h.encode(ids).then(
+      () => 'it encoded',
+      (e: Error) => (/disposed/.test(e.message) ? '' : `${e.name}: ${e.message}`),
+    ),
+    new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 5 s'), 5000)),
+  ]);
+  return agrees(r === '' ? `${what}: refuses work (disposed)` : `${what}: expected "disposed", got ${r}`, r === '');
+}
+
+/**
+ * A host Web Worker dying in phase 1: first with WorkerHosts driven by runStar directly (as the Node
+ * test), then through the Engine, whose workers-mode pool must be shut down and replaced on the next run.
+ */
+export const hostDeath: Suite = async (_ctx, { log }) => {
+  const baseUrl = fixtureUrl('tiny-llama');
+  const contextIds = Uint32Array.from({ length: kDeathCtx }, (_, i) => (i * 7919) % 500);
+  const queryIds = Uint32Array.of(5, 6, 7);
+  const out: CheckResult[] = [];
+
+  // 1. runStar over WorkerHosts started here; host 1 crashes as phase 1 starts
+  const init: HostInit = { model: { baseUrl }, storage: 'f32', maxPositions: 2048, chunkRows: 8 };
+  let t0 = performance.now();
+  const hosts = await Promise.all([0, 1].map((i) => WorkerHost.start(`host ${i}`, init).then((r) => r.host)));
+  log(`started 2 worker hosts in ${(performance.now() - t0).toFixed(0)} ms`);
+  let encoded = 0;
+  try {
+    t0 = performance.now();
+    const run = runStar(hosts, {
+      plan: planStar(contextIds.length, { blockSize: kDeathBlock, hosts: 2 }),
+      contextIds,
+      queryIds,
+      maxNewTokens: 16,
+      chunkRows: 8,
+      nLayers: 2,
+      sampling: { temperature: 0, topK: 0, topP: 1 },
+      uniform: () => 0.5,
+      onToken: () => false,
+      onPhase: (phase, done) => {
+        if (phase !== 'encode') return;
+        encoded = done;
+        if (done === 0) void hosts[1].crashForTest();
+      },
+    });
+    const r = await settle(run, () => t0);
+    out.push(...crashResults('runStar, host 1 crashes in phase 1', r, 'host 1'));
+    log(`runStar: ${r.error ? (r.error as Error).name : 'resolved'} after ${r.ms.toFixed(0)} ms (${encoded} of 2 hosts had encoded)`);
+  } finally {
+    await Promise.all(hosts.map((h) => h.dispose()));
+  }
+  out.push(await refusesWork('runStar: host 0 after dispose', hosts[0], contextIds));
+
+  // 2. the same through the Engine: it must dispose its whole pool and start a fresh one next time
+  const engine = await Engine.load({ model: { baseUrl }, maxContext: 1024, chunkRows: 8, preload: false });
+  try {
+    // test-only peek at the engine's private worker pool, to crash one of its hosts and see the rest shut
+    const pool = () => (engine as unknown as { pool?: { hosts: WorkerHost[] } }).pool?.hosts;
+    let crashed: WorkerHost[] | undefined;
+    const req = {
+      contextIds: Array.from(contextIds),
+      queryIds: Array.from(queryIds),
+      attention: 'star' as const,
+      blockSize: kDeathBlock,
+      hosts: 2,
+      mode: 'workers' as const,
+      stopAtEos: false,
+    };
+    t0 = performance.now();
+    const r = await settle(
+      engine.generate({
+        ...req,
+        maxNewTokens: 16,
+        onProgress: (e) => {
+          if (e.phase !== 'encode' || e.done !== 0 || crashed) return;
+          crashed = pool();
+          t0 = performance.now(); // time from the crash, not from worker start-up
+          void crashed?.[0].crashForTest();
+        },
+      }),
+      () => t0,
+    );
+    out.push(agrees('engine: crashed a host of its worker pool', crashed?.length === 2));
+    out.push(...crashResults('engine, host 0 crashes in phase 1', r, 'host 0'));
+    log(`engine: ${r.error ? (r.error as Error).name : 'resolved'} after ${r.ms.toFixed(0)} ms`);
+    if (crashed) out.push(await refusesWork('engine: surviving host 1 after the crash', crashed[1], contextIds));
+    // a short context: phase 1 of the long one takes ~40 s on SwiftShader, and any run proves the point
+    t0 = performance.now();
+    const again = await engine.generate({ ...req, contextIds: req.contextIds.slice(0, 48), blockSize: 24, maxNewTokens: 2 }).then(
+      (res) => (res.tokens.length === 2 && res.plan.mode === 'workers' ? '' : `got ${res.tokens.length} tokens in ${res.plan.mode} mode`),
+      (e: Error) => `${e.name}: ${e.message}`,
+    );
+    const fresh = pool();
+    const replaced = !!fresh && !!crashed && fresh.every((h) => !crashed!.includes(h));
+    out.push(agrees(again === '' ? 'engine: next workers-mode run succeeds' : `engine: next workers-mode run failed: ${again}`, again === ''));
+    out.push(agrees('engine: next run used a fresh pool', replaced));
+    log(`engine: rerun on a fresh pool ${(performance.now() - t0).toFixed(0)} ms`);
+  } finally {
+    await engine.dispose();
+  }
+  return out;
+};
