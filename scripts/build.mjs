@@ -25,6 +25,7 @@ const entries = [
   { in: 'src/index.ts', out: 'dist/lib/index.js', external: 'deps' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/host_worker.mjs', external: 'deps' },
   { in: 'scripts/bench/kernels.ts', out: 'dist/bench/kernels.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/gemm_variants.ts', out: 'dist/bench/gemm_variants.mjs', external: 'webgpu' },
   { in: 'scripts/bench/star.ts', out: 'dist/bench/star.mjs', external: 'webgpu' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/bench/host_worker.mjs', external: 'webgpu' },
   { in: 'scripts/ruler_gpu.ts', out: 'dist/bench/ruler_gpu.mjs', external: 'webgpu' },

@@ -27,12 +27,16 @@ export interface DispatchArgs {
 
 const kUniformSlot = 256;
 const kArenaBytes = 64 * 1024;
+const kMaxBindGroups = 8192;
 
 export class GpuContext {
   readonly device: GPUDevice;
   private modules = new Map<ShaderName, GPUShaderModule>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private arenas: GPUBuffer[] = [];
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private ids = new WeakMap<object, number>();
+  private nextId = 1;
 
   constructor(readonly handle: DeviceHandle) {
     this.device = handle.device;
@@ -75,6 +79,33 @@ export class GpuContext {
     return p;
   }
 
+  /**
+   * A bind group for these entries, reused when the same pipeline binds the same buffer ranges again:
+   * a decode step repeats the previous step's dispatches exactly (uniform arena slots included), so
+   * steady-state decoding creates no bind groups at all.
+   */
+  bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], label: string): GPUBindGroup {
+    let key = `${this.idOf(pipeline)}`;
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      key += `|${this.idOf(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+    }
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      // stale entries (destroyed buffers) only cost memory; start over when the cache grows large
+      if (this.bindGroups.size >= kMaxBindGroups) this.bindGroups.clear();
+      g = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+      this.bindGroups.set(key, g);
+    }
+    return g;
+  }
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
   /** Starts a batch of GPU work; `timestampWrites` times its compute pass (see timer.ts). */
   recorder(label = 'batch', timestampWrites?: GPUComputePassTimestampWrites): Recorder {
     return new Recorder(this, label, timestampWrites);
@@ -97,6 +128,7 @@ export class GpuContext {
   destroy(): void {
     for (const a of this.arenas) a.destroy();
     this.arenas = [];
+    this.bindGroups.clear();
     this.pipelines.clear();
     this.modules.clear();
   }
@@ -166,11 +198,7 @@ export class Recorder {
     for (const b of args.buffers) {
       entries.push({ binding: binding++, resource: b instanceof GPUBuffer ? { buffer: b } : (b as GPUBufferBinding) });
     }
-    const bindGroup = this.ctx.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-      label: args.label ?? shader,
-    });
+    const bindGroup = this.ctx.bindGroup(pipeline, entries, args.label ?? shader);
     const [x, y = 1, z = 1] = args.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const pass = this.computePass();

@@ -9,6 +9,8 @@ export interface AdapterChoice {
   adapterName?: string;
   /** Node only: the n-th adapter among those Dawn enumerates with the same name filter. */
   adapterIndex?: number;
+  /** Node only, benchmarks only: Dawn's `disable_robustness` toggle (no bounds clamps on buffer accesses). */
+  disableRobustness?: boolean;
 }
 
 export interface GpuInfo {
@@ -76,7 +78,7 @@ const kDawnModule = 'webgpu';
 let nodeGpuCache = new Map<string, GPU>();
 
 async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
-  const flags = ['enable-dawn-features=allow_unsafe_apis'];
+  const flags = [`enable-dawn-features=allow_unsafe_apis${choice.disableRobustness ? ',disable_robustness' : ''}`];
   if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
   const key = flags.join(' ');
   const cached = nodeGpuCache.get(key);

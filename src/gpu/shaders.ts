@@ -5,6 +5,8 @@ import fill_random from '../../shaders/fill_random.wgsl?raw';
 // ---- linear algebra and elementwise
 import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
+import matmul_gemm_v2 from '../../shaders/matmul_gemm_v2.wgsl?raw';
+import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import silu_mul from '../../shaders/silu_mul.wgsl?raw';
@@ -22,6 +24,8 @@ export const kShaders = {
   // ---- linear algebra and elementwise
   matmul_gemm,
   matmul_gemv,
+  matmul_gemm_v2,
+  matmul_gemm_v3,
   rmsnorm,
   rope,
   silu_mul,

@@ -90,11 +90,13 @@ interface MatmulCase {
   /** write into a wider out at an element offset, x read from an offset */
   strided?: boolean;
   kernel?: MatmulKernel;
+  /** strided x starts on a 16-byte boundary (the vec4 fast paths need it) instead of an odd element */
+  alignedX?: boolean;
 }
 
 async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<CheckResult> {
   const { M, N, K } = c;
-  const xOffset = c.strided ? 67 : 0;
+  const xOffset = c.strided ? (c.alignedX ? 68 : 67) : 0;
   const outOffset = c.strided ? 300 : 0;
   const ldOut = c.strided ? N + 5 : N;
   const xv = randomF32(M * K, rng);
@@ -134,7 +136,7 @@ async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<Chec
   return result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound);
 }
 
-function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, number, number]>): Check {
+function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, number, number]>, alignedX = false): Check {
   return {
     id,
     async run(ctx, rng) {
@@ -145,7 +147,7 @@ function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, nu
           // rotate the options so every shape and dtype meets each of them somewhere
           const bits = i++;
           out.push(
-            await runMatmul(ctx, rng, { M, N, K, dtype, kernel, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }),
+            await runMatmul(ctx, rng, { M, N, K, dtype, kernel, alignedX, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }),
           );
         }
       }
@@ -155,9 +157,14 @@ function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, nu
 }
 
 const matmulChecks: Check[] = [
-  matmulCheck('matmul.gemv', 'gemv', [[1, 65, 300], [3, 513, 7], [8, 1, 129], [1, 70, 2]]),
+  // lanes per row follow K (gemvLanes): 4 (K = 7, 2), 8 (129), 16 (300), 32 (600)
+  matmulCheck('matmul.gemv', 'gemv', [[1, 65, 300], [3, 513, 7], [8, 1, 129], [1, 70, 2], [2, 33, 600]]),
   matmulCheck('matmul.gemm64', 'gemm64', [[37, 65, 129], [9, 513, 7], [130, 1, 33], [64, 64, 16]]),
   matmulCheck('matmul.gemm128', 'gemm128', [[37, 130, 300], [200, 257, 33], [1, 1, 1]]),
+  // the vec4 fast paths: K a multiple of 8 but not of the 16-wide K step, ragged M and N, one tile exactly;
+  // K = 30 takes the general fallback
+  matmulCheck('matmul.gemm128v2', 'gemm128v2', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
+  matmulCheck('matmul.gemm128v3', 'gemm128v3', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
   {
     id: 'matmul.auto',
     async run(ctx, rng) {

@@ -7,6 +7,7 @@ import {
   elementWindow,
   expectCount,
   expectTensor,
+  floorPow2,
   rowWords,
   weightType,
 } from './binding';
@@ -31,8 +32,23 @@ export interface MatmulArgs {
   accumulate?: boolean;
 }
 
-/** The kernels `matmul` can run; `matmul` picks one unless told. */
-export type MatmulKernel = 'gemv' | 'gemm64' | 'gemm128';
+/**
+ * The kernels `matmul` can run; `matmul` picks one unless told. `gemm128v2` and `gemm128v3` are the vec4 fast
+ * paths (128×128 tiles, 8×8 per thread, static register indexing; see their WGSL headers); they need
+ * K % 4 == 0 (f32 W) or K % 8 == 0 (16-bit W) and x row 0 on a 16-byte boundary, and fall back to `gemm128`
+ * otherwise.
+ */
+export type MatmulKernel = 'gemv' | 'gemm64' | 'gemm128' | 'gemm128v2' | 'gemm128v3';
+
+/** The fast-path GEMM kernels and their shader files. */
+const kFastGemms = { gemm128v2: 'matmul_gemm_v2', gemm128v3: 'matmul_gemm_v3' } as const;
+type FastGemm = keyof typeof kFastGemms;
+
+/**
+ * Tuning knob: the kernel `pickMatmulKernel` uses for large prefill shapes (M, N ≥ 128). Stays `gemm128` until
+ * the variants are measured on the target GPU (scripts/bench/gemm_variants.ts).
+ */
+export const matmulTuning: { largeGemm: 'gemm128' | FastGemm } = { largeGemm: 'gemm128' };
 
 /** Tile shapes of the GEMM variants (8×8 outputs per thread, so BM/8 · BN/8 invocations). */
 export const kGemmConfigs = {
@@ -43,14 +59,19 @@ export const kGemmConfigs = {
 /** Rows of x up to which the GEMV kernel runs (its register block holds 8 rows). */
 export const kGemvMaxRows = 8;
 
-// a warp-sized team per output row reads 128 contiguous bytes per step; 8 rows per workgroup
-const kGemvLanes = 32;
-const kGemvThreads = 256;
+/**
+ * Threads per output row of the GEMV for a row length K: a warp-sized team (128 contiguous bytes per step)
+ * for long rows, down to 4 for short ones. Software rasterizers (SwiftShader) pay per invocation and per
+ * barrier level of the reduction, so a short row split 32 ways costs ~30× what 4 ways does.
+ */
+export function gemvLanes(K: number): number {
+  return floorPow2(Math.min(32, Math.max(4, Math.floor(K / 16))));
+}
 
 /** The kernel `matmul` uses for this shape on this device. */
 export function pickMatmulKernel(limits: GPUSupportedLimits, M: number, N: number): MatmulKernel {
   if (M <= kGemvMaxRows) return 'gemv';
-  if (M >= 128 && N >= 128 && gemmFits(limits, kGemmConfigs.gemm128)) return 'gemm128';
+  if (M >= 128 && N >= 128 && gemmFits(limits, kGemmConfigs.gemm128)) return matmulTuning.largeGemm;
   return 'gemm64';
 }
 
@@ -77,8 +98,9 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
 
   if (k === 'gemv') {
     if (M > kGemvMaxRows) throw new RangeError(`matmul gemv takes at most ${kGemvMaxRows} rows, got ${M}`);
-    const TPR = kGemvLanes;
-    const RPW = kGemvThreads / TPR;
+    // 8 rows of 32 lanes (256 threads) for long rows; short rows keep workgroups small (64–256 threads)
+    const TPR = gemvLanes(K);
+    const RPW = TPR >= 32 ? 8 : 16;
     r.dispatch('matmul_gemv', {
       constants: { TPR, RPW, MR: M },
       params,
@@ -89,7 +111,21 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
     return;
   }
 
-  const cfg = kGemmConfigs[k];
+  if (k === 'gemm128v2' || k === 'gemm128v3') {
+    const span = a.w.dtype === 'f32' ? 4 : 8;
+    if (K % span === 0 && x.base % 4 === 0) {
+      // both variants: 256 threads, at most 2 · 128 · 5 vec4 of workgroup memory
+      const lim = ctx.device.limits;
+      if (lim.maxComputeInvocationsPerWorkgroup < 256 || lim.maxComputeWorkgroupSizeX < 256 || lim.maxComputeWorkgroupStorageSize < 20480) throw new Error(`matmul ${k} does not fit this device's workgroup limits`);
+      const wx = Math.ceil(N / 128), wy = Math.ceil(M / 128);
+      if (wx > ctx.maxWorkgroupsPerDim || wy > ctx.maxWorkgroupsPerDim) {
+        throw new RangeError(`matmul ${M}×${N}: ${wx}×${wy} tiles exceed ${ctx.maxWorkgroupsPerDim} per dimension`);
+      }
+      r.dispatch(kFastGemms[k], { params, buffers, workgroups: [wx, wy], label: `${kFastGemms[k]} ${M}×${N}×${K} ${a.w.dtype}` });
+      return;
+    }
+  }
+  const cfg = kGemmConfigs[k === 'gemm64' ? 'gemm64' : 'gemm128'];
   if (!gemmFits(ctx.device.limits, cfg)) throw new Error(`matmul ${k} does not fit this device's workgroup limits`);
   const wx = Math.ceil(N / cfg.BN), wy = Math.ceil(M / cfg.BM);
   if (wx > ctx.maxWorkgroupsPerDim || wy > ctx.maxWorkgroupsPerDim) {

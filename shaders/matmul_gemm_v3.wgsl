@@ -1,0 +1,168 @@
+// Tiled GEMM, fast path, classic layout: out[m, n] (+)= Σ_k x[m, k] · W[n, k] (+ bias[n]), W in HF Linear
+// layout. Same loads and preconditions as matmul_gemm_v2.wgsl (K % 4 == 0 for f32 W, K % 8 == 0 for 16-bit W,
+// x[0, 0] 16-byte aligned). The tiles are stored transposed (k-major), so each k is one outer product of two
+// row quads by two column quads per thread: rows 4·ty + i and 64 + 4·ty + i, columns 4·tx + j and
+// 64 + 4·tx + j (quarter-warp vec4 reads of workgroup memory are contiguous). Accumulators are named
+// registers and every loop has a constant trip count: nothing private is indexed dynamically.
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  xBase: u32,       // element offset of x[0, 0] in the x binding (multiple of 4)
+  outBase: u32,     // element offset of out[0, 0] in the out binding
+  ldOut: u32,       // row stride of out in elements
+  kw: u32,          // u32 words per W row: K (f32) or K / 2 (16-bit pairs)
+  hasBias: u32,
+  accumulate: u32,  // 1: out += result
+  wtype: u32,       // 0 f32, 1 f16 pairs, 2 bf16 pairs (uniform branch: one pipeline for all)
+}
+
+const BM = 128u;
+const BN = 128u;
+const BK = 16u;
+// rows padded by one vec4 so the transposing stores of a warp spread over banks
+const AS = BM / 4u + 1u;
+const BS = BN / 4u + 1u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;       // (M, K / 4) f32 quads from xBase / 4
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;       // (N, kw / 4) f32 bits or 16-bit pairs
+@group(0) @binding(3) var<storage, read> bias: array<f32>;          // (N) f32, or a dummy word
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;     // (M, ldOut) f32 from outBase
+
+var<workgroup> As: array<vec4<f32>, BK * AS>;  // (BK, BM) x tile, transposed
+var<workgroup> Bs: array<vec4<f32>, BK * BS>;  // (BK, BN) W tile, transposed
+
+// rows past the edge repeat the last row (their results are never stored); quads past K read as zero
+fn loadX(m: u32, k: u32) -> vec4<f32> {
+  let i = (p.xBase + min(m, p.M - 1u) * p.K + min(k, p.K - 4u)) / 4u;
+  return select(vec4<f32>(0.0), x[i], k < p.K);
+}
+
+// f32 W: 4 values; 16-bit W: 4 words = 8 values (k a multiple of 8)
+fn loadW(n: u32, k: u32) -> vec4<u32> {
+  let span = select(8u, 4u, p.wtype == 0u);
+  let kc = min(k, p.K - span);
+  let i = (min(n, p.N - 1u) * p.kw + select(kc / 2u, kc, p.wtype == 0u)) / 4u;
+  return select(vec4<u32>(0u), w[i], k < p.K);
+}
+
+fn widen(u: vec2<u32>) -> vec4<f32> {
+  if (p.wtype == 1u) { return vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y)); }
+  return vec4<f32>(bitcast<f32>(u.x << 16u), bitcast<f32>(u.x & 0xffff0000u), bitcast<f32>(u.y << 16u), bitcast<f32>(u.y & 0xffff0000u));
+}
+
+// scatter the 4 k values of row r (k0..k0+3) into the k-major tile
+fn putA(r: u32, k0: u32, v: vec4<f32>) {
+  let i = r / 4u;
+  let c = r % 4u;
+  As[k0 * AS + i][c] = v.x;
+  As[(k0 + 1u) * AS + i][c] = v.y;
+  As[(k0 + 2u) * AS + i][c] = v.z;
+  As[(k0 + 3u) * AS + i][c] = v.w;
+}
+
+fn putB(r: u32, k0: u32, v: vec4<f32>) {
+  let i = r / 4u;
+  let c = r % 4u;
+  Bs[k0 * BS + i][c] = v.x;
+  Bs[(k0 + 1u) * BS + i][c] = v.y;
+  Bs[(k0 + 2u) * BS + i][c] = v.z;
+  Bs[(k0 + 3u) * BS + i][c] = v.w;
+}
+
+fn emit(m: u32, n: u32, v: f32) {
+  if (m >= p.M || n >= p.N) { return; }
+  let o = p.outBase + m * p.ldOut + n;
+  var r = v;
+  if (p.hasBias != 0u) { r += bias[n]; }
+  if (p.accumulate != 0u) { r += out[o]; }
+  out[o] = r;
+}
+
+// columns n..n+3 of row m
+fn emitRow(m: u32, n: u32, c: vec4<f32>) {
+  emit(m, n, c.x);
+  emit(m, n + 1u, c.y);
+  emit(m, n + 2u, c.z);
+  emit(m, n + 3u, c.w);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let n0 = wid.x * BN;
+  let m0 = wid.y * BM;
+  let tx = tid % 16u;
+  let ty = tid / 16u;
+  let half = p.wtype != 0u;
+  let lr = tid / 4u;
+  let lk = (tid % 4u) * 4u;
+  let hr = tid / 2u;
+  let hk = (tid % 2u) * 8u;
+
+  // c<row half><row i><column half>: columns 64·ch + 4·tx .. + 3 of row 64·rh + 4·ty + i
+  var c000 = vec4<f32>(0.0); var c001 = vec4<f32>(0.0); var c010 = vec4<f32>(0.0); var c011 = vec4<f32>(0.0);
+  var c020 = vec4<f32>(0.0); var c021 = vec4<f32>(0.0); var c030 = vec4<f32>(0.0); var c031 = vec4<f32>(0.0);
+  var c100 = vec4<f32>(0.0); var c101 = vec4<f32>(0.0); var c110 = vec4<f32>(0.0); var c111 = vec4<f32>(0.0);
+  var c120 = vec4<f32>(0.0); var c121 = vec4<f32>(0.0); var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
+
+  var xr0 = loadX(m0 + lr, lk);
+  var xr1 = loadX(m0 + lr + 64u, lk);
+  var wr0 = vec4<u32>(0u);
+  var wr1 = vec4<u32>(0u);
+  if (half) {
+    wr0 = loadW(n0 + hr, hk);
+  } else {
+    wr0 = loadW(n0 + lr, lk);
+    wr1 = loadW(n0 + lr + 64u, lk);
+  }
+
+  let steps = (p.K + BK - 1u) / BK;
+  for (var s = 0u; s < steps; s++) {
+    putA(lr, lk, xr0);
+    putA(lr + 64u, lk, xr1);
+    if (half) {
+      putB(hr, hk, widen(wr0.xy));
+      putB(hr, hk + 4u, widen(wr0.zw));
+    } else {
+      putB(lr, lk, bitcast<vec4<f32>>(wr0));
+      putB(lr + 64u, lk, bitcast<vec4<f32>>(wr1));
+    }
+    workgroupBarrier();
+
+    if (s + 1u < steps) {
+      let k0 = (s + 1u) * BK;
+      xr0 = loadX(m0 + lr, k0 + lk);
+      xr1 = loadX(m0 + lr + 64u, k0 + lk);
+      if (half) {
+        wr0 = loadW(n0 + hr, k0 + hk);
+      } else {
+        wr0 = loadW(n0 + lr, k0 + lk);
+        wr1 = loadW(n0 + lr + 64u, k0 + lk);
+      }
+    }
+
+    for (var kk = 0u; kk < BK; kk++) {
+      let a0 = As[kk * AS + ty];
+      let a1 = As[kk * AS + 16u + ty];
+      let b0 = Bs[kk * BS + tx];
+      let b1 = Bs[kk * BS + 16u + tx];
+      c000 = fma(vec4<f32>(a0.x), b0, c000); c001 = fma(vec4<f32>(a0.x), b1, c001);
+      c010 = fma(vec4<f32>(a0.y), b0, c010); c011 = fma(vec4<f32>(a0.y), b1, c011);
+      c020 = fma(vec4<f32>(a0.z), b0, c020); c021 = fma(vec4<f32>(a0.z), b1, c021);
+      c030 = fma(vec4<f32>(a0.w), b0, c030); c031 = fma(vec4<f32>(a0.w), b1, c031);
+      c100 = fma(vec4<f32>(a1.x), b0, c100); c101 = fma(vec4<f32>(a1.x), b1, c101);
+      c110 = fma(vec4<f32>(a1.y), b0, c110); c111 = fma(vec4<f32>(a1.y), b1, c111);
+      c120 = fma(vec4<f32>(a1.z), b0, c120); c121 = fma(vec4<f32>(a1.z), b1, c121);
+      c130 = fma(vec4<f32>(a1.w), b0, c130); c131 = fma(vec4<f32>(a1.w), b1, c131);
+    }
+    workgroupBarrier();
+  }
+
+  let m = m0 + 4u * ty;
+  let n = n0 + 4u * tx;
+  emitRow(m, n, c000); emitRow(m, n + 64u, c001); emitRow(m + 1u, n, c010); emitRow(m + 1u, n + 64u, c011);
+  emitRow(m + 2u, n, c020); emitRow(m + 2u, n + 64u, c021); emitRow(m + 3u, n, c030); emitRow(m + 3u, n + 64u, c031);
+  emitRow(m + 64u, n, c100); emitRow(m + 64u, n + 64u, c101); emitRow(m + 65u, n, c110); emitRow(m + 65u, n + 64u, c111);
+  emitRow(m + 66u, n, c120); emitRow(m + 66u, n + 64u, c121); emitRow(m + 67u, n, c130); emitRow(m + 67u, n + 64u, c131);
+}
