@@ -24,6 +24,8 @@ const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.mjs', external: 'deps' },
   { in: 'src/index.ts', out: 'dist/lib/index.js', external: 'deps' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/host_worker.mjs', external: 'deps' },
+  { in: 'src/hosts/node_process_entry.ts', out: 'dist/host_process.mjs', external: 'deps' },
+  { in: 'src/hosts/node_process_entry.ts', out: 'dist/bench/host_process.mjs', external: 'webgpu' },
   { in: 'scripts/bench/kernels.ts', out: 'dist/bench/kernels.mjs', external: 'webgpu' },
   { in: 'scripts/bench/gemm_variants.ts', out: 'dist/bench/gemm_variants.mjs', external: 'webgpu' },
   { in: 'scripts/bench/star.ts', out: 'dist/bench/star.mjs', external: 'webgpu' },

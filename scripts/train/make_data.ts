@@ -40,12 +40,15 @@ interface Bucket {
   mtok: number;
 }
 
-/** The default training plan (≈ 58M tokens, ≈ 40 MB gzipped): short lengths are cheap, long ones dominate. */
+/**
+ * The default training plan: ≈ 58M tokens, ≈ 30 MiB gzipped (what the GPU machine's 64 MiB working tree
+ * leaves beside the repo and a checkpoint), shared out roughly as train.py's curriculum consumes it.
+ */
 const kTrainPlan: Bucket[] = [
-  { max: 512, mtok: 6 },
+  { max: 512, mtok: 8 },
   { max: 1024, mtok: 8 },
   { max: 2048, mtok: 10 },
-  { max: 4096, mtok: 14 },
+  { max: 4096, mtok: 12 },
   { max: 8192, mtok: 20 },
 ];
 /** Held-out: exact RULER-style budgets, this many samples per task and length. */
@@ -63,11 +66,31 @@ const kPieceRe = /<\|[a-z_]+\|>| ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
 
 /** Cheap stand-in for the BPE: pieces scaled by `ratio` (BPE tokens per piece unit). */
 function approxTokenizer(ratio: number): TextEncoder {
+  return { encode: (text: string) => new Array<number>(Math.round(approxUnits(text) * ratio)).fill(0) };
+}
+
+/** Piece units of a text (approxTokenizer's count before scaling). */
+function approxUnits(text: string): number {
+  let units = 0;
+  for (const m of text.matchAll(kPieceRe)) units += /\p{L}/u.test(m[0]) ? Math.ceil(m[0].trim().length / 5) : 1;
+  return units;
+}
+
+/**
+ * The piece count scaled by a running BPE/piece ratio measured with the exact tokenizer on the first calls
+ * and every 16th after: within a few percent of the BPE at a fraction of its cost (the JS BPE runs ~0.1M
+ * tokens/s and sizing a sample takes several encodes). One per task, as the ratio depends on the task.
+ */
+function calibratedTokenizer(exact: TextEncoder): TextEncoder {
+  let exactSum = 0, unitSum = 0, calls = 0;
   return {
     encode(text: string): number[] {
-      let units = 0;
-      for (const m of text.matchAll(kPieceRe)) units += /\p{L}/u.test(m[0]) ? Math.ceil(m[0].trim().length / 5) : 1;
-      return new Array<number>(Math.round(units * ratio)).fill(0);
+      const units = approxUnits(text);
+      if (calls++ < 16 || calls % 16 === 0) {
+        exactSum += exact.encode(text).length;
+        unitSum += units;
+      }
+      return new Array<number>(Math.round((units * exactSum) / Math.max(1, unitSum))).fill(0);
     },
   };
 }
@@ -155,6 +178,8 @@ interface Chunk {
 interface WorkerJob {
   chunk: Chunk;
   tokenizer?: string;
+  /** Size training samples with the exact BPE too (slow). */
+  exact: boolean;
   ratio: number;
 }
 
@@ -162,17 +187,28 @@ interface WorkerResult {
   file: string;
   lines: number;
   tokens: number;
-  skipped: number;
+  /** Samples per task that did not fit their budget at all. */
+  skipped: Record<string, number>;
   bytes: number;
 }
 
 async function runChunk(job: WorkerJob): Promise<WorkerResult> {
   const { chunk } = job;
-  const tokenizer = job.tokenizer ? bpeTokenizer(job.tokenizer) : approxTokenizer(job.ratio);
+  // held-out samples are sized with the exact BPE (as `star-attn ruler` will size them), training samples
+  // with the calibrated piece count (fast), or the plain piece count without a tokenizer
+  const exact = job.tokenizer ? bpeTokenizer(job.tokenizer) : undefined;
+  const perTask = new Map<TaskName, TextEncoder>();
+  const tokenizerFor = (task: TaskName): TextEncoder => {
+    if (!exact) return approxTokenizer(job.ratio);
+    if (chunk.split === 'heldout' || job.exact) return exact;
+    if (!perTask.has(task)) perTask.set(task, calibratedTokenizer(exact));
+    return perTask.get(task)!;
+  };
   const applyTemplate = (t: string) => t; // base prompt; the shipped chat template passes the text through
   const base = (chunk.split === 'train' ? kTrainSeedBase : kHeldoutSeedBase) + chunk.bucketIndex * kSeedsPerBucket;
   const lines: string[] = [];
-  let tokens = 0, skipped = 0;
+  let tokens = 0;
+  const skipped: Record<string, number> = {};
   for (let i = chunk.from; i < chunk.to; i++) {
     for (const task of kTrainTasks) {
       if (i >= (chunk.counts[task] ?? 0)) continue;
@@ -182,13 +218,18 @@ async function runChunk(job: WorkerJob): Promise<WorkerResult> {
       // essay tasks draw one budget per (bucket, i) so that they share one haystack prefix
       const lenRng = new Rng(seed, 'train-length', kEssayTasks.has(task) ? 'essay' : task, index);
       const length = chunk.split === 'heldout' ? chunk.max : Math.round(chunk.max / 2 + lenRng.random() * (chunk.max / 2));
-      try {
-        const s = await generateSample(task, { tokenizer, applyTemplate, length, seed, index });
-        lines.push(record(s, seed, chunk.split));
-        tokens += s.length;
-      } catch (e) {
-        if (!(e instanceof BudgetError)) throw e;
-        skipped++;
+      // a budget too small for the task (VT's one-shot example alone is ~500 tokens) retries at the bucket's maximum
+      const tries = length < chunk.max ? [length, chunk.max] : [length];
+      for (const len of tries) {
+        try {
+          const s = await generateSample(task, { tokenizer: tokenizerFor(task), applyTemplate, length: len, seed, index });
+          lines.push(record(s, seed, chunk.split));
+          tokens += s.length;
+          break;
+        } catch (e) {
+          if (!(e instanceof BudgetError)) throw e;
+          if (len === tries[tries.length - 1]) skipped[task] = (skipped[task] ?? 0) + 1;
+        }
       }
     }
   }
@@ -250,6 +291,7 @@ async function main(): Promise<void> {
     options: {
       out: { type: 'string', default: 'data/train' },
       tokenizer: { type: 'string' },
+      exact: { type: 'boolean' },
       ratio: { type: 'string', default: '1' },
       scale: { type: 'string', default: '1' },
       split: { type: 'string', default: 'both' },
@@ -258,7 +300,7 @@ async function main(): Promise<void> {
     },
   });
   if (v.help) {
-    console.log('usage: npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer tokenizer.json | --ratio R] [--scale S] [--split both|train|heldout] [--jobs N]');
+    console.log('usage: npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer tokenizer.json [--exact] | --ratio R] [--scale S] [--split both|train|heldout] [--jobs N]');
     return;
   }
   const scale = Number(v.scale), ratio = Number(v.ratio), jobs = Number(v.jobs);
@@ -267,17 +309,19 @@ async function main(): Promise<void> {
   mkdirSync(v.out!, { recursive: true });
   const chunks = planChunks(v.out!, v.split!, scale);
   const t0 = performance.now();
-  let next = 0, lines = 0, tokens = 0, skipped = 0, bytes = 0;
+  let next = 0, lines = 0, tokens = 0, bytes = 0;
+  const skipped: Record<string, number> = {};
   const runOne = async (): Promise<void> => {
     while (next < chunks.length) {
       const chunk = chunks[next++];
-      const r = await runInWorker({ chunk, tokenizer: v.tokenizer, ratio });
+      const r = await runInWorker({ chunk, tokenizer: v.tokenizer, exact: !!v.exact, ratio });
       lines += r.lines;
       tokens += r.tokens;
-      skipped += r.skipped;
+      for (const [t, n] of Object.entries(r.skipped)) skipped[t] = (skipped[t] ?? 0) + n;
       bytes += r.bytes;
+      const skips = Object.entries(r.skipped).map(([t, n]) => `${t} ${n}`).join(', ');
       console.error(`${r.file}: ${r.lines} samples, ${(r.tokens / 1e6).toFixed(2)}M tokens, ${(r.bytes / 2 ** 20).toFixed(2)} MiB` +
-        `${r.skipped ? `, ${r.skipped} skipped (too short for the task)` : ''} [${((performance.now() - t0) / 1000).toFixed(0)} s]`);
+        `${skips ? ` (too short, skipped: ${skips})` : ''} [${((performance.now() - t0) / 1000).toFixed(0)} s]`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, chunks.length) }, runOne));
@@ -287,10 +331,11 @@ async function main(): Promise<void> {
   };
   writeFileSync(join(v.out!, `manifest-${v.split}.json`), JSON.stringify(manifest, null, 2) + '\n');
   console.error(`done: ${lines} samples, ${(tokens / 1e6).toFixed(1)}M tokens, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${chunks.length} files, ` +
-    `${skipped} skipped, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    `skipped ${JSON.stringify(skipped)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 if (process.argv.includes('--worker')) {
+  process.once('disconnect', () => process.exit(1)); // the parent died: stop too
   process.once('message', (job) =>
     runChunk(job as WorkerJob).then(
       (r) => process.send!(r, () => process.exit(0)),

@@ -30,7 +30,6 @@ import lzma
 import math
 import multiprocessing as mp
 import os
-import queue
 import random
 import re
 import shutil
@@ -61,7 +60,6 @@ SPLIT = (
 )
 TASKS = ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2",
          "niah_multikey_3", "niah_multivalue", "niah_multiquery", "vt", "cwe", "fwe"]
-TOKENS_TO_GENERATE = {t: 128 for t in TASKS if t.startswith("niah")} | {"vt": 30, "cwe": 120, "fwe": 50}
 KIND_PAD, KIND_CTX, KIND_ANS = 0, 1, 2
 
 # ---------------------------------------------------------------------------------------------------------
@@ -329,6 +327,7 @@ def build_examples(recs, tok, bos_id, eos_id, rng=None, n_extra=0, do_augment=Fa
 
 
 def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, seed, q):
+    os.environ["RAYON_NUM_THREADS"] = "4"  # before tokenizers starts its pool: many producers share the CPU
     tok = load_tokenizer(tok_dir)
     bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
     recs = list(read_records(files))
@@ -370,9 +369,13 @@ def collate(examples, bucket):
 # model
 
 
-def build_model(args, vocab_size, bos_id, eos_id):
+def build_model(args, vocab_size, bos_id, eos_id, saved=None):
+    """A LlamaForCausalLM from the size flags, or from a saved config (resume)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    if saved is not None:
+        cfg = LlamaConfig.from_dict({k: v for k, v in saved.items() if k not in ("architectures", "dtype", "torch_dtype")})
+        return LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa", dtype=torch.float32)
     cfg = LlamaConfig(
         vocab_size=vocab_size, hidden_size=args.dim, intermediate_size=args.hidden, num_hidden_layers=args.layers,
         num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, head_dim=args.dim // args.heads,
@@ -644,6 +647,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=8.5, help="wall-clock budget of this call (startup, evals included)")
     ap.add_argument("--total-minutes", type=float, default=25.0, help="training time of the whole schedule (all calls)")
     ap.add_argument("--reserve", type=float, default=75.0, help="seconds kept for the final eval and saving")
+    ap.add_argument("--last-call", action="store_true",
+                    help="this call ends the schedule: --total-minutes is set so that the LR decay ends at the deadline")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this call (0: no limit)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
@@ -687,9 +692,7 @@ def main():
     deadline = t_start + args.minutes * 60
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    torch.set_float32_matmul_precision("high")  # the few f32 matmuls (autocast does the rest in bf16)
 
     if not os.path.exists(os.path.join(args.tokenizer, "tokenizer.json")):
         train_tokenizer(args.data, args.tokenizer, args.vocab)
@@ -700,28 +703,36 @@ def main():
         tokenizer_stats(tok, args.data)
         return
 
-    model = build_model(args, vocab_size, bos_id, eos_id).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {n_params / 1e6:.2f}M params (tied embeddings), dim {args.dim}, {args.layers} layers, "
-          f"{args.heads}/{args.kv_heads} heads, hidden {args.hidden}, vocab {vocab_size}, device {device}", flush=True)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
-    state = {"step": 0, "tokens": 0, "train_seconds": 0.0, "calls": 0}
-    cold = False
+    # the checkpoint being resumed decides the architecture (its config), not the size flags
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "ckpt.pt")
     compact_step = -1
     if args.resume_from:
         with open(os.path.join(args.resume_from, "state.json")) as f:
             compact_step = json.load(f)["step"]
-    full = torch.load(ckpt_path, map_location=device, weights_only=False) if args.resume and os.path.exists(ckpt_path) else None
-    if full is not None and full["state"]["step"] >= compact_step:
-        ck = full
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        state = ck["state"]
+    full = torch.load(ckpt_path, map_location="cpu", weights_only=False) if args.resume and os.path.exists(ckpt_path) else None
+    if full is not None and full["state"]["step"] < compact_step:
+        full = None
+    saved_cfg = full["config"] if full is not None else None
+    if saved_cfg is None and args.resume_from:
+        with open(os.path.join(args.resume_from, "config.json")) as f:
+            saved_cfg = json.load(f)
+    model = build_model(args, vocab_size, bos_id, eos_id, saved_cfg).to(device)
+    c = model.config
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params / 1e6:.2f}M params (tied embeddings), dim {c.hidden_size}, {c.num_hidden_layers} layers, "
+          f"{c.num_attention_heads}/{c.num_key_value_heads} heads, hidden {c.intermediate_size}, vocab {c.vocab_size}, "
+          f"device {device}", flush=True)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
+    state = {"step": 0, "tokens": 0, "train_seconds": 0.0, "calls": 0}
+    cold = False
+    if full is not None:
+        model.load_state_dict(full["model"])
+        opt.load_state_dict(full["opt"])
+        state = full["state"]
         print(f"resumed {ckpt_path}: step {state['step']}, {state['train_seconds']:.0f} s trained", flush=True)
     elif args.resume_from:
         state = load_compact(model, args.resume_from)
@@ -730,6 +741,7 @@ def main():
               f"(fresh optimizer, 50-step re-warmup)", flush=True)
     elif args.resume:
         print("no checkpoint to resume: starting fresh", flush=True)
+    del full
     state["calls"] += 1
 
     metrics_path = os.path.join(args.run, "metrics.jsonl")
@@ -761,7 +773,8 @@ def main():
         return
 
     def save():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "args": vars(args)}, ckpt_path + ".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "args": vars(args),
+                    "config": model.config.to_dict()}, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
         if args.save_compact:
             save_compact(model, state, args.save_compact, args.tokenizer)
@@ -792,6 +805,9 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
     ctx = mp.get_context("spawn")
     queues, procs = {}, []
     total_s = args.total_minutes * 60
+    if args.last_call:
+        total_s = state["train_seconds"] + max(60.0, deadline - time.time() - args.reserve - 20)
+        print(f"last call: schedule ends at {total_s:.0f} s of training", flush=True)
     for b in buckets:
         queues[b] = ctx.Queue(maxsize=6)
         # long buckets only matter later: fewer producers for the ones the curriculum has passed
@@ -825,6 +841,7 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
             acc["wait"] += time.time() - t0
             if steps_here == 0:  # producers starting up is not training time
                 t_last = acc["t0"] = time.time()
+                acc["wait"] = 0.0
             ids = torch.from_numpy(batch["ids"]).to(device, dtype=torch.long)
             kinds = torch.from_numpy(batch["kinds"]).to(device)
             mask = None

@@ -20,6 +20,13 @@ export interface HostInit {
   adapter?: AdapterChoice;
   /** Node: cache folder for downloads. */
   cacheDir?: string;
+  /**
+   * Node worker hosts: a child process each (default; a crash stays in that process) or a worker_thread
+   * (cheaper messages, but a thread dying with GPU work in flight aborts the whole process inside Dawn).
+   */
+  isolation?: 'process' | 'thread';
+  /** Node process hosts: extra environment for the child (e.g. a driver's device selection). */
+  env?: Record<string, string>;
 }
 
 export interface HostInfo {

@@ -45,12 +45,14 @@ export class WorkerHost implements Host {
 
   /** Spawns a worker, loads the model in it, and returns the host once ready. */
   static async start(name: string, init: HostInit, onProgress?: (e: unknown) => void): Promise<{ host: WorkerHost; info: HostInfo }> {
-    const worker = isNode ? await spawnNodeWorker() : await spawnBrowserWorker();
+    const isolation = init.isolation ?? 'process';
+    const worker = !isNode ? await spawnBrowserWorker() : isolation === 'process' ? await spawnNodeProcess(init.env) : await spawnNodeWorker();
     const host = new WorkerHost(name, worker);
+    // a progress callback crosses as a MessagePort, which an IPC channel cannot carry
+    const progress = onProgress && !(isNode && isolation === 'process') ? Comlink.proxy(onProgress) : undefined;
     try {
-      const info = await host.call(() =>
-        host.remote.init(name, init, onProgress ? Comlink.proxy(onProgress) : undefined),
-      );
+      const { env: _env, ...portable } = init;
+      const info = await host.call(() => host.remote.init(name, portable, progress));
       return { host, info };
     } catch (e) {
       await host.dispose();
@@ -115,18 +117,52 @@ export class WorkerHost implements Host {
 
 // ---- spawning
 
-const kNodeWorkerCandidates = ['./host_worker.mjs', '../host_worker.mjs', '../../dist/host_worker.mjs'];
+/** The bundled entry `file` beside this module (dist/, dist/bench/) or in dist/ (tests run from src/). */
+async function bundledEntry(file: string): Promise<URL> {
+  const fsName = 'node:fs';
+  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+  const url = [`./${file}`, `../${file}`, `../../dist/${file}`].map((c) => new URL(c, import.meta.url)).find((u) => existsSync(u));
+  if (!url) throw new Error(`host bundle dist/${file} not found: run \`npm run build\` first`);
+  return url;
+}
+
+async function spawnNodeProcess(env?: Record<string, string>): Promise<WorkerHandle> {
+  const cpName = 'node:child_process';
+  const { fork } = (await import(/* @vite-ignore */ cpName)) as typeof import('node:child_process');
+  const { ipcEndpoint } = await import('./process_endpoint');
+  const child = fork(await bundledEntry('host_process.mjs'), [], {
+    serialization: 'advanced',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let onDeath: ((r: string) => void) | undefined;
+  let pending: string | undefined;
+  const die = (reason: string) => {
+    if (onDeath) onDeath(reason);
+    else pending ??= reason;
+  };
+  child.on('error', (e) => die(`host process error: ${e.message}`));
+  child.on('exit', (code, signal) => die(`host process exited (${signal ?? `code ${code}`})`));
+  return {
+    endpoint: ipcEndpoint(child),
+    onDeath(cb) {
+      onDeath = cb;
+      if (pending) cb(pending);
+    },
+    async terminate() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill();
+        await exited;
+      }
+    },
+  };
+}
 
 async function spawnNodeWorker(): Promise<WorkerHandle> {
   const wt = 'node:worker_threads';
-  const fsName = 'node:fs';
   const { Worker } = (await import(/* @vite-ignore */ wt)) as typeof import('node:worker_threads');
-  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
-  const url = kNodeWorkerCandidates.map((c) => new URL(c, import.meta.url)).find((u) => existsSync(u));
-  if (!url) {
-    throw new Error('host worker bundle (dist/host_worker.mjs) not found: run `npm run build` first');
-  }
-  const w = new Worker(url);
+  const w = new Worker(await bundledEntry('host_worker.mjs'));
   let onDeath: ((r: string) => void) | undefined;
   let pending: string | undefined;
   const die = (reason: string) => {
