@@ -198,8 +198,9 @@ async function runChunk(job: WorkerJob): Promise<WorkerResult> {
   // with the calibrated piece count (fast), or the plain piece count without a tokenizer
   const exact = job.tokenizer ? bpeTokenizer(job.tokenizer) : undefined;
   const perTask = new Map<TaskName, TextEncoder>();
+  const approx = approxTokenizer(job.ratio); // one object: src/ruler caches sizing hints per tokenizer
   const tokenizerFor = (task: TaskName): TextEncoder => {
-    if (!exact) return approxTokenizer(job.ratio);
+    if (!exact) return approx;
     if (chunk.split === 'heldout' || job.exact) return exact;
     if (!perTask.has(task)) perTask.set(task, calibratedTokenizer(exact));
     return perTask.get(task)!;

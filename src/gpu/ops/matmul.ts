@@ -48,7 +48,13 @@ type FastGemm = keyof typeof kFastGemms;
  * Tuning knob: the kernel `pickMatmulKernel` uses for large prefill shapes (M, N ≥ 128). Stays `gemm128` until
  * the variants are measured on the target GPU (scripts/bench/gemm_variants.ts).
  */
-export const matmulTuning: { largeGemm: 'gemm128' | FastGemm } = { largeGemm: 'gemm128' };
+export const matmulTuning: { largeGemm: 'gemm128' | FastGemm } = { largeGemm: envGemm() ?? 'gemm128' };
+
+/** STAR_ATTN_GEMM (Node) picks the large-GEMM kernel, so benchmarks can compare them in every host process. */
+function envGemm(): 'gemm128' | FastGemm | undefined {
+  const v = typeof process !== 'undefined' ? process.env?.STAR_ATTN_GEMM : undefined;
+  return v === 'gemm128' || v === 'gemm128v2' || v === 'gemm128v3' ? v : undefined;
+}
 
 /** Tile shapes of the GEMM variants (8×8 outputs per thread, so BM/8 · BN/8 invocations). */
 export const kGemmConfigs = {
