@@ -48,7 +48,7 @@ type FastGemm = keyof typeof kFastGemms;
  * Tuning knob: the kernel `pickMatmulKernel` uses for large prefill shapes (M, N ≥ 128). Stays `gemm128` until
  * the variants are measured on the target GPU (scripts/bench/gemm_variants.ts).
  */
-export const matmulTuning: { largeGemm: 'gemm128' | FastGemm } = { largeGemm: envGemm() ?? 'gemm128' };
+export const matmulTuning: { largeGemm: 'gemm128' | FastGemm } = { largeGemm: envGemm() ?? 'gemm128v3' };
 
 /** STAR_ATTN_GEMM (Node) picks the large-GEMM kernel, so benchmarks can compare them in every host process. */
 function envGemm(): 'gemm128' | FastGemm | undefined {
