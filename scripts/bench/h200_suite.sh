@@ -27,6 +27,19 @@ model)
   timeout 420 node dist/bench/star.mjs --lengths 1024,4096,8192,16384,32768,131072 --blocks 4096,L/4 --modes single-device \
     --decode 32 --cap-s 150 --out "$out/star_single.json" 2>&1 | tee -a "$out/model.log"
   ;;
+gpus2)
+  # which GPU does a device land on, per DRI_PRIME tag; then Star with 2 hosts on 2 GPUs
+  source scripts/bench/gpu_select.sh
+  export STAR_ATTN_GEMM=$(best)
+  for t in ${STAR_ATTN_PCI_TAGS//,/ }; do
+    DRI_PRIME=$t MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE=1 node scripts/bench/probe_alloc.mjs > "$out/probe_child.txt" 2>&1 &
+    sleep 5
+    echo "DRI_PRIME=$t: $(nvidia-smi --query-gpu=index,memory.used --format=csv,noheader | tr '\n' ' ') $(head -1 "$out/probe_child.txt")" | tee -a "$out/probe_gpus2.txt"
+    wait
+  done
+  timeout 400 node dist/bench/star.mjs --lengths 8192,32768,131072 --blocks 4096,L/4 --modes workers:2 --adapters 0,1 \
+    --decode 16 --out "$out/star_workers_2gpu.json" 2>&1 | tee "$out/workers_2gpu.log"
+  ;;
 workers)
   export STAR_ATTN_GEMM=$(best); echo "GEMM: $STAR_ATTN_GEMM" | tee "$out/workers.log"
   timeout 540 node dist/bench/star.mjs --lengths 8192,32768,131072 --blocks 4096,L/4 --modes workers:2 ${ADAPTERS:+--adapters $ADAPTERS} \

@@ -75,8 +75,12 @@ async function makeHosts(mode: string, maxPositions: number): Promise<Host[]> {
   const n = Number(mode.split(':')[1] ?? 2);
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const adapter = adapters.length ? { adapterIndex: adapters[i % adapters.length] } : undefined;
-      return (await WorkerHost.start(`host ${i}`, { ...init, adapter })).host;
+      // GPU i of several: a device-select layer tag per host process (scripts/bench/gpu_select.sh)
+      const tags = process.env.STAR_ATTN_PCI_TAGS?.split(',') ?? [];
+      const gpu = adapters.length ? adapters[i % adapters.length] : undefined;
+      const env = gpu !== undefined && tags[gpu] ? { DRI_PRIME: tags[gpu], MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: '1' } : undefined;
+      if (gpu !== undefined && !env) throw new Error('--adapters needs STAR_ATTN_PCI_TAGS (source scripts/bench/gpu_select.sh)');
+      return (await WorkerHost.start(`host ${i}`, { ...init, env })).host;
     }),
   );
 }
