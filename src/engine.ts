@@ -38,6 +38,11 @@ export interface EngineOptions {
 
 export interface HostDescriptor {
   adapter?: AdapterChoice;
+  /**
+   * Node process hosts: extra environment for the host's process. Pins a host to one of several
+   * identically named GPUs through a Vulkan device-select layer (see scripts/bench/gpu_select.sh).
+   */
+  env?: Record<string, string>;
 }
 
 export interface AttentionOptions {
@@ -69,6 +74,8 @@ export interface GenerateRequest extends AttentionOptions, SamplingOptions {
   stop?: string[];
   /** Stop at the model's EOS ids (default true). */
   stopAtEos?: boolean;
+  /** More token ids that end generation like EOS (not included in the output). */
+  stopTokens?: number[];
   signal?: AbortSignal;
   onToken?: (text: string, token: number) => void;
   onProgress?: (e: ProgressEvent) => void;
@@ -163,7 +170,7 @@ export class Engine implements EngineApi {
     try {
       // the first host fills the download cache; the rest then load from it in parallel
       const start = (i: number) =>
-        WorkerHost.start(`host ${i}`, { ...this.init, adapter: descs[i].adapter ?? this.init.adapter }, (e) =>
+        WorkerHost.start(`host ${i}`, { ...this.init, adapter: descs[i].adapter ?? this.init.adapter, env: descs[i].env }, (e) =>
           onProgress?.({ ...(e as object), host: `host ${i}` } as ProgressEvent),
         );
       const first = await start(0);
@@ -269,7 +276,7 @@ export class Engine implements EngineApi {
     const hosts: Host[] =
       mode === 'workers' && plan.hosts.length > 1 ? await this.workerHosts(hostDescsOf(req), onProgress) : [await this.localHost()];
 
-    const eos = new Set(req.stopAtEos === false ? [] : this.config.eosTokenIds);
+    const eos = new Set([...(req.stopAtEos === false ? [] : this.config.eosTokenIds), ...(req.stopTokens ?? [])]);
     const stops = req.stop ?? [];
     const generated: number[] = [];
     let text = '';

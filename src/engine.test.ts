@@ -1,0 +1,120 @@
+// The engine as a user drives it: 16-bit weight storage, seeded sampling, stop strings and EOS, token
+// streaming, abort; and the CLI's stable `logits` interface.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from './engine';
+import { fixturePath, greedyAgrees, vectorRelError, type FixtureReference } from './model/fixtures';
+
+const ref = (name: 'tiny-llama' | 'tiny-mistral') =>
+  JSON.parse(readFileSync(`${fixturePath(name)}/reference.json`, 'utf8')) as FixtureReference;
+
+describe('16-bit weight storage', () => {
+  // bf16 and f16 checkpoints kept 16-bit on the GPU hold exactly the checkpoint's values
+  it.each([
+    ['tiny-llama', 'bf16'],
+    ['tiny-mistral', 'f16'],
+  ] as const)('%s with %s storage matches transformers (1e-4) and uses half the weight memory', async (name, storage) => {
+    const e16 = await Engine.load({ model: fixturePath(name), storage, maxContext: 256, chunkRows: 32 });
+    const e32 = await Engine.load({ model: fixturePath(name), storage: 'f32', maxContext: 256, chunkRows: 32 });
+    try {
+      const p = ref(name).prompts[2];
+      const run = (e: Engine) =>
+        e.generate({ contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), maxNewTokens: 4, stopAtEos: false, wantLogits: true });
+      const [r16, r32] = [await run(e16), await run(e32)];
+      expect(vectorRelError(r16.logits!, p.logitsLast)).toBeLessThan(1e-4);
+      expect(greedyAgrees(r16.tokens, p.greedyIds, p.greedyMargins).ok).toBe(true);
+      expect(vectorRelError(r16.logits!, r32.logits!)).toBeLessThan(1e-5);
+      // matrices halve; norms, the KV cache and activations stay f32
+      expect(r16.gpuMemoryBytes).toBeLessThan(r32.gpuMemoryBytes * 0.75);
+    } finally {
+      await e16.dispose();
+      await e32.dispose();
+    }
+  });
+});
+
+describe('generation', () => {
+  let engine: Engine;
+  const p = ref('tiny-llama').prompts[1];
+  const base = { contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), stopAtEos: false };
+  beforeAll(async () => {
+    engine = await Engine.load({ model: fixturePath('tiny-llama'), maxContext: 256, chunkRows: 32 });
+  });
+  afterAll(async () => engine?.dispose());
+
+  it('samples reproducibly from a seed; top-k 1 is greedy', async () => {
+    const a = await engine.generate({ ...base, maxNewTokens: 10, temperature: 1.5, topP: 0.95, seed: 7 });
+    const b = await engine.generate({ ...base, maxNewTokens: 10, temperature: 1.5, topP: 0.95, seed: 7 });
+    const c = await engine.generate({ ...base, maxNewTokens: 10, temperature: 1.5, topP: 0.95, seed: 8 });
+    expect(a.tokens).toEqual(b.tokens);
+    expect(c.tokens).not.toEqual(a.tokens);
+    const k1 = await engine.generate({ ...base, maxNewTokens: 6, temperature: 1.0, topK: 1, seed: 3 });
+    expect(k1.tokens).toEqual(p.greedyIds.slice(0, 6));
+  });
+
+  it('streams text pieces that add up to the result, and stops at a stop string or EOS', async () => {
+    const pieces: string[] = [];
+    const full = await engine.generate({ ...base, maxNewTokens: 12, onToken: (t) => pieces.push(t) });
+    expect(pieces.join('')).toBe(full.text);
+    expect(full.stopReason).toBe('length');
+    const stop = full.text.slice(Math.floor(full.text.length / 2)).trim().slice(0, 3);
+    expect(stop.length).toBeGreaterThan(0);
+    const cut = await engine.generate({ ...base, maxNewTokens: 12, stop: [stop] });
+    expect(cut.stopReason).toBe('stop');
+    expect(cut.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
+    // a later greedy token as a stop token: generation ends before it, as at EOS
+    const k = p.greedyIds.findIndex((t, i) => i >= 2 && !p.greedyIds.slice(0, i).includes(t));
+    const r = await engine.generate({ ...base, maxNewTokens: 12, stopTokens: [p.greedyIds[k]] });
+    expect(r.stopReason).toBe('eos');
+    expect(r.tokens).toEqual(p.greedyIds.slice(0, k));
+  });
+
+  it('an AbortSignal stops decoding promptly, and the engine stays usable', async () => {
+    const ac = new AbortController();
+    let n = 0;
+    const run = engine.generate({ ...base, maxNewTokens: 100, signal: ac.signal, onToken: () => ++n === 3 && ac.abort() });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(n).toBeLessThan(6);
+    const again = await engine.generate({ ...base, maxNewTokens: 2 });
+    expect(again.tokens).toEqual(p.greedyIds.slice(0, 2));
+  });
+});
+
+describe('CLI', () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+  beforeAll(() => {
+    execFileSync(process.execPath, ['scripts/build.mjs', 'dist/cli'], { stdio: 'inherit' });
+  });
+
+  it('logits --json prints the last position logits and greedy ids, global and Star', () => {
+    const p = ref('tiny-llama').prompts[1];
+    const g = cli(['logits', '--model', fixturePath('tiny-llama'), '--ids', p.ids.join(','), '--greedy', '4', '--json']);
+    expect(g.status, g.stderr).toBe(0);
+    const out = JSON.parse(g.stdout) as { logits: number[]; greedy: number[] };
+    expect(vectorRelError(out.logits, p.logitsLast)).toBeLessThan(1e-4);
+    expect(out.greedy).toEqual(p.greedyIds.slice(0, 4));
+    const s = ref('tiny-llama').star;
+    const set = s.settings[1];
+    const ids = [...s.contextIds, ...s.queryIds].join(',');
+    const st = cli([
+      'logits', '--model', fixturePath('tiny-llama'), '--ids', ids, '--json', '--greedy', '3', '--attention', 'star',
+      '--context-len', String(s.ctxLen), '--block-size', String(set.blockSize), '--anchor-size', String(set.anchorSize), '--hosts', '2',
+    ]);
+    expect(st.status, st.stderr).toBe(0);
+    const so = JSON.parse(st.stdout) as { logits: number[]; greedy: number[] };
+    expect(vectorRelError(so.logits, set.logitsLast)).toBeLessThan(1e-4);
+    expect(so.greedy).toEqual(set.greedyIds.slice(0, 3));
+  });
+
+  it('a wrong flag or a missing model is a one-line error and a non-zero exit', () => {
+    const bad = cli(['logits', '--bogus']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.split('\n')[0]).toMatch(/star-attn: Unknown option '--bogus'/);
+    const missing = cli(['generate', '--model', './no/such/model', '--prompt', 'x']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/no such folder/);
+  });
+});
