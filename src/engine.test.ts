@@ -23,7 +23,7 @@ describe('16-bit weight storage', () => {
         e.generate({ contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), maxNewTokens: 4, stopAtEos: false, wantLogits: true });
       const [r16, r32] = [await run(e16), await run(e32)];
       expect(vectorRelError(r16.logits!, p.logitsLast)).toBeLessThan(1e-4);
-      expect(greedyAgrees(r16.tokens, p.greedyIds, p.greedyMargins).ok).toBe(true);
+      expect(greedyAgrees(r16.tokens, p.greedyIds.slice(0, 4), p.greedyMargins).ok).toBe(true);
       expect(vectorRelError(r16.logits!, r32.logits!)).toBeLessThan(1e-5);
       // matrices halve; norms, the KV cache and activations stay f32
       expect(r16.gpuMemoryBytes).toBeLessThan(r32.gpuMemoryBytes * 0.75);

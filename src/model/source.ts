@@ -272,10 +272,15 @@ class HttpSource implements ModelSource {
       size,
       readRange: async (start, end) => {
         if (end <= start) return new Uint8Array(0);
-        const resp = await this.request(name, { headers: { range: `bytes=${start}-${end - 1}` } });
-        const body = new Uint8Array(await resp.arrayBuffer());
-        // a server that ignores Range sends the whole file
-        return resp.status === 206 ? body : body.slice(start, end);
+        // ranges bypass the browser's HTTP cache, which was seen to answer a range with an empty body;
+        // a short answer is retried once before it counts as an error
+        for (let attempt = 0; ; attempt++) {
+          const resp = await this.request(name, { headers: { range: `bytes=${start}-${end - 1}` }, cache: 'no-store' });
+          const body = new Uint8Array(await resp.arrayBuffer());
+          // a server that ignores Range sends the whole file
+          const part = resp.status === 206 ? body : body.slice(start, end);
+          if (part.length === end - start || attempt === 1) return part;
+        }
       },
     };
   }
