@@ -1,15 +1,16 @@
 // Training and held-out data for the bundled RULER model (public/models/ruler-llama-tiny), made by the
 // project's own RULER generators (src/ruler), written as gzipped JSON lines for scripts/train/train.py.
 //
-//   npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer data/tokenizer/tokenizer.json]
+//   npx tsx scripts/train/make_data.ts [--out data/train] [--tokenizer data/tokenizer/tokenizer.json [--exact]]
 //       [--scale 1] [--split both|train|heldout] [--jobs 2] [--ratio 1]
 //
 // Seeds: training ≥ 1,000,000, held-out ≥ 5,000,000; RULER evaluation runs use seeds < 1,000,000.
-// Token budgets are counted with the model's BPE when --tokenizer is given (what `star-attn ruler` will
-// count), else with a cheap piece count scaled by --ratio (BPE tokens per piece, printed by train.py).
-// See scripts/train/README.md for the record format and the whole pipeline.
+// Token budgets: with --tokenizer, held-out samples are sized with the model's BPE (what `star-attn ruler`
+// counts) and training samples with a piece count calibrated against it on the fly (--exact: the BPE for
+// all); without, a plain piece count scaled by --ratio. See scripts/train/README.md for the record format
+// and the whole pipeline.
 import { fork } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -308,6 +309,11 @@ async function main(): Promise<void> {
   if (!(scale > 0) || !(ratio > 0) || !(jobs >= 1)) throw new Error('--scale, --ratio and --jobs must be positive');
   if (!['both', 'train', 'heldout'].includes(v.split!)) throw new Error(`--split ${v.split}`);
   mkdirSync(v.out!, { recursive: true });
+  // files of an earlier plan would be read as part of this one: remove the split's old files first
+  for (const f of readdirSync(v.out!)) {
+    const split = /^(train|heldout)-.*\.jsonl\.gz(\.tmp)?$/.exec(f)?.[1];
+    if (split && (v.split === 'both' || v.split === split)) rmSync(join(v.out!, f));
+  }
   const chunks = planChunks(v.out!, v.split!, scale);
   const t0 = performance.now();
   let next = 0, lines = 0, tokens = 0, bytes = 0;

@@ -30,6 +30,7 @@ import lzma
 import math
 import multiprocessing as mp
 import os
+import queue
 import random
 import re
 import shutil
@@ -38,8 +39,11 @@ import time
 import uuid
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+# batch shapes change every step (length buckets): the CUDA allocator grows segments instead of fragmenting
+os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 BOS = "<|begin_of_text|>"
 EOS = "<|end_of_text|>"
@@ -496,14 +500,19 @@ def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=N
     return outs
 
 
-def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_id, bos_id, batch_rows, decode=greedy):
-    """{config: {length: {task: score, "avg": mean}}} on the first n_samples held-out samples per task."""
+def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_id, bos_id, batch_rows, decode=greedy,
+             stop_at=None):
+    """{config: {length: {task: score, "avg": mean}}} on the first n_samples held-out samples per task;
+    (config, length) pairs not started by time stop_at are left out."""
     model.eval()
     res = {}
     configs = [("global", lengths)] + ([("star(L/4)", star_lengths)] if star_lengths else [])
     for name, lens in configs:
         res[name] = {}
         for length in lens:
+            if stop_at is not None and time.time() > stop_at:
+                print(f"  eval {name} L={length}: skipped (out of time)", flush=True)
+                continue
             scores = {}
             for task in TASKS:
                 recs = [r for r in heldout.get(length, []) if r["task"] == task][:n_samples]
@@ -645,7 +654,7 @@ def main():
     ap.add_argument("--export", help="write the shipped model folder here at the end")
     ap.add_argument("--export-dtype", default="bf16", choices=["bf16", "f32"])
     ap.add_argument("--minutes", type=float, default=8.5, help="wall-clock budget of this call (startup, evals included)")
-    ap.add_argument("--total-minutes", type=float, default=25.0, help="training time of the whole schedule (all calls)")
+    ap.add_argument("--total-minutes", type=float, default=20.0, help="training time of the whole schedule (all calls)")
     ap.add_argument("--reserve", type=float, default=75.0, help="seconds kept for the final eval and saving")
     ap.add_argument("--last-call", action="store_true",
                     help="this call ends the schedule: --total-minutes is set so that the LR decay ends at the deadline")
@@ -661,7 +670,7 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=500000.0)
     ap.add_argument("--max-pos", type=int, default=32768)
     # optimisation
-    ap.add_argument("--tokens-per-step", type=int, default=131072)
+    ap.add_argument("--tokens-per-step", type=int, default=65536)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup-steps", type=int, default=200)
@@ -737,6 +746,10 @@ def main():
     elif args.resume_from:
         state = load_compact(model, args.resume_from)
         cold = True
+        # the metrics so far travel with the compact checkpoint; a fresh machine continues them
+        src = os.path.join(args.resume_from, "metrics.jsonl")
+        if os.path.exists(src) and os.path.abspath(src) != os.path.abspath(os.path.join(args.run, "metrics.jsonl")):
+            shutil.copy(src, os.path.join(args.run, "metrics.jsonl"))
         print(f"resumed compact {args.resume_from}: step {state['step']}, {state['train_seconds']:.0f} s trained "
               f"(fresh optimizer, 50-step re-warmup)", flush=True)
     elif args.resume:
@@ -757,12 +770,13 @@ def main():
     for f in data_files(args.data, "heldout"):
         for r in read_records([f]):
             heldout.setdefault(r["max_length"], []).append(r)
-    eval_lengths = [int(x) for x in args.eval_lengths.split(",") if x]
     star_lengths = [int(x) for x in args.eval_star_lengths.split(",") if x]
 
     def run_eval(lengths, n, star):
         t0 = time.time()
-        res = evaluate(model, heldout, tok, lengths, n, star, device, eos_id, bos_id, args.eval_rows)
+        # the call's command timeout is some way past --minutes: leave the last evals out rather than be killed
+        res = evaluate(model, heldout, tok, lengths, n, star, device, eos_id, bos_id, args.eval_rows,
+                       stop_at=deadline + 30 if args.minutes > 0 else None)
         print(format_eval(res) + f"\n  ({time.time() - t0:.0f} s)", flush=True)
         log_metrics({"type": "eval", "step": state["step"], "tokens": state["tokens"],
                      "train_seconds": round(state["train_seconds"], 1), "eval": res})
@@ -787,11 +801,10 @@ def main():
     if args.export:
         export(model, args.tokenizer, args.export, args.export_dtype)
     print(f"done in {time.time() - t_start:.0f} s: step {state['step']}, {state['tokens'] / 1e6:.1f}M tokens, "
-          f"{state['train_seconds']:.0f} s trained of {args.total_minutes * 60:.0f}", flush=True)
+          f"{state['train_seconds']:.0f} s trained", flush=True)
 
 
 def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run_eval, save):
-    bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
     files = data_files(args.data, "train")
     if not files:
         sys.exit(f"no training files in {args.data}")
@@ -803,7 +816,7 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
     # producers blocked on a full queue cost nothing, so every bucket gets its own (the curriculum moves on)
     n_workers = args.workers or (3 if (os.cpu_count() or 2) >= 12 else 1)
     ctx = mp.get_context("spawn")
-    queues, procs = {}, []
+    queues, procs, producers = {}, [], {}
     total_s = args.total_minutes * 60
     if args.last_call:
         total_s = state["train_seconds"] + max(60.0, deadline - time.time() - args.reserve - 20)
@@ -818,6 +831,7 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
                                   not args.no_augment, seed, queues[b]))
             p.start()
             procs.append(p)
+            producers.setdefault(b, []).append(p)
     print(f"data: buckets {buckets}, {len(files)} files, {n_workers} producer(s) per bucket", flush=True)
 
     step_model = torch.compile(model) if args.compile else model
@@ -837,7 +851,7 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
             progress = state["train_seconds"] / total_s
             b = choose_bucket(progress, curriculum, buckets, args.top_frac, rng)
             t0 = time.time()
-            batch = queues[b].get()
+            batch = fetch(queues[b], producers[b], b)
             acc["wait"] += time.time() - t0
             if steps_here == 0:  # producers starting up is not training time
                 t_last = acc["t0"] = time.time()
@@ -924,6 +938,16 @@ def check_eval(model, heldout, tok, device, eos_id, bos_id):
     print(f"check-eval at L={length}: {2 * len(recs) - bad}/{2 * len(recs)} greedy continuations identical", flush=True)
     if bad:
         sys.exit(1)
+
+
+def fetch(q, procs, bucket):
+    """The next batch of a bucket; fails (instead of waiting forever) once all its producers are dead."""
+    while True:
+        try:
+            return q.get(timeout=10)
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs):
+                sys.exit(f"every data producer of bucket {bucket} died (see the traceback above)")
 
 
 def tokenizer_stats(tok, data_dir):
