@@ -1,7 +1,9 @@
 // The engine as a user drives it: 16-bit weight storage, seeded sampling, stop strings and EOS, token
 // streaming, abort; and the CLI's stable `logits` interface.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from './engine';
 import { fixturePath, greedyAgrees, vectorRelError, type FixtureReference } from './model/fixtures';
@@ -106,6 +108,31 @@ describe('CLI', () => {
     const so = JSON.parse(st.stdout) as { logits: number[]; greedy: number[] };
     expect(vectorRelError(so.logits, set.logitsLast)).toBeLessThan(1e-4);
     expect(so.greedy).toEqual(set.greedyIds.slice(0, 3));
+  });
+
+  it('ruler generate writes all 13 tasks in the documented form; ruler score scores them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ruler-cli-'));
+    const samples = join(dir, 'samples.jsonl');
+    const gen = cli([
+      'ruler', 'generate', '--model', fixturePath('tiny-llama'), '--tasks', 'all', '--length', '2048', '--samples', '1', '--seed', '5',
+      '--squad', 'src/ruler/fixtures/squad_dev_v2_tiny.json', '--hotpotqa', 'src/ruler/fixtures/hotpot_dev_distractor_tiny.json', '--out', samples,
+    ]);
+    expect(gen.status, gen.stderr).toBe(0);
+    const rows = readFileSync(samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.task)).toHaveLength(13);
+    for (const r of rows) {
+      for (const k of ['task', 'index', 'input', 'context', 'query', 'answer_prefix', 'outputs', 'length']) expect(r, `${r.task}.${k}`).toHaveProperty(k);
+      expect(r.context + r.query).toBe(r.input);
+      expect(r.length).toBeLessThanOrEqual(2048);
+    }
+    // perfect answers for half the tasks, nothing for the rest
+    const preds = join(dir, 'preds.jsonl');
+    writeFileSync(preds, rows.map((r, i) => JSON.stringify({ task: r.task, pred: i % 2 ? 'no idea' : r.outputs.join(' '), outputs: r.outputs })).join('\n'));
+    const sc = cli(['ruler', 'score', '--in', preds]);
+    expect(sc.status, sc.stderr).toBe(0);
+    const report = JSON.parse(sc.stdout) as { tasks: Record<string, { score: number }>; average: number };
+    rows.forEach((r, i) => expect(report.tasks[r.task].score).toBe(i % 2 ? 0 : 100));
+    expect(report.average).toBeCloseTo((7 * 100) / 13, 2);
   });
 
   it('a wrong flag or a missing model is a one-line error and a non-zero exit', () => {
