@@ -1,0 +1,58 @@
+// The demo page: loads the bundled model from the page's own server and streams answers, global or Star.
+// DOM only; everything else is the public engine API.
+import { Engine, type ProgressEvent } from '../index';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = (s: string) => ($('status').textContent = s);
+
+const kNoise = 'The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n';
+$<HTMLTextAreaElement>('context').value =
+  'A special magic number is hidden within the following text. Make sure to memorize it. I will quiz you about the number afterwards.\n' +
+  kNoise.repeat(12) + 'One of the special magic numbers for lively-apple is: 4817203.\n' + kNoise.repeat(12);
+$<HTMLTextAreaElement>('query').value =
+  'What is the special magic number for lively-apple mentioned in the provided text? The special magic number for lively-apple mentioned in the provided text is';
+
+let engine: Engine | undefined;
+let abort: AbortController | undefined;
+
+async function load(): Promise<Engine> {
+  if (engine) return engine;
+  const onProgress = (e: ProgressEvent) => status(`${e.phase}: ${'tensor' in e ? e.tensor : ''} ${'loaded' in e ? `${e.loaded}/${e.total}` : `${e.done}/${e.total}`}`);
+  engine = await Engine.load({ model: { baseUrl: new URL('/models/ruler-llama-tiny/', location.href).href }, maxContext: 8192, onProgress });
+  return engine;
+}
+
+$('run').addEventListener('click', async () => {
+  const out = $('out');
+  out.textContent = '';
+  abort = new AbortController();
+  $<HTMLButtonElement>('run').disabled = true;
+  $<HTMLButtonElement>('stop').disabled = false;
+  try {
+    const e = await load();
+    const attention = (document.querySelector('input[name=attention]:checked') as HTMLInputElement).value as 'global' | 'star';
+    const res = await e.generate({
+      context: $<HTMLTextAreaElement>('context').value,
+      query: ' ' + $<HTMLTextAreaElement>('query').value.trim(),
+      chat: true,
+      attention,
+      blockSize: $<HTMLInputElement>('block').value,
+      hosts: Number($<HTMLInputElement>('hosts').value),
+      mode: $<HTMLSelectElement>('mode').value as 'workers' | 'single-device',
+      maxNewTokens: 64,
+      signal: abort.signal,
+      onToken: (t) => (out.textContent += t),
+    });
+    const t = res.timings;
+    status(
+      `${res.contextTokens} + ${res.queryTokens} tokens, ${res.attention}${res.attention === 'star' ? ` (b=${res.plan.blockSize}, ${res.plan.hosts} hosts, ${res.plan.mode})` : ''}: ` +
+        `first token ${t.firstTokenMs.toFixed(0)} ms, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, ${(res.gpuMemoryBytes / 2 ** 20).toFixed(0)} MiB GPU`,
+    );
+  } catch (err) {
+    status(`error: ${(err as Error).message}`);
+  } finally {
+    $<HTMLButtonElement>('run').disabled = false;
+    $<HTMLButtonElement>('stop').disabled = true;
+  }
+});
+$('stop').addEventListener('click', () => abort?.abort());
