@@ -1,6 +1,6 @@
 // Tiled GEMM, fast path, classic layout: out[m, n] (+)= Σ_k x[m, k] · W[n, k] (+ bias[n]), W in HF Linear
-// layout. Same loads and preconditions as matmul_gemm_v2.wgsl (K % 4 == 0 for f32 W, K % 8 == 0 for 16-bit W,
-// x[0, 0] 16-byte aligned). The tiles are stored transposed (k-major), so each k is one outer product of two
+// layout. Global loads are one vec4 each (x as vec4<f32>, W as vec4<u32>: 4 f32 or 8 16-bit values); it needs
+// K % 4 == 0 for f32 W, K % 8 == 0 for 16-bit W and x[0, 0] 16-byte aligned (matmul.ts checks, else gemm128). The tiles are stored transposed (k-major), so each k is one outer product of two
 // row quads by two column quads per thread: rows 4·ty + i and 64 + 4·ty + i, columns 4·tx + j and
 // 64 + 4·tx + j (quarter-warp vec4 reads of workgroup memory are contiguous). Accumulators are named
 // registers and every loop has a constant trip count: nothing private is indexed dynamically.

@@ -42,7 +42,7 @@ const line = (kernel: string, shape: string, ms: number, rate: string, extra = '
 };
 
 // ---- GEMM
-const variants: MatmulKernel[] = ['gemm128', 'gemm128v2', 'gemm128v3'];
+const variants: MatmulKernel[] = ['gemm128', 'gemm128v3'];
 const sizes = quick ? [64, 200] : [2048, 4096, 8192];
 for (const dtype of ['f32', 'bf16x2'] as const) {
   for (const [si, n] of sizes.entries()) {

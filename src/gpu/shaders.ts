@@ -5,7 +5,6 @@ import fill_random from '../../shaders/fill_random.wgsl?raw';
 // ---- linear algebra and elementwise
 import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
-import matmul_gemm_v2 from '../../shaders/matmul_gemm_v2.wgsl?raw';
 import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
@@ -24,7 +23,6 @@ export const kShaders = {
   // ---- linear algebra and elementwise
   matmul_gemm,
   matmul_gemv,
-  matmul_gemm_v2,
   matmul_gemm_v3,
   rmsnorm,
   rope,

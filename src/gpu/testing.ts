@@ -1,5 +1,6 @@
 // Shared by GPU tests in Node (Vitest) and in the browser (e2e page): one device per process.
 import { GpuContext } from './context';
+import { seededUniform } from '../model/sampler';
 import { requestDevice } from './device';
 
 let ctxPromise: Promise<GpuContext> | undefined;
@@ -10,19 +11,10 @@ export function testContext(): Promise<GpuContext> {
   return ctxPromise;
 }
 
-/** Deterministic-per-call but fresh-per-run random numbers: seeded from the clock unless TEST_SEED is set. */
+/** Fresh random numbers every run (seeded from the clock) unless TEST_SEED pins them. */
 export function makeRng(seed?: number): () => number {
-  let s =
-    seed ??
-    (typeof process !== 'undefined' && process.env?.TEST_SEED ? Number(process.env.TEST_SEED) : (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
-  // mulberry32
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const fromEnv = typeof process !== 'undefined' && process.env?.TEST_SEED ? Number(process.env.TEST_SEED) : undefined;
+  return seededUniform(seed ?? fromEnv ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
 }
 
 /** Uniform in [-scale, scale). */

@@ -1,7 +1,7 @@
 // The transformer's forward pass over a chunk of rows, split at the attention so a Star Attention host
 // can put its own attention (local shard, remote partials, merge) between the two halves of a layer.
 import type { Recorder } from '../gpu/context';
-import { attention, type AttentionScratch } from '../gpu/ops/attention';
+import { attention, type AttentionArgs, type AttentionScratch } from '../gpu/ops/attention';
 import { embed } from '../gpu/ops/embedding';
 import { siluMul } from '../gpu/ops/elementwise';
 import { matmul } from '../gpu/ops/matmul';
@@ -24,14 +24,7 @@ export interface ModelOnGpu {
  * Which cache rows a chunk's query rows see (absolute rows): all of [fullStart, fullStart + fullLen),
  * and key kvStart + j of [kvStart, kvStart + kvLen) iff !causal or j ≤ i + causalOffset for query row i.
  */
-export interface Visibility {
-  fullStart: number;
-  fullLen: number;
-  kvStart: number;
-  kvLen: number;
-  causal: boolean;
-  causalOffset: number;
-}
+export type Visibility = Pick<AttentionArgs, 'fullStart' | 'fullLen' | 'kvStart' | 'kvLen' | 'causal' | 'causalOffset'>;
 
 export interface Chunk {
   rows: number; // T tokens in this chunk (≤ state.maxRows); ids and positions already written to state

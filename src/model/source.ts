@@ -261,7 +261,7 @@ class HttpSource implements ModelSource {
 
   // without a cache: learn the size from a one-byte range request, then fetch ranges as asked
   private async remote(name: string): Promise<CachedFile> {
-    const probe = await this.request(name, { headers: { range: 'bytes=0-0' } });
+    const probe = await this.request(name, { headers: { range: 'bytes=0-0' }, cache: 'no-store' });
     const size =
       probe.status === 206
         ? Number(probe.headers.get('content-range')?.split('/').pop())
@@ -272,15 +272,23 @@ class HttpSource implements ModelSource {
       size,
       readRange: async (start, end) => {
         if (end <= start) return new Uint8Array(0);
-        // ranges bypass the browser's HTTP cache, which was seen to answer a range with an empty body;
-        // a short answer is retried once before it counts as an error
-        for (let attempt = 0; ; attempt++) {
+        // ranges bypass the browser's HTTP cache, and an answer that is not the range asked for (seen in
+        // Chromium against Vite's dev server: empty or misplaced bodies) is retried before it is an error
+        let why = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
           const resp = await this.request(name, { headers: { range: `bytes=${start}-${end - 1}` }, cache: 'no-store' });
           const body = new Uint8Array(await resp.arrayBuffer());
-          // a server that ignores Range sends the whole file
-          const part = resp.status === 206 ? body : body.slice(start, end);
-          if (part.length === end - start || attempt === 1) return part;
+          if (resp.status !== 206) {
+            // a server that ignores Range sends the whole file
+            if (body.length === size) return body.slice(start, end);
+            why = `status ${resp.status} with ${body.length} of ${size} bytes`;
+            continue;
+          }
+          const cr = /bytes (\d+)-(\d+)\//.exec(resp.headers.get('content-range') ?? '');
+          if (cr && Number(cr[1]) === start && Number(cr[2]) === end - 1 && body.length === end - start) return body;
+          why = `asked bytes ${start}-${end - 1}, got "${resp.headers.get('content-range')}" with ${body.length} bytes`;
         }
+        throw new Error(`${this.s.urlOf(name)}: the server did not return the byte range asked for (${why})`);
       },
     };
   }

@@ -163,7 +163,6 @@ const matmulChecks: Check[] = [
   matmulCheck('matmul.gemm128', 'gemm128', [[37, 130, 300], [200, 257, 33], [1, 1, 1]]),
   // the vec4 fast paths: K a multiple of 8 but not of the 16-wide K step, ragged M and N, one tile exactly;
   // K = 30 takes the general fallback
-  matmulCheck('matmul.gemm128v2', 'gemm128v2', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
   matmulCheck('matmul.gemm128v3', 'gemm128v3', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
   {
     id: 'matmul.auto',
