@@ -36,6 +36,21 @@ describe('16-bit weight storage', () => {
   });
 });
 
+describe('weights over the binding limit', () => {
+  it('splits the embedding and the LM head across bindings and still matches transformers', async () => {
+    // 64 KiB bindings cut tiny-llama's 773 × 64 f32 embedding (tied LM head) into 4 chunks
+    const e = await Engine.load({ model: fixturePath('tiny-llama'), maxContext: 256, chunkRows: 32, maxBindingBytes: 64 * 1024 });
+    try {
+      const p = ref('tiny-llama').prompts[1];
+      const r = await e.generate({ contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), maxNewTokens: 3, stopAtEos: false, wantLogits: true });
+      expect(vectorRelError(r.logits!, p.logitsLast)).toBeLessThan(1e-4);
+      expect(r.tokens).toEqual(p.greedyIds.slice(0, 3));
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
 describe('generation', () => {
   let engine: Engine;
   const p = ref('tiny-llama').prompts[1];

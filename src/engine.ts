@@ -31,6 +31,8 @@ export interface EngineOptions {
   adapter?: AdapterChoice;
   /** Node: download cache folder. */
   cacheDir?: string;
+  /** Split weight matrices above this many bytes per binding (default: the device's limit; tests use less). */
+  maxBindingBytes?: number;
   /** Load weights onto this engine's own device now (default true); workers-mode users may skip it. */
   preload?: boolean;
   onProgress?: (e: ProgressEvent) => void;
@@ -134,6 +136,7 @@ export class Engine implements EngineApi {
       chunkRows: opts.chunkRows ?? 512,
       adapter: opts.adapter,
       cacheDir: opts.cacheDir,
+      maxBindingBytes: opts.maxBindingBytes,
     };
     const ctx = new GpuContext(await requestDevice(opts.adapter));
     const engine = new Engine(config, tokenizer, init, ctx, opts);

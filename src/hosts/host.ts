@@ -20,6 +20,8 @@ export interface HostInit {
   adapter?: AdapterChoice;
   /** Node: cache folder for downloads. */
   cacheDir?: string;
+  /** Split a weight matrix over several bindings above this size (default: the device's binding limit). */
+  maxBindingBytes?: number;
   /**
    * Node worker hosts: a child process each (default; a crash stays in that process) or a worker_thread
    * (cheaper messages, but a thread dying with GPU work in flight aborts the whole process inside Dawn).

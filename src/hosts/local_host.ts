@@ -63,7 +63,14 @@ export class LocalHost implements Host {
     const model =
       typeof init.model === 'object' && 'randomConfig' in init.model
         ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions)
-        : await loadModelOnGpu(ctx, await openSource(init.model, { cacheDir: init.cacheDir, onProgress }), init.storage, init.maxPositions, onProgress);
+        : await loadModelOnGpu(
+            ctx,
+            await openSource(init.model, { cacheDir: init.cacheDir, onProgress }),
+            init.storage,
+            init.maxPositions,
+            onProgress,
+            init.maxBindingBytes,
+          );
     const state = createRunState(ctx.device, model.cfg, init.chunkRows);
     return new LocalHost(name, ctx, model, state, owns);
   }

@@ -22,10 +22,11 @@ export async function loadModelOnGpu(
   storage: WeightStorage,
   maxPositions: number,
   onProgress?: (p: LoadProgress) => void,
+  maxBindingBytes?: number,
 ): Promise<ModelOnGpu> {
   const cfg = await readModelConfig(src);
   const entries = await openCheckpoint(src);
-  const weights = await loadWeights(ctx, cfg, src, entries, storage, onProgress);
+  const weights = await loadWeights(ctx, cfg, src, entries, storage, onProgress, maxBindingBytes);
   const table = ropeTable(cfg.rope, cfg.headSize, maxPositions);
   const rope = uploadTensor(ctx.device, table, [maxPositions, cfg.headSize], 'f32', 'rope table');
   return { cfg, weights, ropeTable: rope };

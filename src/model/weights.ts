@@ -76,6 +76,7 @@ export async function loadWeights(
   entries: Map<string, TensorEntry>,
   storage: WeightStorage,
   onProgress?: (p: LoadProgress) => void,
+  maxBindingBytes = ctx.device.limits.maxStorageBufferBindingSize,
 ): Promise<Weights> {
   const device = ctx.device;
   // every name, shape and dtype is checked before the first byte is uploaded
@@ -97,7 +98,7 @@ export async function loadWeights(
 
   const uploadChunked = async (name: string, rows: number, cols: number): Promise<ChunkedMatrix> => {
     const bytesPerRow = storage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
-    const maxRows = Math.floor(device.limits.maxStorageBufferBindingSize / bytesPerRow);
+    const maxRows = Math.floor(maxBindingBytes / bytesPerRow);
     if (rows <= maxRows) return { chunks: [await upload(name, [rows, cols], 'matrix')], rowsPerChunk: rows, rows, cols };
     const e = entries.get(name)!;
     const st = toStorage(e, await readTensor(src, e), storage);
