@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // pages are separate entries (demo, e2e harness); a missing file must be a 404, not index.html
+  appType: 'mpa',
   server: {
     // cross-origin isolation gives the page SharedArrayBuffer for worker hosts
     headers: {

@@ -43,7 +43,9 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   }
   const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
   if (range) {
-    const [s, e] = [Number(range[1]), Math.min(Number(range[2]), data.byteLength - 1)];
+    // the 'sloppy' revision answers like Vite's dev server, which reads an end of 0 as "to the end"
+    const end = m[1] === 'sloppy' && range[2] === '0' ? data.byteLength - 1 : Number(range[2]);
+    const [s, e] = [Number(range[1]), Math.min(end, data.byteLength - 1)];
     res.writeHead(206, { 'content-range': `bytes ${s}-${e}/${data.byteLength}`, 'content-length': e - s + 1 });
     res.end(req.method === 'HEAD' ? undefined : data.subarray(s, e + 1));
     return;
@@ -173,6 +175,14 @@ describe('HTTP sources', () => {
     const src2 = await openSource({ baseUrl: `${base}/test/tiny/resolve/main/` });
     expect(await src2.exists('config.json')).toBe(true);
     expect(await src2.exists('missing.json')).toBe(false);
+  });
+
+  it('cuts the asked range out of a wider 206 answer (as when a dev server reads bytes=0-0 as the whole file)', async () => {
+    const src = await openSource({ baseUrl: `${base}/test/tiny/resolve/sloppy/` });
+    expect(await src.readRange('model.safetensors', 0, 1)).toEqual(fileBytes('model.safetensors').subarray(0, 1));
+    const entries = await openCheckpoint(src);
+    const e = entries.get('model.embed_tokens.weight')!;
+    expect(await readTensor(src, e)).toEqual(fileBytes('model.safetensors').subarray(e.start, e.end));
   });
 
   it('explains HTTP errors and unreachable servers', async () => {
