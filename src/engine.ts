@@ -33,6 +33,8 @@ export interface EngineOptions {
   cacheDir?: string;
   /** Split weight matrices above this many bytes per binding (default: the device's limit; tests use less). */
   maxBindingBytes?: number;
+  /** Node workers mode: a child process per host (default, crash-isolated) or a worker_thread per host. */
+  isolation?: 'process' | 'thread';
   /** Load weights onto this engine's own device now (default true); workers-mode users may skip it. */
   preload?: boolean;
   onProgress?: (e: ProgressEvent) => void;
@@ -137,6 +139,7 @@ export class Engine implements EngineApi {
       adapter: opts.adapter,
       cacheDir: opts.cacheDir,
       maxBindingBytes: opts.maxBindingBytes,
+      isolation: opts.isolation,
     };
     const ctx = new GpuContext(await requestDevice(opts.adapter));
     const engine = new Engine(config, tokenizer, init, ctx, opts);

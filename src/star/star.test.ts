@@ -1,6 +1,6 @@
 // Star Attention on the committed fixtures: equal to global attention when one block covers the context,
 // equal to a float64 reference of both phases written here and to the torch reference, and the same in
-// workers mode (worker_threads, one device each) as in single-device mode.
+// workers mode (host processes or worker_threads, one device each) as in single-device mode.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine';
@@ -77,7 +77,7 @@ describe('Star Attention (tiny-llama)', () => {
     }
   });
 
-  it('workers mode (worker_threads, a device each) equals single-device mode', async () => {
+  it('workers mode (a child process and a device per host) equals single-device mode', async () => {
     for (const [b, a, hosts] of [[16, 16, 2], [16, 8, 3], [24, 24, 3]]) {
       const single = await star(b, a, hosts, 'single-device');
       const workers = await star(b, a, hosts, 'workers');
@@ -86,6 +86,18 @@ describe('Star Attention (tiny-llama)', () => {
       expect(err).toBeLessThan(1e-5);
       expect(workers.tokens).toEqual(single.tokens);
       expect(workers.plan.hosts).toBe(hosts);
+    }
+  });
+
+  it('workers mode on worker_threads equals single-device mode too', async () => {
+    const threads = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, isolation: 'thread', preload: false });
+    try {
+      const single = await star(16, 8, 2, 'single-device');
+      const workers = await threads.generate({ contextIds, queryIds, attention: 'star', blockSize: 16, anchorSize: 8, hosts: 2, mode: 'workers', maxNewTokens: 8, stopAtEos: false, wantLogits: true });
+      expect(vectorRelError(workers.logits!, single.logits!)).toBeLessThan(1e-5);
+      expect(workers.tokens).toEqual(single.tokens);
+    } finally {
+      await threads.dispose();
     }
   });
 
