@@ -6,7 +6,7 @@ import { checkSequenceLength, type ModelConfig } from './model/config';
 import { readModelConfig } from './model/load';
 import { samplingParams, seededUniform, type SamplingOptions } from './model/sampler';
 import { openSource } from './model/source';
-import { loadTokenizer, type Tokenizer } from './model/tokenizer';
+import { loadTokenizer, StreamDecoder, type Tokenizer } from './model/tokenizer';
 import type { WeightStorage } from './model/weights';
 import type { Host, HostInit, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
@@ -285,6 +285,8 @@ export class Engine implements EngineApi {
     const eos = new Set([...(req.stopAtEos === false ? [] : this.config.eosTokenIds), ...(req.stopTokens ?? [])]);
     const stops = req.stop ?? [];
     const generated: number[] = [];
+    // completed text only: a token that ends inside a UTF-8 character waits for the next one
+    const stream = new StreamDecoder(this.tokenizer);
     let text = '';
     let emitted = 0;
     let stopReason: GenerateResult['stopReason'] = 'length';
@@ -294,22 +296,17 @@ export class Engine implements EngineApi {
         return true;
       }
       generated.push(token);
-      text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
-      // hold back a trailing replacement char: the next token may complete the UTF-8 sequence
-      const ready = text.endsWith('\uFFFD') ? text.length - 1 : text.length;
+      text += stream.push(token);
       const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
       if (hit.length > 0) {
         text = text.slice(0, Math.min(...hit));
-        if (text.length > emitted) req.onToken?.(text.slice(emitted), token);
-        emitted = text.length;
         stopReason = 'stop';
-        return true;
       }
-      if (ready > emitted) {
-        req.onToken?.(text.slice(emitted, ready), token);
-        emitted = ready;
+      if (text.length > emitted) {
+        req.onToken?.(text.slice(emitted), token);
+        emitted = text.length;
       }
-      return false;
+      return stopReason === 'stop';
     };
     let run;
     try {
@@ -332,7 +329,10 @@ export class Engine implements EngineApi {
       if ((e as Error).name === 'HostCrashedError') await this.disposePool();
       throw e;
     }
-    if (text.length > emitted) req.onToken?.(text.slice(emitted), generated[generated.length - 1]);
+    if ((stopReason as GenerateResult['stopReason']) !== 'stop') {
+      text += stream.flush();
+      if (text.length > emitted) req.onToken?.(text.slice(emitted), generated[generated.length - 1]);
+    }
     const t = run.timings;
     const decodeSteps = Math.max(0, t.steps - 1);
     return {
