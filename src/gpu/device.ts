@@ -80,7 +80,7 @@ let nodeGpuCache = new Map<string, GPU>();
 async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
   const flags = [`enable-dawn-features=allow_unsafe_apis${choice.disableRobustness ? ',disable_robustness' : ''}`];
   if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
-  const key = flags.join(' ');
+  const key = flags.join(' ') + (process.env.VK_ICD_FILENAMES ?? '');
   const cached = nodeGpuCache.get(key);
   if (cached) return cached;
   let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };
@@ -98,6 +98,19 @@ async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
   const gpu = mod.create(flags);
   nodeGpuCache.set(key, gpu);
   return gpu;
+}
+
+const kSwiftShaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** Points the Vulkan loader at SwiftShader when nobody chose a driver and Debian's chromium provides it. */
+async function useSwiftShader(): Promise<boolean> {
+  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return false;
+  const fsName = 'node:fs';
+  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+  if (!existsSync(kSwiftShaderIcd)) return false;
+  process.env.VK_ICD_FILENAMES = kSwiftShaderIcd;
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  return true;
 }
 
 function noAdapterHelp(runtime: 'browser' | 'node'): string {
@@ -137,6 +150,11 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
     adapter = await gpu.requestAdapter({ powerPreference: choice.powerPreference });
   } catch (e) {
     throw new WebGpuUnavailableError(`requestAdapter failed: ${(e as Error).message}. ${noAdapterHelp(runtime)}`);
+  }
+  if (!adapter && runtime === 'node' && (await useSwiftShader())) {
+    // no GPU driver answered: fall back to the software Vulkan driver Debian's chromium ships
+    gpu = await nodeGpu(choice);
+    adapter = await gpu.requestAdapter({ powerPreference: choice.powerPreference });
   }
   if (choice.adapterIndex !== undefined && choice.adapterIndex > 0) {
     adapter = await nthAdapter(gpu, choice);
