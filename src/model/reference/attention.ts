@@ -1,22 +1,9 @@
 // Float64 references for the attention kernels: the key-visibility rule written out literally, a plain
 // max-subtracted softmax per (token, head), and the exact merge of partial results by log-sum-exp.
+import type { AttentionArgs } from '../../gpu/ops/attention';
 
-/** Which keys each query row sees; the same fields as the GPU op's arguments. */
-export interface AttentionShape {
-  T: number;
-  nHeads: number;
-  nKvHeads: number;
-  headSize: number;
-  scale: number;
-  /** Full segment: absolute cache rows [fullStart, fullStart + fullLen), seen by every row. */
-  fullStart: number;
-  fullLen: number;
-  /** Causal segment: row i sees kvStart + j iff !causal || j <= i + causalOffset. */
-  kvStart: number;
-  kvLen: number;
-  causal: boolean;
-  causalOffset: number;
-}
+/** Which keys each query row sees: the GPU op's arguments without its buffers. */
+export type AttentionShape = Omit<AttentionArgs, 'q' | 'k' | 'v' | 'out' | 'lse' | 'tuning'>;
 
 /** out (rows, headSize) and natural-log lse (rows); lse = -Infinity and out = 0 where no key was seen. */
 export interface AttentionResult {
