@@ -578,11 +578,17 @@ def save_compact(model, state, out_dir, tok_dir):
         json.dump(state, f, indent=2)
 
 
-def load_compact(model, in_dir):
+def load_compact(model, in_dir, weights_dir=None):
+    """Weights from in_dir's weights-*.safetensors, or from weights_dir's *.safetensors (an exported model
+    folder: same tensor names), and the training state from in_dir/state.json."""
     from safetensors.torch import load_file
 
     sd = {}
-    for f in sorted(glob.glob(os.path.join(in_dir, "weights-*.safetensors"))):
+    files = sorted(glob.glob(os.path.join(weights_dir, "*.safetensors"))) if weights_dir else \
+        sorted(glob.glob(os.path.join(in_dir, "weights-*.safetensors")))
+    if not files:
+        sys.exit(f"no safetensors weights in {weights_dir or in_dir}")
+    for f in files:
         sd.update(load_file(f))
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=False)
     missing = [k for k in missing if k != "lm_head.weight"]
@@ -650,6 +656,8 @@ def main():
     ap.add_argument("--run", default="data/run", help="full checkpoint (ckpt.pt) and metrics.jsonl")
     ap.add_argument("--resume", action="store_true", help="continue from --run/ckpt.pt, else from --resume-from")
     ap.add_argument("--resume-from", help="compact checkpoint folder (from --save-compact) when ckpt.pt is absent")
+    ap.add_argument("--resume-weights", help="take --resume-from's weights from this folder's *.safetensors instead "
+                    "(e.g. the exported public/models/<name>, so a GPU call need not carry the compact shards too)")
     ap.add_argument("--save-compact", help="also write the compact checkpoint here (e.g. $OUT/ckpt)")
     ap.add_argument("--export", help="write the shipped model folder here at the end")
     ap.add_argument("--export-dtype", default="bf16", choices=["bf16", "f32"])
@@ -681,7 +689,12 @@ def main():
     ap.add_argument("--curriculum", default="0:512,0.08:1024,0.2:2048,0.35:4096,0.5:8192",
                     help="progress:max-length steps; progress = training seconds / total")
     ap.add_argument("--top-frac", type=float, default=0.5, help="share of steps at the longest allowed bucket")
-    ap.add_argument("--star-frac", type=float, default=0.2, help="share of steps ≥ 2048 with a Star Attention mask")
+    ap.add_argument("--star-frac", type=float, default=0.2, help="share of steps ≥ --star-min-bucket with a Star Attention mask")
+    ap.add_argument("--star-min-bucket", type=int, default=2048, help="shortest bucket that gets Star Attention masks")
+    ap.add_argument("--star-divs", default="2,4,8", help="Star blocks are context/k for k drawn from this list (at least 64)")
+    ap.add_argument("--restart-schedule", action="store_true",
+                    help="this call starts a new schedule of --total-minutes from the resumed weights (fine-tuning): "
+                         "LR decay and curriculum count from here")
     ap.add_argument("--workers", type=int, default=0, help="producer processes per bucket (0: from the CPU count)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     # evaluation
@@ -744,7 +757,7 @@ def main():
         state = full["state"]
         print(f"resumed {ckpt_path}: step {state['step']}, {state['train_seconds']:.0f} s trained", flush=True)
     elif args.resume_from:
-        state = load_compact(model, args.resume_from)
+        state = load_compact(model, args.resume_from, args.resume_weights)
         cold = True
         # the metrics so far travel with the compact checkpoint; a fresh machine continues them
         src = os.path.join(args.resume_from, "metrics.jsonl")
@@ -818,8 +831,11 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
     ctx = mp.get_context("spawn")
     queues, procs, producers = {}, [], {}
     total_s = args.total_minutes * 60
+    star_divs = [int(x) for x in args.star_divs.split(",")]
+    # progress counts training seconds since the schedule's origin: 0, or where a restarted schedule began
+    origin = state["train_seconds"] if args.restart_schedule else 0.0
     if args.last_call:
-        total_s = state["train_seconds"] + max(60.0, deadline - time.time() - args.reserve - 20)
+        total_s = state["train_seconds"] - origin + max(60.0, deadline - time.time() - args.reserve - 20)
         print(f"last call: schedule ends at {total_s:.0f} s of training", flush=True)
     for b in buckets:
         queues[b] = ctx.Queue(maxsize=6)
@@ -848,7 +864,7 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
                 break
             if not args.max_steps and time.time() > deadline - args.reserve:
                 break
-            progress = state["train_seconds"] / total_s
+            progress = (state["train_seconds"] - origin) / total_s
             b = choose_bucket(progress, curriculum, buckets, args.top_frac, rng)
             t0 = time.time()
             batch = fetch(queues[b], producers[b], b)
@@ -859,8 +875,8 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
             ids = torch.from_numpy(batch["ids"]).to(device, dtype=torch.long)
             kinds = torch.from_numpy(batch["kinds"]).to(device)
             mask = None
-            if b >= 2048 and rng.random() < args.star_frac:
-                blocks = [max(64, int(c) // rng.choice((2, 4, 8))) for c in batch["ctx"]]
+            if b >= args.star_min_bucket and rng.random() < args.star_frac:
+                blocks = [max(64, int(c) // rng.choice(star_divs)) for c in batch["ctx"]]
                 mask = star_mask(ids.shape[1], batch["ctx"].tolist(), blocks, device)
             lr = lr_at(args, state["step"], progress, steps_here, cold)
             for g in opt.param_groups:

@@ -1,7 +1,7 @@
 // star-attn ruler [run] | generate | score — RULER against the engine, global vs Star Attention.
 // Other tools check the project through these forms: keep flags and output shapes stable.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Engine } from '../engine';
+import { Engine, type EngineOptions } from '../engine';
 import type { Tokenizer } from '../model/tokenizer';
 import {
   generateSamples,
@@ -201,7 +201,7 @@ async function runSub(argv: string[]): Promise<void> {
   const out = v.out ?? 'ruler-results.json';
   const recordsPath = out.replace(/\.json$/, '') + '.jsonl';
   const maxLen = Math.max(...lengths);
-  const engine = await Engine.load({ ...engineOptions(v), maxContext: maxLen, preload: mode !== 'workers' });
+  const engine = await loadForLength(engineOptions(v), maxLen, mode !== 'workers');
   try {
     const tok = engine.tokenizer;
     const { tokenizer, applyTemplate } = promptTools(tok, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
@@ -246,6 +246,21 @@ async function runSub(argv: string[]): Promise<void> {
     await engine.dispose();
   }
 }
+
+/**
+ * RULER sizes the joined prompt to L minus the tokens to generate, but the engine gets context and query
+ * encoded apart, which can cost a token or two at the seam: the cache gets some slack beyond L, unless the
+ * model's positions end there.
+ */
+async function loadForLength(opts: EngineOptions, maxLen: number, preload: boolean): Promise<Engine> {
+  try {
+    return await Engine.load({ ...opts, maxContext: maxLen + kSeamSlack, preload });
+  } catch (e) {
+    if (!(e instanceof RangeError && /max_position_embeddings/.test(e.message))) throw e;
+    return Engine.load({ ...opts, maxContext: maxLen, preload });
+  }
+}
+const kSeamSlack = 64;
 
 function progressBar() {
   let last = 0;

@@ -17,6 +17,10 @@ export {
   type AttentionConfig, type GenerateFn, type GenerateResult, type ResolvedConfig, type ResultStore, type RulerEvent,
   type RunRecord, type RunRulerOptions, type SizeExpr,
 } from './runner';
+export {
+  rulerReport,
+  type IncompleteCell, type ReportCell, type ReportConfig, type ReportLength, type RulerReportJson, type RulerReportOptions,
+} from './report';
 export { jsonlStore } from './jsonl_store';
 export { parseJsonl, parsePredictions } from './jsonl';
 export { kQaSources, loadQaDataset, parseHotpotqa, parseSquad, type QaDataset, type QaQuestion } from './qa_data';

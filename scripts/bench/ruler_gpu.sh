@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# RULER with the engine on the GPU machine: global vs Star Attention over tasks × lengths, each
+# (task, length) cell one `star-attn ruler run` process (dist/bench/cli.mjs: the CLI with its
+# dependencies bundled). Decoding an 11M-parameter model is latency-bound (a readback per token), so
+# JOBS processes, each with its own GPUDevice, share the GPU and the 16 cores.
+#
+#   source .gpu/setup.sh && bash scripts/bench/ruler_gpu.sh <out-dir> [seconds]
+#
+# Every record is appended to <out-dir>/<task>-<length>.jsonl as it comes, so a run cut off by the
+# time limit keeps what it did, and a later run given the same files resumes (copy them into
+# <out-dir> first). Merge and tabulate here: npx tsx scripts/bench/ruler_table.ts <out-dir>/*.jsonl
+set -uo pipefail
+out=$1
+budget=${2:-540}
+export MODEL=${MODEL:-public/models/ruler-llama-tiny}
+export SAMPLES=${SAMPLES:-50}
+export BLOCKS=${BLOCKS:-L/4,L/8,L/16}
+export HOSTS=${HOSTS:-4}
+jobs=${JOBS:-14}
+tasks=${TASKS:-niah_single_1,niah_single_2,niah_single_3,niah_multikey_1,niah_multikey_2,niah_multikey_3,niah_multivalue,niah_multiquery,vt,cwe,fwe}
+lengths=${LENGTHS:-8192,4096,2048,1024}
+mkdir -p "$out"
+export OUT_DIR=$out
+export DEADLINE=$(($(date +%s) + budget))
+nvidia-smi -L > "$out/gpu.txt" 2>&1 || true
+# longest cells first, so the short ones fill the gaps at the end
+for L in ${lengths//,/ }; do for t in ${tasks//,/ }; do echo "$t $L"; done; done |
+  xargs -P "$jobs" -L 1 bash -c '
+    left=$((DEADLINE - $(date +%s)))
+    [ "$left" -gt 10 ] || exit 0
+    timeout "$left" node dist/bench/cli.mjs ruler run --model "$MODEL" --tasks "$0" --lengths "$1" --samples "$SAMPLES" \
+      --attention global,star --block-size "$BLOCKS" --hosts "$HOSTS" --out "$OUT_DIR/$0-$1.json" \
+      > "$OUT_DIR/$0-$1.log" 2>&1
+    rc=$?  # 124: cut off by the time budget
+    echo "$(date +%T) $0 $1 exit $rc ($(wc -l < "$OUT_DIR/$0-$1.jsonl" 2>/dev/null || echo 0) records)"'
+echo "records: $(cat "$out"/*.jsonl 2>/dev/null | wc -l)"
