@@ -87,6 +87,30 @@ describe('generation', () => {
     expect(r.tokens).toEqual(p.greedyIds.slice(0, k));
   });
 
+  it('requests made at once run one after another, each with its own answer', async () => {
+    // one engine, one KV cache: a page that starts a RULER run while a chat answer streams must not mix them
+    const q = ref('tiny-llama').prompts[2];
+    const [a, b, c] = await Promise.all([
+      engine.generate({ ...base, maxNewTokens: 6 }),
+      engine.generate({ contextIds: q.ids.slice(0, -1), queryIds: q.ids.slice(-1), stopAtEos: false, maxNewTokens: 6 }),
+      engine.generate({ ...base, maxNewTokens: 6, attention: 'star', blockSize: 4, hosts: 2 }),
+    ]);
+    expect(a.tokens).toEqual(p.greedyIds.slice(0, 6));
+    expect(b.tokens).toEqual(q.greedyIds.slice(0, 6));
+    expect(c.attention).toBe('star');
+  });
+
+  it('a request aborted while it waits for its turn rejects at once; the running one is untouched', async () => {
+    const ac = new AbortController();
+    let longDone = false;
+    const long = engine.generate({ ...base, maxNewTokens: 8 }).then((r) => ((longDone = true), r));
+    const queued = engine.generate({ ...base, maxNewTokens: 8, signal: ac.signal });
+    ac.abort();
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect(longDone).toBe(false);
+    expect((await long).tokens).toEqual(p.greedyIds.slice(0, 8));
+  });
+
   it('an AbortSignal stops decoding promptly, and the engine stays usable', async () => {
     const ac = new AbortController();
     let n = 0;

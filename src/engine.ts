@@ -272,7 +272,22 @@ export class Engine implements EngineApi {
     return { plan, mode, hostDescs };
   }
 
-  async generate(req: GenerateRequest): Promise<GenerateResult> {
+  /** Settles when every request accepted so far has finished (resolved or rejected). */
+  private idle: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Generates for one request. Requests share this engine's hosts and KV caches, so they run one at a time in
+   * the order made; one aborted while it waits leaves the queue at once.
+   */
+  generate(req: GenerateRequest): Promise<GenerateResult> {
+    const before = this.idle;
+    const run = waitTurn(before, req.signal).then(() => this.generateNow(req));
+    // the next request waits for this one and, should this one leave early, for the ones before it
+    this.idle = Promise.all([before, run.catch(() => undefined)]);
+    return run;
+  }
+
+  private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
     const { contextIds, queryIds } = this.tokenizeRequest(req);
     const maxNewTokens = req.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
@@ -365,6 +380,21 @@ export class Engine implements EngineApi {
     this.local = undefined;
     this.ctx.handle.destroy();
   }
+}
+
+/** Resolves when `before` settles, or rejects with an AbortError as soon as `signal` aborts. */
+function waitTurn(before: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  const aborted = () => Object.assign(new Error('generation aborted'), { name: 'AbortError' });
+  if (signal?.aborted) return Promise.reject(aborted());
+  if (!signal) return before.then(() => undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    before.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 function hostDescsOf(o: AttentionOptions): HostDescriptor[] {

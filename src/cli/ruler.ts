@@ -2,9 +2,11 @@
 // Other tools check the project through these forms: keep flags and output shapes stable.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Engine, type EngineOptions } from '../engine';
-import type { Tokenizer } from '../model/tokenizer';
 import {
+  engineGenerateFn,
   generateSamples,
+  kRulerSeamSlack,
+  rulerPromptTools,
   jsonlStore,
   kQaSources,
   loadEssay,
@@ -19,7 +21,6 @@ import {
   summaryTableCsv,
   type AttentionConfig,
   type RulerSummary,
-  type Sample,
   type TaskData,
   type TaskName,
 } from '../ruler/index';
@@ -69,16 +70,6 @@ function tasksOf(v: string | undefined): TaskName[] {
   }
 }
 
-/** RULER counts prompt tokens without a tokenizer-added BOS; the template decides what the text holds. */
-function promptTools(tok: Tokenizer, template: 'chat' | 'base') {
-  const useChat = template === 'chat' && tok.hasChatTemplate;
-  const tokenizer = { encode: (t: string) => tok.encode(t, { addSpecialTokens: false }) };
-  const applyTemplate = useChat
-    ? (t: string) => tok.applyChatTemplate([{ role: 'user', content: t }], { addGenerationPrompt: true })
-    : (t: string) => t;
-  return { tokenizer, applyTemplate };
-}
-
 async function taskData(v: Record<string, unknown>, tasks: TaskName[]): Promise<TaskData> {
   const data: TaskData = {};
   if (v.essay) data.essay = await loadEssay(v.essay as string);
@@ -91,16 +82,6 @@ async function taskData(v: Record<string, unknown>, tasks: TaskName[]): Promise<
     data.hotpotqa = await loadQaDataset('hotpotqa', v.hotpotqa as string);
   }
   return data;
-}
-
-/** Token ids of a sample: the chat-templated text already carries BOS, a base prompt gets the tokenizer's. */
-function sampleIds(tok: Tokenizer, s: Sample): { contextIds: number[]; queryIds: number[] } {
-  const bos = tok.bosTokenId === undefined ? undefined : tok.idToToken(tok.bosTokenId);
-  const hasBos = bos !== undefined && s.context.startsWith(bos);
-  return {
-    contextIds: tok.encode(s.context, { addSpecialTokens: !hasBos }),
-    queryIds: tok.encode(s.query, { addSpecialTokens: false }),
-  };
 }
 
 // ---- ruler generate
@@ -119,7 +100,7 @@ async function generateSub(argv: string[]): Promise<void> {
   if (!v.out) throw new UsageError(`--out is required\n${kRunUsage}`);
   const engine = await Engine.load({ ...engineOptions(v), preload: false });
   try {
-    const { tokenizer, applyTemplate } = promptTools(engine.tokenizer, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
+    const { tokenizer, applyTemplate } = rulerPromptTools(engine.tokenizer, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
     const data = await taskData(v, tasks);
     const lines: string[] = [];
     for (const length of lengths) {
@@ -204,7 +185,7 @@ async function runSub(argv: string[]): Promise<void> {
   const engine = await loadForLength(engineOptions(v), maxLen, mode !== 'workers');
   try {
     const tok = engine.tokenizer;
-    const { tokenizer, applyTemplate } = promptTools(tok, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
+    const { tokenizer, applyTemplate } = rulerPromptTools(tok, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
     const data = await taskData(v, tasks);
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
@@ -221,21 +202,7 @@ async function runSub(argv: string[]): Promise<void> {
       store: jsonlStore(recordsPath),
       signal: ac.signal,
       onProgress: progress,
-      generate: async (sample, { maxNewTokens, config }) => {
-        const res = await engine.generate({
-          ...sampleIds(tok, sample),
-          ...(config.attention === 'star' ? { ...config, mode: config.mode as 'workers' | 'single-device' | undefined } : { attention: 'global' as const }),
-          maxNewTokens,
-          signal: ac.signal,
-        });
-        return {
-          text: res.text,
-          prefillMs: res.timings.prefillMs,
-          decodeMs: res.timings.decodeMs,
-          promptTokens: res.contextTokens + res.queryTokens,
-          generatedTokens: res.tokens.length,
-        };
-      },
+      generate: engineGenerateFn(engine, { signal: ac.signal }),
     });
     process.stderr.write('\n');
     writeFileSync(out, JSON.stringify({ model: v.model ?? 'default', gpu: engine.gpu, tasks, lengths, samples, seed, summary }, null, 2));
@@ -247,20 +214,15 @@ async function runSub(argv: string[]): Promise<void> {
   }
 }
 
-/**
- * RULER sizes the joined prompt to L minus the tokens to generate, but the engine gets context and query
- * encoded apart, which can cost a token or two at the seam: the cache gets some slack beyond L, unless the
- * model's positions end there.
- */
+/** A cache for lengths up to maxLen plus the seam slack, unless the model's positions end sooner. */
 async function loadForLength(opts: EngineOptions, maxLen: number, preload: boolean): Promise<Engine> {
   try {
-    return await Engine.load({ ...opts, maxContext: maxLen + kSeamSlack, preload });
+    return await Engine.load({ ...opts, maxContext: maxLen + kRulerSeamSlack, preload });
   } catch (e) {
     if (!(e instanceof RangeError && /max_position_embeddings/.test(e.message))) throw e;
     return Engine.load({ ...opts, maxContext: maxLen, preload });
   }
 }
-const kSeamSlack = 64;
 
 function progressBar() {
   let last = 0;

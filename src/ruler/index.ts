@@ -21,6 +21,7 @@ export {
   rulerReport,
   type IncompleteCell, type ReportCell, type ReportConfig, type ReportLength, type RulerReportJson, type RulerReportOptions,
 } from './report';
+export { engineGenerateFn, kRulerSeamSlack, rulerPromptTools, sampleIds } from './engine_run';
 export { jsonlStore } from './jsonl_store';
 export { parseJsonl, parsePredictions } from './jsonl';
 export { kQaSources, loadQaDataset, parseHotpotqa, parseSquad, type QaDataset, type QaQuestion } from './qa_data';

@@ -1,6 +1,9 @@
-// The demo page: loads the bundled model from the page's own server and streams answers, global or Star.
+// The demo page: loads the bundled model from the page's own server, streams answers (global or Star)
+// and runs RULER, global vs Star, with tables and a plot (ruler_panel.ts).
 // DOM only; everything else is the public engine API.
 import { Engine, type ProgressEvent } from '../index';
+import { kRulerSeamSlack } from '../ruler/index';
+import { initRulerPanel } from './ruler_panel';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => ($('status').textContent = s);
@@ -15,12 +18,23 @@ $<HTMLTextAreaElement>('query').value =
 let engine: Engine | undefined;
 let abort: AbortController | undefined;
 
-async function load(): Promise<Engine> {
-  if (engine) return engine;
-  const onProgress = (e: ProgressEvent) => status(`${e.phase}: ${'tensor' in e ? e.tensor : ''} ${'loaded' in e ? `${e.loaded}/${e.total}` : `${e.done}/${e.total}`}`);
-  engine = await Engine.load({ model: { baseUrl: new URL('/models/ruler-llama-tiny/', location.href).href }, maxContext: 8192, onProgress });
+/** The page's one engine, reloaded only when a run needs a longer cache than it has. */
+async function load(need = 0): Promise<Engine> {
+  const maxContext = Math.max(8192, need) + kRulerSeamSlack;
+  if (engine && engine.maxContext >= maxContext) return engine;
+  await engine?.dispose();
+  engine = undefined;
+  // loading progress only: generation phases would leave a stale "decode: n/128" behind every run
+  const onProgress = (e: ProgressEvent) => {
+    if (e.phase === 'download') status(`download: ${e.file} ${e.loaded}/${e.total}`);
+    else if (e.phase === 'weights') status(`weights: ${e.tensor} ${e.loaded}/${e.total}`);
+  };
+  engine = await Engine.load({ model: { baseUrl: new URL('/models/ruler-llama-tiny/', location.href).href }, maxContext, onProgress });
+  status(`loaded: ${engine.gpu.description || engine.gpu.vendor || 'WebGPU'}`);
   return engine;
 }
+
+initRulerPanel(load);
 
 $('run').addEventListener('click', async () => {
   const out = $('out');

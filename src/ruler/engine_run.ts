@@ -1,0 +1,56 @@
+// RULER against this engine: how a sample becomes a prompt (template, token counting) and the GenerateFn
+// that runs it through Engine.generate. One definition for the CLI and the demo page, so both measure
+// the same prompts.
+import type { Engine } from '../engine';
+import type { Tokenizer } from '../model/tokenizer';
+import type { GenerateFn } from './runner';
+import type { ApplyTemplate, Sample, TextEncoder } from './types';
+
+/**
+ * RULER counts prompt tokens without a tokenizer-added BOS; the template decides what the text holds.
+ * `chat` uses the model's chat template when it has one, else passes the text through, like `base`.
+ */
+export function rulerPromptTools(tok: Tokenizer, template: 'chat' | 'base' = 'chat'): { tokenizer: TextEncoder; applyTemplate: ApplyTemplate } {
+  const useChat = template === 'chat' && tok.hasChatTemplate;
+  const tokenizer = { encode: (t: string) => tok.encode(t, { addSpecialTokens: false }) };
+  const applyTemplate = useChat
+    ? (t: string) => tok.applyChatTemplate([{ role: 'user', content: t }], { addGenerationPrompt: true })
+    : (t: string) => t;
+  return { tokenizer, applyTemplate };
+}
+
+/** Token ids of a sample: a chat-templated text already carries BOS, a base prompt gets the tokenizer's. */
+export function sampleIds(tok: Tokenizer, s: Sample): { contextIds: number[]; queryIds: number[] } {
+  const bos = tok.bosTokenId === undefined ? undefined : tok.idToToken(tok.bosTokenId);
+  const hasBos = bos !== undefined && s.context.startsWith(bos);
+  return {
+    contextIds: tok.encode(s.context, { addSpecialTokens: !hasBos }),
+    queryIds: tok.encode(s.query, { addSpecialTokens: false }),
+  };
+}
+
+/** The runner's generate step on an engine: greedy, context and query apart, the configuration's attention. */
+export function engineGenerateFn(engine: Engine, opts: { signal?: AbortSignal } = {}): GenerateFn {
+  return async (sample, { maxNewTokens, config }) => {
+    const res = await engine.generate({
+      ...sampleIds(engine.tokenizer, sample),
+      ...(config.attention === 'star' ? { ...config, mode: config.mode as 'workers' | 'single-device' | undefined } : { attention: 'global' as const }),
+      maxNewTokens,
+      signal: opts.signal,
+    });
+    return {
+      text: res.text,
+      prefillMs: res.timings.prefillMs,
+      decodeMs: res.timings.decodeMs,
+      promptTokens: res.contextTokens + res.queryTokens,
+      generatedTokens: res.tokens.length,
+    };
+  };
+}
+
+/**
+ * RULER sizes the joined prompt to L minus the tokens to generate, but the engine gets context and query
+ * encoded apart, which can cost a token or two at the seam (seen: 3934 + 35 + 128 = 4097 at L = 4096): a
+ * run up to length L needs a cache of L plus this slack.
+ */
+export const kRulerSeamSlack = 64;

@@ -1,0 +1,66 @@
+// The demo page's RULER panel: RULER tasks against the engine in this page, global vs Star Attention at
+// the chosen block sizes, results as tables and a plot that fill in as generations finish.
+import type { Engine } from '../index';
+import {
+  configLabel, engineGenerateFn, memoryStore, parseTaskList, rulerPromptTools, rulerReport, runRuler,
+  type AttentionConfig, type RulerEvent,
+} from '../ruler/index';
+import { renderReport } from './report_view';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** The form's values, checked; throws with the field's name on bad input. */
+function readForm(): { tasks: ReturnType<typeof parseTaskList>; lengths: number[]; samples: number; configs: AttentionConfig[] } {
+  const tasks = parseTaskList($<HTMLInputElement>('r-tasks').value);
+  const lengths = $<HTMLInputElement>('r-lengths').value.split(',').map((s) => Number(s.trim()));
+  if (!lengths.length || lengths.some((n) => !Number.isInteger(n) || n < 64)) throw new Error('lengths: comma-separated token counts ≥ 64');
+  const samples = Number($<HTMLInputElement>('r-samples').value);
+  if (!Number.isInteger(samples) || samples < 1) throw new Error('samples: a positive integer');
+  const hosts = Number($<HTMLInputElement>('r-hosts').value);
+  if (!Number.isInteger(hosts) || hosts < 1) throw new Error('hosts: a positive integer');
+  const mode = $<HTMLSelectElement>('r-mode').value;
+  const blocks = $<HTMLInputElement>('r-blocks').value.split(',').map((s) => s.trim()).filter(Boolean);
+  const configs: AttentionConfig[] = [{ attention: 'global' }, ...blocks.map((b) => ({ attention: 'star' as const, blockSize: b, hosts, mode }))];
+  return { tasks, lengths, samples, configs };
+}
+
+/** Wires the panel; `load` gives the page's one engine, sized for at least `maxContext` tokens. */
+export function initRulerPanel(load: (maxContext: number) => Promise<Engine>): void {
+  let abort: AbortController | undefined;
+  const status = (s: string) => ($('r-status').textContent = s);
+  $('r-run').addEventListener('click', async () => {
+    abort = new AbortController();
+    $<HTMLButtonElement>('r-run').disabled = true;
+    $<HTMLButtonElement>('r-stop').disabled = false;
+    const out = $('r-results');
+    try {
+      const form = readForm();
+      const engine = await load(Math.max(...form.lengths));
+      const store = memoryStore();
+      const onProgress = (e: RulerEvent) => {
+        if (e.type === 'sample') status(`sample ${e.task} @ ${e.length}: ${e.tokens} tokens`);
+        if (e.type === 'result') {
+          status(`${e.done}/${e.total}: ${e.record.task} @ ${e.record.length}, ${e.record.config}: score ${e.record.score.toFixed(0)}`);
+          renderReport(out, rulerReport(store.records).json);
+        }
+      };
+      const { records } = await runRuler({
+        ...form,
+        seed: Number($<HTMLInputElement>('r-seed').value) || 0,
+        ...rulerPromptTools(engine.tokenizer),
+        generate: engineGenerateFn(engine, { signal: abort.signal }),
+        store,
+        signal: abort.signal,
+        onProgress,
+      });
+      renderReport(out, rulerReport(records, { expectedSamples: form.samples }).json);
+      status(`done: ${records.length} generations (${form.configs.map(configLabel).join(', ')})`);
+    } catch (err) {
+      status(`error: ${(err as Error).message}`);
+    } finally {
+      $<HTMLButtonElement>('r-run').disabled = false;
+      $<HTMLButtonElement>('r-stop').disabled = true;
+    }
+  });
+  $('r-stop').addEventListener('click', () => abort?.abort());
+}
