@@ -122,6 +122,24 @@ describe('generation', () => {
   });
 });
 
+describe('dispose', () => {
+  it('aborts the running request, rejects the waiting and later ones, then frees the engine', async () => {
+    const e = await Engine.load({ model: fixturePath('tiny-llama'), maxContext: 256, chunkRows: 32 });
+    const p = ref('tiny-llama').prompts[1];
+    const base = { contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), stopAtEos: false };
+    let n = 0;
+    let disposing: Promise<void> | undefined;
+    const running = e.generate({ ...base, maxNewTokens: 100, onToken: () => void (++n === 2 && (disposing = e.dispose())) });
+    const waiting = e.generate({ ...base, maxNewTokens: 4 });
+    await expect(running).rejects.toMatchObject({ name: 'EngineDisposedError' });
+    await expect(waiting).rejects.toMatchObject({ name: 'EngineDisposedError' });
+    expect(n).toBeLessThan(6);
+    await disposing;
+    await expect(e.generate({ ...base, maxNewTokens: 1 })).rejects.toMatchObject({ name: 'EngineDisposedError', message: /Engine\.load/ });
+    await e.dispose(); // a second call is harmless
+  });
+});
+
 describe('CLI', () => {
   const cli = (args: string[]) =>
     spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });

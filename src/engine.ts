@@ -280,6 +280,7 @@ export class Engine implements EngineApi {
    * the order made; one aborted while it waits leaves the queue at once.
    */
   generate(req: GenerateRequest): Promise<GenerateResult> {
+    if (this.disposed) return Promise.reject(disposedError());
     const before = this.idle;
     const run = waitTurn(before, req.signal).then(() => this.generateNow(req));
     // the next request waits for this one and, should this one leave early, for the ones before it
@@ -287,7 +288,28 @@ export class Engine implements EngineApi {
     return run;
   }
 
+  /** Aborts the request that is running (dispose() uses it), whatever the caller's own signal. */
+  private running?: AbortController;
+  private disposed = false;
+
   private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
+    if (this.disposed) throw disposedError();
+    const own = new AbortController();
+    const follow = () => own.abort();
+    if (req.signal?.aborted) own.abort();
+    req.signal?.addEventListener('abort', follow, { once: true });
+    this.running = own;
+    try {
+      return await this.generateWith(req, own.signal);
+    } catch (e) {
+      throw this.disposed && (e as Error).name === 'AbortError' ? disposedError() : e;
+    } finally {
+      req.signal?.removeEventListener('abort', follow);
+      this.running = undefined;
+    }
+  }
+
+  private async generateWith(req: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
     const { contextIds, queryIds } = this.tokenizeRequest(req);
     const maxNewTokens = req.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
@@ -335,7 +357,7 @@ export class Engine implements EngineApi {
         sampling,
         uniform: seededUniform(req.seed ?? 0),
         onToken,
-        signal: req.signal,
+        signal,
         wantLogits: req.wantLogits,
         onPhase: (phase, done, total) => onProgress?.({ phase, done, total }),
       });
@@ -374,12 +396,24 @@ export class Engine implements EngineApi {
     return each.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Frees the GPU resources and host workers. A request still running is aborted and waiting ones are
+   * rejected (EngineDisposedError), all before anything is freed; later requests are rejected too.
+   */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.running?.abort();
+    await this.idle;
     await this.disposePool();
     await this.local?.dispose();
     this.local = undefined;
     this.ctx.handle.destroy();
   }
+}
+
+function disposedError(): Error {
+  return Object.assign(new Error('this engine was disposed: load a new one with Engine.load()'), { name: 'EngineDisposedError' });
 }
 
 /** Resolves when `before` settles, or rejects with an AbortError as soon as `signal` aborts. */
