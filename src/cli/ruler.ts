@@ -25,6 +25,7 @@ import {
   type TaskName,
 } from '../ruler/index';
 import { intFlag, kModelFlags, oneOf, parse, UsageError } from './args';
+import { modelIdentity } from './model_id';
 import { engineOptions } from './model_flag';
 
 const kRunUsage = `usage: star-attn ruler [run] [--model <m>] --tasks <list|all|synthetic> --lengths 4096,8192 [--samples N] [--seed S]
@@ -182,7 +183,8 @@ async function runSub(argv: string[]): Promise<void> {
   const out = v.out ?? 'ruler-results.json';
   const recordsPath = out.replace(/\.json$/, '') + '.jsonl';
   const maxLen = Math.max(...lengths);
-  const engine = await loadForLength(engineOptions(v), maxLen, mode !== 'workers');
+  const opts = engineOptions(v);
+  const engine = await loadForLength(opts, maxLen, mode !== 'workers');
   try {
     const tok = engine.tokenizer;
     const { tokenizer, applyTemplate } = rulerPromptTools(tok, oneOf('template', v.template, ['chat', 'base'] as const, 'chat'));
@@ -200,6 +202,7 @@ async function runSub(argv: string[]): Promise<void> {
       applyTemplate,
       data,
       store: jsonlStore(recordsPath),
+      model: typeof opts.model === 'string' ? await modelIdentity(opts.model) : undefined,
       signal: ac.signal,
       onProgress: progress,
       generate: engineGenerateFn(engine, { signal: ac.signal }),

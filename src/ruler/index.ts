@@ -13,7 +13,7 @@ export {
   type ConfigSummary, type LengthSummary, type RulerSummary, type SummaryRecord,
 } from './summary';
 export {
-  configLabel, memoryStore, resolveConfig, resolveSize, runRuler,
+  configLabel, memoryStore, resolveConfig, resolveSize, runRuler, StoreModelMismatchError,
   type AttentionConfig, type GenerateFn, type GenerateResult, type ResolvedConfig, type ResultStore, type RulerEvent,
   type RunRecord, type RunRulerOptions, type SizeExpr,
 } from './runner';

@@ -86,6 +86,29 @@ describe('runRuler', () => {
     expect(third.calls.length).toBe(2);
   });
 
+  it('keeps the model in every record and refuses a store written by another model', async () => {
+    const store = memoryStore();
+    const opts = { tasks: ['niah_single_1' as const], lengths: [1024], configs: [configs[0]], samples: 2, seed, tokenizer: pieceTokenizer(), applyTemplate: identityTemplate, store };
+    const a = echoEngine();
+    await runRuler({ ...opts, samples: 1, model: 'tiny@abc', generate: a.generate });
+    expect(store.records.map((r) => r.model)).toEqual(['tiny@abc']);
+    // the same model resumes
+    await runRuler({ ...opts, model: 'tiny@abc', generate: a.generate });
+    expect(a.calls.map((c) => c.index)).toEqual([0, 1]);
+    // another model's run into the same store is refused before any generation
+    const b = echoEngine();
+    await expect(runRuler({ ...opts, samples: 3, model: 'tiny@def', generate: b.generate })).rejects.toMatchObject({
+      name: 'StoreModelMismatchError',
+      message: expect.stringContaining('tiny@abc'),
+    });
+    expect(b.calls).toEqual([]);
+    // records from before models were kept (no field) resume under any model
+    const legacy = memoryStore(store.records.map(({ model: _m, ...r }) => r));
+    const c = echoEngine();
+    await runRuler({ ...opts, store: legacy, samples: 3, model: 'tiny@def', generate: c.generate });
+    expect(c.calls.map((x) => x.index)).toEqual([2]);
+  });
+
   it('stops on abort', async () => {
     const ac = new AbortController();
     ac.abort();

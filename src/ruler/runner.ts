@@ -51,6 +51,8 @@ export interface RunRecord {
   generatedTokens: number;
   prefillMs: number;
   decodeMs: number;
+  /** The model that produced it (RunRulerOptions.model); absent in records from before it was kept. */
+  model?: string;
 }
 
 /** Where results go: a JSON-lines file in Node (./jsonl_store), memory elsewhere. */
@@ -82,6 +84,18 @@ export interface RunRulerOptions {
   signal?: AbortSignal;
   /** Effective-length threshold for the summary (default 85.6). */
   threshold?: number;
+  /**
+   * Identifies the model (e.g. a content hash of its files): kept in every record, and a store holding
+   * another model's results is refused instead of resumed, so one table never mixes two models.
+   */
+  model?: string;
+}
+
+export class StoreModelMismatchError extends Error {
+  constructor(stored: string, wanted: string) {
+    super(`the result store holds results of model ${stored}, not ${wanted}: write to another file (--out) or remove it`);
+    this.name = 'StoreModelMismatchError';
+  }
 }
 
 /** Resolves `L`, `L/k`, `L*f` or a plain number against length L (floored, at least 1). */
@@ -129,7 +143,10 @@ export function memoryStore(initial: RunRecord[] = []): ResultStore & { records:
 /** Runs RULER and returns every record of this seed (loaded and new) and their summary. */
 export async function runRuler(o: RunRulerOptions): Promise<{ records: RunRecord[]; summary: RulerSummary }> {
   const store = o.store ?? memoryStore();
-  const records = (await store.load()).filter((r) => r.seed === o.seed);
+  const loaded = await store.load();
+  const foreign = o.model === undefined ? undefined : loaded.find((r) => r.model !== undefined && r.model !== o.model);
+  if (foreign) throw new StoreModelMismatchError(foreign.model!, o.model!);
+  const records = loaded.filter((r) => r.seed === o.seed);
   const done = new Set(records.map((r) => recordKey(r.task, r.length, r.config, r.index, r.seed)));
   const labels = o.configs.map(configLabel);
   const total = o.lengths.length * o.tasks.length * o.samples * o.configs.length;
@@ -158,6 +175,7 @@ export async function runRuler(o: RunRulerOptions): Promise<{ records: RunRecord
             task, length, config: configLabel(config), resolved, index, seed: o.seed, pred: g.text, outputs: sample.outputs,
             score: scorePrediction(task, g.text, sample.outputs), inputTokens: sample.length,
             promptTokens: g.promptTokens, generatedTokens: g.generatedTokens, prefillMs: g.prefillMs, decodeMs: g.decodeMs,
+            ...(o.model !== undefined && { model: o.model }),
           };
           await store.append(record);
           records.push(record);
