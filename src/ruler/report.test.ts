@@ -90,6 +90,14 @@ describe('rulerReport', () => {
     expect(rulerReport(records(), { expectedSamples: 3 }).json.incomplete).toHaveLength(18);
   });
 
+  it('names the model, and refuses records of two models', () => {
+    const one = records().map((r) => ({ ...r, model: 'm@1' }));
+    expect(rulerReport(one).json.model).toBe('m@1');
+    expect(rulerReport(records()).json.model).toBeUndefined();
+    const two = one.map((r, i) => (i === 3 ? { ...r, model: 'm@2' } : r));
+    expect(() => rulerReport(two)).toThrow(/2 models \(m@1, m@2\)/);
+  });
+
   it('writes the Markdown tables', () => {
     const lines = markdown.split('\n');
     expect(lines[0]).toBe('# T');

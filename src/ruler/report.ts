@@ -55,6 +55,8 @@ export interface RulerReportJson {
   title?: string;
   machine?: string;
   command?: string;
+  /** The model the records name, when they do. */
+  model?: string;
   expectedSamples: number;
   /** Records after deduplication, and how many duplicates were dropped. */
   records: number;
@@ -77,6 +79,9 @@ export function rulerReport(records: RunRecord[], opts: RulerReportOptions = {})
     unique.set(key, r);
   }
   const recs = [...unique.values()];
+  // one table is one model: averaging two models' samples would describe neither
+  const models = [...new Set(recs.map((r) => r.model).filter((m) => m !== undefined))];
+  if (models.length > 1) throw new Error(`records from ${models.length} models (${models.join(', ')}): report each model's records apart`);
 
   const cells = new Map<string, RunRecord[]>();
   const cellKey = (config: string, length: number, task: string) => `${config}|${length}|${task}`;
@@ -133,6 +138,7 @@ export function rulerReport(records: RunRecord[], opts: RulerReportOptions = {})
     ...(opts.title !== undefined && { title: opts.title }),
     ...(opts.machine !== undefined && { machine: opts.machine }),
     ...(opts.command !== undefined && { command: opts.command }),
+    ...(models.length === 1 && { model: models[0] }),
     expectedSamples: expected,
     records: recs.length,
     duplicates: records.length - recs.length,
@@ -194,6 +200,7 @@ const table = (head: string[], rows: (string | number)[][], align = head.map((_,
 function markdown(j: RulerReportJson): string {
   const out: string[] = [];
   out.push(`# ${j.title ?? 'RULER results'}`, '');
+  if (j.model) out.push(`Model: ${j.model}  `);
   if (j.machine) out.push(`Machine: ${j.machine}  `);
   if (j.command) out.push(`Command: \`${j.command}\`  `);
   out.push(`Records: ${j.records}${j.duplicates ? ` (${j.duplicates} duplicate${j.duplicates === 1 ? '' : 's'} dropped)` : ''}`, '');
