@@ -1,6 +1,7 @@
 // Bundles the Node entry points (CLI, library, benchmarks, host worker) with esbuild.
 // WGSL `?raw` imports become strings, as under Vite, so one shaders.ts serves browser and Node.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
@@ -59,3 +60,8 @@ await Promise.all(
       }),
     ),
 );
+
+// the package's type declarations (package.json "types"): `node scripts/build.mjs types` builds only these
+if (only.length === 0 || only.includes('types')) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.types.json'], { stdio: 'inherit' });
+}

@@ -1,4 +1,6 @@
 // The public API: one engine shared by the page, workers and the CLI.
+// The declarations name WebGPU's types (GPUDevice, GPUPowerPreference…): consumers get them with the package.
+/// <reference types="@webgpu/types" preserve="true" />
 export { Engine } from './engine';
 export type {
   AttentionOptions,
