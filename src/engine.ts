@@ -11,7 +11,7 @@ import type { WeightStorage } from './model/weights';
 import type { Host, HostInit, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
 import { WorkerHost } from './hosts/worker_host';
-import { runStar, type PhaseTimings } from './star/coordinator';
+import { abortError, runStar, type PhaseTimings } from './star/coordinator';
 import { planStar, resolveBlockSize, StarConfigError, type StarPlan } from './star/plan';
 
 export type ProgressEvent =
@@ -294,17 +294,13 @@ export class Engine implements EngineApi {
 
   private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
     if (this.disposed) throw disposedError();
-    const own = new AbortController();
-    const follow = () => own.abort();
-    if (req.signal?.aborted) own.abort();
-    req.signal?.addEventListener('abort', follow, { once: true });
-    this.running = own;
+    this.running = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, this.running.signal]) : this.running.signal;
     try {
-      return await this.generateWith(req, own.signal);
+      return await this.generateWith(req, signal);
     } catch (e) {
       throw this.disposed && (e as Error).name === 'AbortError' ? disposedError() : e;
     } finally {
-      req.signal?.removeEventListener('abort', follow);
       this.running = undefined;
     }
   }
@@ -418,11 +414,10 @@ function disposedError(): Error {
 
 /** Resolves when `before` settles, or rejects with an AbortError as soon as `signal` aborts. */
 function waitTurn(before: Promise<unknown>, signal?: AbortSignal): Promise<void> {
-  const aborted = () => Object.assign(new Error('generation aborted'), { name: 'AbortError' });
-  if (signal?.aborted) return Promise.reject(aborted());
+  if (signal?.aborted) return Promise.reject(abortError());
   if (!signal) return before.then(() => undefined);
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(aborted());
+    const onAbort = () => reject(abortError());
     signal.addEventListener('abort', onAbort, { once: true });
     before.then(() => {
       signal.removeEventListener('abort', onAbort);

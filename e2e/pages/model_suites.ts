@@ -7,7 +7,7 @@ import { result, type CheckResult } from '../../src/gpu/checks/check';
 import { Engine } from '../../src/engine';
 import type { HostInit } from '../../src/hosts/host';
 import { HostCrashedError, WorkerHost } from '../../src/hosts/worker_host';
-import { greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
+import { generateLikeReference, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
 import { runStar } from '../../src/star/coordinator';
 import { planStar } from '../../src/star/plan';
 import type { Suite } from './suites';
@@ -51,13 +51,7 @@ export const parity: Suite = async (_ctx, { filter, log }) => {
     const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16 });
     try {
       for (const p of ref.prompts) {
-        const res = await engine.generate({
-          contextIds: p.ids.slice(0, -1),
-          queryIds: p.ids.slice(-1),
-          maxNewTokens: p.greedyIds.length,
-          stopAtEos: false,
-          wantLogits: true,
-        });
+        const res = await generateLikeReference(engine, p);
         const err = vectorRelError(res.logits!, p.logitsLast);
         out.push(result(`${name}/${p.name} logits (${p.ids.length} tokens)`, err, 1e-4));
         out.push(greedyResult(`${name}/${p.name}`, res.tokens, p.greedyIds, p.greedyMargins));

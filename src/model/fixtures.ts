@@ -1,5 +1,6 @@
 // The committed tiny checkpoints (public/fixtures/<name>) and the transformers references made with
-// them on the GPU machine by scripts/fixtures/make_fixtures.py.
+// them by scripts/fixtures/make_fixtures.py (transformers, float32).
+import type { EngineApi, GenerateResult } from '../engine';
 
 export const kFixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-llama-v4rope', 'tiny-mistral'] as const;
 export type FixtureName = (typeof kFixtures)[number];
@@ -35,6 +36,14 @@ export interface FixtureReference {
 }
 
 /** Path of a fixture folder relative to the repository root (tests run from there). */
+/**
+ * The engine on one reference prompt as transformers ran it: every id but the last as context, greedy for as
+ * many tokens as the reference, no stop at EOS, the first generated position's logits kept.
+ */
+export function generateLikeReference(engine: Pick<EngineApi, 'generate'>, p: ReferencePrompt): Promise<GenerateResult> {
+  return engine.generate({ contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), maxNewTokens: p.greedyIds.length, stopAtEos: false, wantLogits: true });
+}
+
 export function fixturePath(name: FixtureName): string {
   return `public/fixtures/${name}`;
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine';
-import { fixturePath, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from './fixtures';
+import { fixturePath, generateLikeReference, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from './fixtures';
 import { readModelConfig } from './load';
 import { argmax, loadRefWeights, RefModel } from './reference';
 import { openCheckpoint } from './safetensors';
@@ -23,13 +23,7 @@ describe.each(kFixtures)('%s', (name) => {
     engine = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16 });
     engines.push(engine);
     for (const p of ref.prompts) {
-      const res = await engine.generate({
-        contextIds: p.ids.slice(0, -1),
-        queryIds: p.ids.slice(-1),
-        maxNewTokens: p.greedyIds.length,
-        stopAtEos: false,
-        wantLogits: true,
-      });
+      const res = await generateLikeReference(engine, p);
       const err = vectorRelError(res.logits!, p.logitsLast);
       console.log(`${name}/${p.name}: ${p.ids.length} tokens, logits rel err ${err.toExponential(2)}`);
       expect(err, `${name}/${p.name} logits`).toBeLessThan(1e-4);

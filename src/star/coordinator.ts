@@ -43,7 +43,8 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortError();
 }
 
-function abortError(): Error {
+/** The error every aborted generation rejects with (name AbortError, as fetch's). */
+export function abortError(): Error {
   const e = new Error('generation aborted');
   e.name = 'AbortError';
   return e;

@@ -3,9 +3,9 @@
 // DOM only; everything else is the public engine API.
 import { Engine, type ProgressEvent } from '../index';
 import { kRulerSeamSlack } from '../ruler/index';
+import { $, wireRunStop } from './dom';
 import { initRulerPanel } from './ruler_panel';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => ($('status').textContent = s);
 
 const kNoise = 'The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n';
@@ -15,58 +15,52 @@ $<HTMLTextAreaElement>('context').value =
 $<HTMLTextAreaElement>('query').value =
   'What is the special magic number for lively-apple mentioned in the provided text? The special magic number for lively-apple mentioned in the provided text is';
 
-let engine: Engine | undefined;
-let abort: AbortController | undefined;
+let loading: Promise<Engine> | undefined;
 
-/** The page's one engine, reloaded only when a run needs a longer cache than it has. */
-async function load(need = 0): Promise<Engine> {
+/**
+ * The page's one engine, reloaded only when a run needs a longer cache than it has. Loads are chained, so
+ * the two panels starting at once share one engine instead of loading two.
+ */
+function load(need = 0): Promise<Engine> {
   const maxContext = Math.max(8192, need) + kRulerSeamSlack;
-  if (engine && engine.maxContext >= maxContext) return engine;
-  await engine?.dispose();
-  engine = undefined;
-  // loading progress only: generation phases would leave a stale "decode: n/128" behind every run
-  const onProgress = (e: ProgressEvent) => {
-    if (e.phase === 'download') status(`download: ${e.file} ${e.loaded}/${e.total}`);
-    else if (e.phase === 'weights') status(`weights: ${e.tensor} ${e.loaded}/${e.total}`);
-  };
-  engine = await Engine.load({ model: { baseUrl: new URL('/models/ruler-llama-tiny/', location.href).href }, maxContext, onProgress });
-  status(`loaded: ${engine.gpu.description || engine.gpu.vendor || 'WebGPU'}`);
-  return engine;
+  loading = (async (previous) => {
+    const current = await previous?.catch(() => undefined);
+    if (current && current.maxContext >= maxContext) return current;
+    await current?.dispose();
+    // loading progress only: generation phases would leave a stale "decode: n/128" behind every run
+    const onProgress = (e: ProgressEvent) => {
+      if (e.phase === 'download') status(`download: ${e.file} ${e.loaded}/${e.total}`);
+      else if (e.phase === 'weights') status(`weights: ${e.tensor} ${e.loaded}/${e.total}`);
+    };
+    const engine = await Engine.load({ model: { baseUrl: new URL('/models/ruler-llama-tiny/', location.href).href }, maxContext, onProgress });
+    status(`loaded: ${engine.gpu.description || engine.gpu.vendor || 'WebGPU'}`);
+    return engine;
+  })(loading);
+  return loading;
 }
 
 initRulerPanel(load);
 
-$('run').addEventListener('click', async () => {
+wireRunStop('run', 'stop', status, async (signal) => {
   const out = $('out');
   out.textContent = '';
-  abort = new AbortController();
-  $<HTMLButtonElement>('run').disabled = true;
-  $<HTMLButtonElement>('stop').disabled = false;
-  try {
-    const e = await load();
-    const attention = (document.querySelector('input[name=attention]:checked') as HTMLInputElement).value as 'global' | 'star';
-    const res = await e.generate({
-      context: $<HTMLTextAreaElement>('context').value,
-      query: ' ' + $<HTMLTextAreaElement>('query').value.trim(),
-      chat: true,
-      attention,
-      blockSize: $<HTMLInputElement>('block').value,
-      hosts: Number($<HTMLInputElement>('hosts').value),
-      mode: $<HTMLSelectElement>('mode').value as 'workers' | 'single-device',
-      maxNewTokens: 64,
-      signal: abort.signal,
-      onToken: (t) => (out.textContent += t),
-    });
-    const t = res.timings;
-    status(
-      `${res.contextTokens} + ${res.queryTokens} tokens, ${res.attention}${res.attention === 'star' ? ` (b=${res.plan.blockSize}, ${res.plan.hosts} hosts, ${res.plan.mode})` : ''}: ` +
-        `first token ${t.firstTokenMs.toFixed(0)} ms, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, ${(res.gpuMemoryBytes / 2 ** 20).toFixed(0)} MiB GPU`,
-    );
-  } catch (err) {
-    status(`error: ${(err as Error).message}`);
-  } finally {
-    $<HTMLButtonElement>('run').disabled = false;
-    $<HTMLButtonElement>('stop').disabled = true;
-  }
+  const e = await load();
+  const attention = (document.querySelector('input[name=attention]:checked') as HTMLInputElement).value as 'global' | 'star';
+  const res = await e.generate({
+    context: $<HTMLTextAreaElement>('context').value,
+    query: ' ' + $<HTMLTextAreaElement>('query').value.trim(),
+    chat: true,
+    attention,
+    blockSize: $<HTMLInputElement>('block').value,
+    hosts: Number($<HTMLInputElement>('hosts').value),
+    mode: $<HTMLSelectElement>('mode').value as 'workers' | 'single-device',
+    maxNewTokens: 64,
+    signal,
+    onToken: (t) => (out.textContent += t),
+  });
+  const t = res.timings;
+  status(
+    `${res.contextTokens} + ${res.queryTokens} tokens, ${res.attention}${res.attention === 'star' ? ` (b=${res.plan.blockSize}, ${res.plan.hosts} hosts, ${res.plan.mode})` : ''}: ` +
+      `first token ${t.firstTokenMs.toFixed(0)} ms, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, ${(res.gpuMemoryBytes / 2 ** 20).toFixed(0)} MiB GPU`,
+  );
 });
-$('stop').addEventListener('click', () => abort?.abort());

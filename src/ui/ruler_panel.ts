@@ -5,9 +5,8 @@ import {
   configLabel, engineGenerateFn, memoryStore, parseTaskList, rulerPromptTools, rulerReport, runRuler,
   type AttentionConfig, type RulerEvent,
 } from '../ruler/index';
+import { $, wireRunStop } from './dom';
 import { renderReport } from './report_view';
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** The form's values, checked; throws with the field's name on bad input. */
 function readForm(): { tasks: ReturnType<typeof parseTaskList>; lengths: number[]; samples: number; configs: AttentionConfig[] } {
@@ -26,41 +25,29 @@ function readForm(): { tasks: ReturnType<typeof parseTaskList>; lengths: number[
 
 /** Wires the panel; `load` gives the page's one engine, sized for at least `maxContext` tokens. */
 export function initRulerPanel(load: (maxContext: number) => Promise<Engine>): void {
-  let abort: AbortController | undefined;
   const status = (s: string) => ($('r-status').textContent = s);
-  $('r-run').addEventListener('click', async () => {
-    abort = new AbortController();
-    $<HTMLButtonElement>('r-run').disabled = true;
-    $<HTMLButtonElement>('r-stop').disabled = false;
+  wireRunStop('r-run', 'r-stop', status, async (signal) => {
     const out = $('r-results');
-    try {
-      const form = readForm();
-      const engine = await load(Math.max(...form.lengths));
-      const store = memoryStore();
-      const onProgress = (e: RulerEvent) => {
-        if (e.type === 'sample') status(`sample ${e.task} @ ${e.length}: ${e.tokens} tokens`);
-        if (e.type === 'result') {
-          status(`${e.done}/${e.total}: ${e.record.task} @ ${e.record.length}, ${e.record.config}: score ${e.record.score.toFixed(0)}`);
-          renderReport(out, rulerReport(store.records).json);
-        }
-      };
-      const { records } = await runRuler({
-        ...form,
-        seed: Number($<HTMLInputElement>('r-seed').value) || 0,
-        ...rulerPromptTools(engine.tokenizer),
-        generate: engineGenerateFn(engine, { signal: abort.signal }),
-        store,
-        signal: abort.signal,
-        onProgress,
-      });
-      renderReport(out, rulerReport(records, { expectedSamples: form.samples }).json);
-      status(`done: ${records.length} generations (${form.configs.map(configLabel).join(', ')})`);
-    } catch (err) {
-      status(`error: ${(err as Error).message}`);
-    } finally {
-      $<HTMLButtonElement>('r-run').disabled = false;
-      $<HTMLButtonElement>('r-stop').disabled = true;
-    }
+    const form = readForm();
+    const engine = await load(Math.max(...form.lengths));
+    const store = memoryStore();
+    const onProgress = (e: RulerEvent) => {
+      if (e.type === 'sample') status(`sample ${e.task} @ ${e.length}: ${e.tokens} tokens`);
+      if (e.type === 'result') {
+        status(`${e.done}/${e.total}: ${e.record.task} @ ${e.record.length}, ${e.record.config}: score ${e.record.score.toFixed(0)}`);
+        renderReport(out, rulerReport(store.records).json);
+      }
+    };
+    const { records } = await runRuler({
+      ...form,
+      seed: Number($<HTMLInputElement>('r-seed').value) || 0,
+      ...rulerPromptTools(engine.tokenizer),
+      generate: engineGenerateFn(engine, { signal }),
+      store,
+      signal,
+      onProgress,
+    });
+    renderReport(out, rulerReport(records, { expectedSamples: form.samples }).json);
+    status(`done: ${records.length} generations (${form.configs.map(configLabel).join(', ')})`);
   });
-  $('r-stop').addEventListener('click', () => abort?.abort());
 }
