@@ -37,5 +37,12 @@ test('RULER panel: global vs Star on the bundled model, with tables and a plot',
   // the plot: one line per configuration
   await expect(page.locator('#r-results svg polyline')).toHaveCount(2);
   await expect(page.locator(`#r-results svg polyline[data-series="${star}"]`)).toHaveCount(1);
+  // the committed engine-measured table, shown beside the live run
+  await page.click('#r-measured-box summary');
+  await expect(page.locator('#r-measured-where')).toContainText('tasks at 1024, 2048, 4096, 8192 tokens');
+  const measured = page.locator('#r-measured table').first();
+  await expect(measured.locator('tbody tr')).toHaveCount(4);
+  await expect(measured.locator('tbody tr').nth(0).locator('td').first()).toHaveText('global');
+  await expect(page.locator('#r-measured svg polyline')).toHaveCount(4);
   await page.screenshot({ path: test.info().outputPath('demo.png'), fullPage: true });
 });

@@ -4,7 +4,7 @@
 import { Engine, type ProgressEvent } from '../index';
 import { kRulerSeamSlack } from '../ruler/index';
 import { $, wireRunStop } from './dom';
-import { initRulerPanel } from './ruler_panel';
+import { initRulerPanel, showMeasured } from './ruler_panel';
 
 const status = (s: string) => ($('status').textContent = s);
 
@@ -40,6 +40,7 @@ function load(need = 0): Promise<Engine> {
 }
 
 initRulerPanel(load);
+void showMeasured().catch((e) => ($('r-measured-where').textContent = `not available: ${e instanceof Error ? e.message : e}`));
 
 wireRunStop('run', 'stop', status, async (signal) => {
   const out = $('out');

@@ -1,5 +1,7 @@
-// A small SVG line chart (no charting library for one plot): categories on x, 0–100 on y, one line per
-// series with a legend. Missing points break nothing: a series draws through the points it has.
+// A small SVG line chart (no charting library for one plot): categories on x, scores up to 100 on y, one
+// line per series with a legend. Missing points break nothing: a series draws through the points it has.
+// The y axis starts at a round number below the lowest score, not at 0: Star's cost at small blocks is a
+// few points, which a 0–100 axis flattens into one line.
 const kSvg = 'http://www.w3.org/2000/svg';
 const kColors = ['#222', '#d1495b', '#edae49', '#00798c', '#30638e', '#8a5a9e'];
 
@@ -16,7 +18,7 @@ function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string,
   return e;
 }
 
-/** Scores (0–100) against categories, the legend below the plot; `yLabel` names the axis. */
+/** Scores (≤ 100) against categories, the legend below the plot; `yLabel` names the axis. */
 export function lineChart(categories: string[], series: Series[], opts: { yLabel?: string; width?: number; height?: number } = {}): SVGSVGElement {
   const w = opts.width ?? 640, plotH = opts.height ?? 220;
   const left = 48, right = 16, top = 12, axis = 28, legendRow = 18;
@@ -24,10 +26,12 @@ export function lineChart(categories: string[], series: Series[], opts: { yLabel
   const h = top + plotH + axis + legendRow * series.length;
   const svg = el('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
   const x = (i: number) => left + (categories.length === 1 ? pw / 2 : (i * pw) / (categories.length - 1));
-  const y = (v: number) => top + plotH * (1 - v / 100);
-  for (const v of [0, 25, 50, 75, 100]) {
+  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== undefined));
+  const lo = all.length ? Math.max(0, Math.min(80, Math.floor((Math.min(...all) - 2) / 10) * 10)) : 0;
+  const y = (v: number) => top + plotH * (1 - (v - lo) / (100 - lo));
+  for (const v of [0, 1, 2, 3, 4].map((k) => lo + ((100 - lo) * k) / 4)) {
     svg.append(el('line', { x1: left, x2: left + pw, y1: y(v), y2: y(v), stroke: '#ddd' }));
-    svg.append(el('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11 }, String(v)));
+    svg.append(el('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11 }, String(Math.round(v * 10) / 10)));
   }
   categories.forEach((c, i) => svg.append(el('text', { x: x(i), y: top + plotH + 16, 'text-anchor': 'middle', 'font-size': 11 }, c)));
   if (opts.yLabel) {

@@ -3,7 +3,7 @@
 import type { Engine } from '../index';
 import {
   configLabel, engineGenerateFn, memoryStore, parseTaskList, rulerPromptTools, rulerReport, runRuler,
-  type AttentionConfig, type RulerEvent,
+  type AttentionConfig, type RulerEvent, type RulerReportJson,
 } from '../ruler/index';
 import { $, wireRunStop } from './dom';
 import { renderReport } from './report_view';
@@ -50,4 +50,17 @@ export function initRulerPanel(load: (maxContext: number) => Promise<Engine>): v
     renderReport(out, rulerReport(records, { expectedSamples: form.samples }).json);
     status(`done: ${records.length} generations (${form.configs.map(configLabel).join(', ')})`);
   });
+}
+
+/**
+ * The committed engine-measured table (bench/results/ruler_engine.json, made by scripts/bench/ruler_gpu.sh),
+ * loaded on demand so the page's first paint does not wait for it.
+ */
+export async function showMeasured(): Promise<void> {
+  const report = (await import('../../bench/results/ruler_engine.json')).default as RulerReportJson;
+  const n = report.samples;
+  $('r-measured-where').textContent =
+    `${report.tasks.length} tasks at ${report.lengths.join(', ')} tokens, ${n.min === n.max ? n.max : `${n.min}–${n.max}`} samples per cell; ` +
+    `${report.machine ?? 'machine not recorded'}; model ${report.model ?? 'not recorded'}`;
+  renderReport($('r-measured'), report);
 }
