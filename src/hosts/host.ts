@@ -73,6 +73,13 @@ export interface Host {
   queryEnd(sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult>;
   /** Single-host phase 2: a whole query step with no exchange (single-device mode and global attention). */
   queryLocal(ids: Uint32Array, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult>;
+  /**
+   * Single-host decoding, pipelined: queues one step fed by the previous step's token on the device
+   * (after queryLocal or queryEnd) and resolves once queued, so several steps can be in flight.
+   */
+  decodeSubmit(sampling: SamplingParams, uniform: number): Promise<void>;
+  /** The token of the oldest step queued by decodeSubmit and not yet read. */
+  decodeRead(): Promise<number>;
   /** GPU memory this host holds: weights, KV shard, activations (bytes). */
   memoryBytes(): Promise<number>;
   /** Asks the host to stop at the next chunk boundary. */

@@ -41,6 +41,11 @@ export class LocalHost implements Host {
   private qRows = 0; // query and generated rows cached so far
   private chunk?: Chunk;
   private partials?: { outs: Tensor; lses: Tensor; hosts: number };
+  // pipelined decode (decodeSubmit / decodeRead): the newest step's token, and the submitted steps' tokens
+  private lastToken?: Promise<number>;
+  private pending: Promise<number>[] = [];
+  private staging = new Set<GPUBuffer>(); // (1) u32 mappable copies of `token`, one per step in flight
+  private freeStaging: GPUBuffer[] = [];
 
   private constructor(
     readonly name: string,
@@ -100,6 +105,10 @@ export class LocalHost implements Host {
     this.plan = plan;
     this.qRows = 0;
     this.aborted = false;
+    // steps of an earlier run still in flight finish on the GPU before this run's work (queue order); their
+    // tokens are nobody's now
+    this.pending = [];
+    this.lastToken = undefined;
   }
 
   private need(): { cache: KvCache; plan: HostPlan } {
@@ -189,17 +198,18 @@ export class LocalHost implements Host {
     };
   }
 
-  private beginRows(ids: Uint32Array): Chunk {
+  /** The next query chunk of T rows: checks room, writes positions, and the ids when they are given. */
+  private beginRows(ids: Uint32Array | number): Chunk {
     const { plan, cache } = this.need();
     if (!plan.isQueryHost) throw new Error(`${this.name} is not the query host`);
-    const T = ids.length;
+    const T = typeof ids === 'number' ? ids : ids.length;
     if (T > this.state.maxRows) throw new Error(`${this.name}: ${T} query rows exceed the chunk size ${this.state.maxRows}`);
     const chunk = this.queryChunk(T);
     if (chunk.cacheRow + T > cache.capacity) {
       throw new Error(`${this.name}: KV cache full (${cache.capacity} rows); raise maxNewTokens headroom or shorten the input`);
     }
     const pos = Uint32Array.from({ length: T }, (_, i) => plan.ctxLen + this.qRows + i);
-    writeView(this.ctx.device, this.state.ids.buffer, 0, ids);
+    if (typeof ids !== 'number') writeView(this.ctx.device, this.state.ids.buffer, 0, ids);
     writeView(this.ctx.device, this.state.positions.buffer, 0, pos);
     return chunk;
   }
@@ -292,7 +302,67 @@ export class LocalHost implements Host {
       wantLogits ? readF32(this.ctx.device, s.logits.buffer, 0, n) : Promise.resolve(undefined),
     ]);
     this.check();
+    this.pending = [];
+    this.lastToken = Promise.resolve(tok[0]);
     return { token: tok[0], logits };
+  }
+
+  /**
+   * Queues one decode step whose input is the previous step's token, taken on the GPU from `token`, so the
+   * caller can queue the next step before reading this one: the GPU never waits for a readback and the
+   * CPU's recording overlaps the GPU's work. Resolves once queued; decodeRead gives the tokens in order.
+   * A query step (queryLocal or queryEnd) must come first. An embedding table split over bindings is
+   * gathered by copies at CPU-known ids, so there each step first waits for the previous token.
+   */
+  async decodeSubmit(sampling: SamplingParams, uniform: number): Promise<void> {
+    const { cache } = this.need();
+    this.check();
+    if (!this.lastToken) throw new Error(`${this.name}: decodeSubmit needs a query step first`);
+    const s = this.state;
+    const onGpu = this.model.weights.embed.chunks.length === 1;
+    const idOnCpu = onGpu ? undefined : Uint32Array.of(await this.lastToken);
+    const c = this.beginRows(idOnCpu ?? 1);
+    const r = this.ctx.recorder('decode');
+    if (onGpu) r.copy(s.token.buffer, 0, s.ids.buffer, 0, 4);
+    embedRows(r, this.model, s, 1, idOnCpu ?? new Uint32Array(1));
+    for (let l = 0; l < this.model.cfg.nLayers; l++) {
+      preAttention(r, this.model, s, cache, l, c);
+      attend(r, this.model, s, cache, l, c, this.scratch);
+      postAttention(r, this.model, s, l, 1);
+    }
+    const n = this.model.cfg.vocabSize;
+    if (sampling.temperature > 0) {
+      lmHead(r, this.model, s, 0, 1, s.logits.buffer);
+      sample(r, { logits: s.logits.buffer, out: s.token.buffer, n, ...sampling, uniform });
+    } else {
+      headAndArgmax(r, this.model, s, 1);
+    }
+    const staging =
+      this.freeStaging.pop() ??
+      this.ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${this.name} token readback` });
+    this.staging.add(staging);
+    r.copy(s.token.buffer, 0, staging, 0, 4);
+    r.submit();
+    this.qRows += 1;
+    // mapped now, before the next step is queued, so it waits for this step only
+    const token = staging.mapAsync(GPUMapMode.READ).then(() => {
+      const t = new Uint32Array(staging.getMappedRange())[0];
+      staging.unmap();
+      this.freeStaging.push(staging);
+      return t;
+    });
+    token.catch(() => {}); // surfaced by decodeRead; a step nobody reads (after a stop) must not be unhandled
+    this.pending.push(token);
+    this.lastToken = token;
+  }
+
+  /** The token of the oldest decode step queued and not yet read. */
+  async decodeRead(): Promise<number> {
+    const token = this.pending.shift();
+    if (!token) throw new Error(`${this.name}: decodeRead without a decodeSubmit`);
+    const t = await token;
+    this.check();
+    return t;
   }
 
   async queryLocal(ids: Uint32Array, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult> {
@@ -332,6 +402,10 @@ export class LocalHost implements Host {
     this.cache = undefined;
     this.partials?.outs.buffer.destroy();
     this.partials?.lses.buffer.destroy();
+    for (const b of this.staging) b.destroy();
+    this.staging.clear();
+    this.freeStaging = [];
+    this.pending = [];
     this.scratch.destroy();
     destroyRunState(this.state);
     destroyWeights(this.model.weights);

@@ -49,6 +49,12 @@ export class HostService {
   async queryLocal(ids: Uint32Array, s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
     return withTransfer(await this.need().queryLocal(ids, s, u, wantLogits));
   }
+  decodeSubmit(s: SamplingParams, u: number) {
+    return this.need().decodeSubmit(s, u);
+  }
+  decodeRead() {
+    return this.need().decodeRead();
+  }
   memoryBytes() {
     return this.need().memoryBytes();
   }

@@ -93,6 +93,12 @@ export class WorkerHost implements Host {
   queryLocal(ids: Uint32Array, s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
     return this.call(() => this.remote.queryLocal(ids, s, u, wantLogits));
   }
+  decodeSubmit(s: SamplingParams, u: number): Promise<void> {
+    return this.call(() => this.remote.decodeSubmit(s, u));
+  }
+  decodeRead(): Promise<number> {
+    return this.call(() => this.remote.decodeRead());
+  }
   memoryBytes(): Promise<number> {
     return this.call(() => this.remote.memoryBytes());
   }

@@ -28,6 +28,11 @@ export interface RunRequest {
   /** Keep the logits of the first generated position (the `logits` CLI). */
   wantLogits?: boolean;
   onPhase?: (phase: 'encode' | 'query' | 'decode', done: number, total: number) => void;
+  /**
+   * One host: keep this many decode steps queued ahead of the token being read (default 2; 0 = a step, a
+   * readback, the next step). Steps queued past a stop are computed and discarded.
+   */
+  decodeAhead?: number;
 }
 
 export interface RunResult {
@@ -126,8 +131,27 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const t2 = now();
   tokens.push(first.token);
   let stopped: 'stop' | 'length' = 'length';
+  const ahead = req.decodeAhead ?? 2;
   if (req.onToken(first.token, 0)) stopped = 'stop';
-  else {
+  else if (others.length === 0 && ahead > 0) {
+    // the next token's step goes to the GPU before this one is read back: the GPU does not wait on the CPU
+    let queued = 1;
+    const fill = async (upTo: number) => {
+      for (; queued < Math.min(upTo, req.maxNewTokens); queued++) await queryHost.decodeSubmit(req.sampling, req.uniform());
+    };
+    await abortable(fill(1 + ahead), hosts, req.signal);
+    for (let i = 1; i < req.maxNewTokens; i++) {
+      throwIfAborted(req.signal);
+      req.onPhase?.('decode', i, req.maxNewTokens);
+      const token = await abortable(queryHost.decodeRead(), hosts, req.signal);
+      await abortable(fill(i + 1 + ahead), hosts, req.signal);
+      tokens.push(token);
+      if (req.onToken(token, i)) {
+        stopped = 'stop';
+        break;
+      }
+    }
+  } else {
     for (let i = 1; i < req.maxNewTokens; i++) {
       throwIfAborted(req.signal);
       req.onPhase?.('decode', i, req.maxNewTokens);

@@ -1,0 +1,82 @@
+// Pipelined decoding (steps queued ahead of the token being read, each fed the previous token on the GPU)
+// gives exactly the tokens of step-by-step decoding: greedy and sampled, after a stop with steps still in
+// flight, and with an embedding table split over bindings (where each step must wait for its input).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostInit } from '../hosts/host';
+import { LocalHost } from '../hosts/local_host';
+import { fixturePath, type FixtureReference } from '../model/fixtures';
+import { runStar, type RunRequest } from './coordinator';
+import { planStar } from './plan';
+
+const name = 'tiny-llama';
+const ref = JSON.parse(readFileSync(`${fixturePath(name)}/reference.json`, 'utf8')) as FixtureReference;
+const init: HostInit = { model: fixturePath(name), storage: 'f32', maxPositions: 256, chunkRows: 32 };
+
+/** A fresh seeded stream of uniforms, the same for every run that starts from `seed`. */
+function uniforms(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function request(ids: number[], maxNewTokens: number, decodeAhead: number, extra: Partial<RunRequest> = {}): RunRequest {
+  const contextIds = Uint32Array.from(ids.slice(0, -1));
+  return {
+    plan: planStar(contextIds.length, { blockSize: contextIds.length, hosts: 1 }),
+    contextIds,
+    queryIds: Uint32Array.from(ids.slice(-1)),
+    maxNewTokens,
+    chunkRows: 32,
+    nLayers: 2,
+    sampling: { temperature: 0, topK: 0, topP: 1 },
+    uniform: () => 0.5,
+    onToken: () => false,
+    decodeAhead,
+    ...extra,
+  };
+}
+
+describe('pipelined decoding', () => {
+  let host: LocalHost;
+  beforeAll(async () => {
+    host = await LocalHost.create('host 0', init);
+  });
+  afterAll(async () => host?.dispose());
+
+  it('greedy: the same tokens as step-by-step decoding and as transformers, at every depth', async () => {
+    for (const p of ref.prompts) {
+      const n = p.greedyIds.length;
+      const stepwise = (await runStar([host], request(p.ids, n, 0))).tokens;
+      expect(stepwise).toEqual(p.greedyIds);
+      for (const ahead of [1, 2, 5]) expect((await runStar([host], request(p.ids, n, ahead))).tokens).toEqual(stepwise);
+    }
+  });
+
+  it('sampling: the same tokens for the same uniforms', async () => {
+    const p = ref.prompts[1];
+    const sampling = { temperature: 1.5, topK: 0, topP: 0.95 };
+    const run = async (ahead: number, seed: number) => (await runStar([host], request(p.ids, 24, ahead, { sampling, uniform: uniforms(seed) }))).tokens;
+    const a = await run(0, 11);
+    expect(await run(3, 11)).toEqual(a);
+    expect(await run(3, 12)).not.toEqual(a); // the uniforms reach the GPU step they belong to
+  });
+
+  it('a stop leaves queued steps behind that do not touch the next run', async () => {
+    const [p, q] = ref.prompts;
+    const full = (await runStar([host], request(p.ids, 16, 0))).tokens;
+    const stopped = await runStar([host], request(p.ids, 16, 4, { onToken: (_t, step) => step === 3 }));
+    expect(stopped.stopped).toBe('stop');
+    expect(stopped.tokens).toEqual(full.slice(0, 4));
+    // straight away, with four steps of the stopped run possibly still on the GPU
+    expect((await runStar([host], request(q.ids, q.greedyIds.length, 4))).tokens).toEqual(q.greedyIds);
+  });
+
+  it('an embedding split over bindings (ids gathered on the CPU) still decodes right', async () => {
+    const split = await LocalHost.create('split', { ...init, maxBindingBytes: 64 * 1024 });
+    try {
+      for (const p of ref.prompts) expect((await runStar([split], request(p.ids, p.greedyIds.length, 2))).tokens).toEqual(p.greedyIds);
+    } finally {
+      await split.dispose();
+    }
+  });
+});
