@@ -46,6 +46,10 @@ export class LocalHost implements Host {
   private pending: Promise<number>[] = [];
   private staging = new Set<GPUBuffer>(); // (1) u32 mappable copies of `token`, one per step in flight
   private freeStaging: GPUBuffer[] = [];
+  // phase 1: the chunk still running on the GPU while the next is recorded (encodeRows)
+  private inflight?: Promise<void>;
+  /** Phase-1 chunks queued behind the running one: 1, or 0 to wait for each (benchmarks compare the two). */
+  encodeAhead = 1;
 
   private constructor(
     readonly name: string,
@@ -139,12 +143,29 @@ export class LocalHost implements Host {
         attend(r, this.model, s, cache, l, chunk, this.scratch);
         postAttention(r, this.model, s, l, T);
       }
-      // waiting per chunk bounds queued work, and lets abort() and device errors land between chunks
-      await r.flush();
+      r.submit();
+      // one chunk queued behind the one running: the GPU does not idle while the next is recorded, queued work
+      // stays bounded, and abort() and device errors still land between chunks
+      const done = this.ctx.device.queue.onSubmittedWorkDone();
+      if (this.encodeAhead === 0) await done;
+      else await this.inflight;
+      this.inflight = done;
+      this.ctx.handle.check();
     }
   }
 
   async encode(contextIds: Uint32Array): Promise<void> {
+    try {
+      await this.encodeBlocks(contextIds);
+    } finally {
+      // settled even when a chunk failed, so no later call waits on this run's work
+      await this.inflight?.catch(() => {});
+      this.inflight = undefined;
+    }
+    this.check();
+  }
+
+  private async encodeBlocks(contextIds: Uint32Array): Promise<void> {
     const { plan } = this.need();
     const a = plan.anchorSize;
     if (plan.anchorRows > 0) {

@@ -1,0 +1,72 @@
+// Phase-1 (context encoding) time with each chunk waited for vs one chunk queued behind the running one
+// (LocalHost.encodeAhead), global and Star, single device; the two interleaved within one run.
+//
+//   node dist/bench/prefill.mjs [--config llama-3.2-1b|tiny] [--model <folder>] [--lengths 1024,8192]
+//        [--blocks L/4,L/16] [--repeats 3] [--chunk 512] [--out bench/results/prefill.json]
+import { writeFileSync } from 'node:fs';
+import type { HostInit } from '../../src/hosts/host';
+import { LocalHost } from '../../src/hosts/local_host';
+import { runStar } from '../../src/star/coordinator';
+import { planStar, resolveBlockSize } from '../../src/star/plan';
+import { kLlama32_1B, kTiny } from './shapes';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+const folder = arg('model', '');
+const shapeName = arg('config', 'llama-3.2-1b');
+const lengths = arg('lengths', '1024,8192').split(',').map(Number);
+const blocks = arg('blocks', 'L/4,L/16').split(',');
+const repeats = Number(arg('repeats', '3'));
+const chunkRows = Number(arg('chunk', '512'));
+const outPath = arg('out', 'bench/results/prefill.json');
+
+const init: HostInit = {
+  model: folder || { randomConfig: shapeName === 'tiny' ? kTiny : kLlama32_1B },
+  storage: 'f32',
+  maxPositions: Math.max(...lengths) + 8,
+  chunkRows,
+};
+const host = await LocalHost.create('host 0', init);
+const cfg = host.model.cfg;
+const label = folder || shapeName;
+console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}; chunk ${chunkRows}; ${host.ctx.handle.info.description}`);
+
+async function phase1Ms(L: number, blockSize: number | undefined, ahead: number): Promise<number> {
+  host.encodeAhead = ahead;
+  const contextIds = Uint32Array.from({ length: L - 1 }, (_, i) => (i * 2654435761) % cfg.vocabSize);
+  const res = await runStar([host], {
+    plan: planStar(contextIds.length, { blockSize: blockSize ?? contextIds.length, hosts: 1 }),
+    contextIds,
+    queryIds: Uint32Array.of(1),
+    maxNewTokens: 1,
+    chunkRows,
+    nLayers: cfg.nLayers,
+    sampling: { temperature: 0, topK: 0, topP: 1 },
+    uniform: () => 0.5,
+    onToken: () => false,
+  });
+  return res.timings.phase1Ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+interface Row { model: string; length: number; config: string; waitEach: number[]; oneAhead: number[]; speedup: number }
+const rows: Row[] = [];
+for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveBlockSize(b, L), 1); // compile
+for (const L of lengths) {
+  for (const b of ['global', ...blocks]) {
+    const blockSize = b === 'global' ? undefined : resolveBlockSize(b, L);
+    const waitEach: number[] = [], oneAhead: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      waitEach.push(await phase1Ms(L, blockSize, 0));
+      oneAhead.push(await phase1Ms(L, blockSize, 1));
+    }
+    const row = { model: label, length: L, config: b === 'global' ? 'global' : `star b=${blockSize}`, waitEach, oneAhead, speedup: median(waitEach) / median(oneAhead) };
+    rows.push(row);
+    console.log(`L=${L} ${row.config}: ${median(waitEach).toFixed(1)} ms waiting each chunk, ${median(oneAhead).toFixed(1)} ms one ahead (${row.speedup.toFixed(2)}×)`);
+  }
+}
+writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), gpu: host.ctx.handle.info.description, chunkRows, rows }, null, 2));
+await host.dispose();
+process.exit(0);
