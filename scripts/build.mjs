@@ -33,6 +33,8 @@ const entries = [
   { in: 'scripts/bench/decode.ts', out: 'dist/bench/decode.mjs', external: 'webgpu' },
   { in: 'scripts/bench/prefill.ts', out: 'dist/bench/prefill.mjs', external: 'webgpu' },
   { in: 'scripts/bench/fence.ts', out: 'dist/bench/fence.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/chunk_profile.ts', out: 'dist/bench/chunk_profile.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/gemm_small_m.ts', out: 'dist/bench/gemm_small_m.mjs', external: 'webgpu' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/bench/host_worker.mjs', external: 'webgpu' },
   // the CLI with its dependencies inside, for the GPU machine (RULER runs: scripts/bench/ruler_gpu.sh)
   { in: 'src/cli/main.ts', out: 'dist/bench/cli.mjs', external: 'webgpu' },

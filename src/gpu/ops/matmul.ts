@@ -70,10 +70,14 @@ export function gemvLanes(K: number): number {
   return floorPow2(Math.min(32, Math.max(4, Math.floor(K / 16))));
 }
 
-/** The kernel `matmul` uses for this shape on this device. */
+/**
+ * The kernel `matmul` uses for this shape on this device. The 128-tile GEMM wins at any row count past the
+ * GEMV's, half-empty tiles and all: on the H200, 2.5–3.2× faster than the 64-tile one at 16–96 rows
+ * (bench/results/gemm_small_m.json), which matters for Star blocks and query chunks of under 128 tokens.
+ */
 export function pickMatmulKernel(limits: GPUSupportedLimits, M: number, N: number): MatmulKernel {
   if (M <= kGemvMaxRows) return 'gemv';
-  if (M >= 128 && N >= 128 && gemmFits(limits, kGemmConfigs.gemm128)) return matmulTuning.largeGemm;
+  if (N >= 128 && gemmFits(limits, kGemmConfigs.gemm128)) return matmulTuning.largeGemm;
   return 'gemm64';
 }
 
@@ -127,7 +131,8 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
       return;
     }
   }
-  const cfg = kGemmConfigs[k === 'gemm64' ? 'gemm64' : 'gemm128'];
+  // where the vec4 kernel cannot run, the 64 tiles beat the scalar 128 ones below 128 rows (gemm_small_m.json)
+  const cfg = kGemmConfigs[k === 'gemm64' || (k === 'gemm128v3' && M < 128) ? 'gemm64' : 'gemm128'];
   if (!gemmFits(ctx.device.limits, cfg)) throw new Error(`matmul ${k} does not fit this device's workgroup limits`);
   const wx = Math.ceil(N / cfg.BN), wy = Math.ceil(M / cfg.BM);
   if (wx > ctx.maxWorkgroupsPerDim || wy > ctx.maxWorkgroupsPerDim) {
