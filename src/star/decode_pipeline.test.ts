@@ -1,10 +1,12 @@
 // Pipelined decoding (steps queued ahead of the token being read, each fed the previous token on the GPU)
 // gives exactly the tokens of step-by-step decoding: greedy and sampled, after a stop with steps still in
-// flight, and with an embedding table split over bindings (where each step must wait for its input).
+// flight, through a worker host, and with an embedding table split over bindings (where each step must
+// wait for its input).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostInit } from '../hosts/host';
 import { LocalHost } from '../hosts/local_host';
+import { WorkerHost } from '../hosts/worker_host';
 import { fixturePath, type FixtureReference } from '../model/fixtures';
 import { runStar, type RunRequest } from './coordinator';
 import { planStar } from './plan';
@@ -69,6 +71,15 @@ describe('pipelined decoding', () => {
     expect(stopped.tokens).toEqual(full.slice(0, 4));
     // straight away, with four steps of the stopped run possibly still on the GPU
     expect((await runStar([host], request(q.ids, q.greedyIds.length, 4))).tokens).toEqual(q.greedyIds);
+  });
+
+  it('through a worker host (every call a message) it still decodes right', async () => {
+    const { host: worker } = await WorkerHost.start('worker', { ...init, isolation: 'thread' });
+    try {
+      for (const p of ref.prompts) expect((await runStar([worker], request(p.ids, p.greedyIds.length, 2))).tokens).toEqual(p.greedyIds);
+    } finally {
+      await worker.dispose();
+    }
   });
 
   it('an embedding split over bindings (ids gathered on the CPU) still decodes right', async () => {
