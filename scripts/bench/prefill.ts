@@ -1,5 +1,6 @@
-// Phase-1 (context encoding) time with each chunk waited for vs one chunk queued behind the running one
-// (LocalHost.encodeAhead), global and Star, single device; the two interleaved within one run.
+// Phase-1 (context encoding) time three ways, interleaved within one run: a chunk per block waiting for each
+// (encodeAhead 0), a chunk per block with one queued behind the running one (encodeAhead 1), and runs of
+// short blocks sharing a chunk (batchBlocks), global and Star, single device.
 //
 //   node dist/bench/prefill.mjs [--config llama-3.2-1b|tiny] [--model <folder>] [--lengths 1024,8192]
 //        [--blocks L/4,L/16] [--repeats 3] [--chunk 512] [--out bench/results/prefill.json]
@@ -33,8 +34,9 @@ const cfg = host.model.cfg;
 const label = folder || shapeName;
 console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}; chunk ${chunkRows}; ${host.ctx.handle.info.description}`);
 
-async function phase1Ms(L: number, blockSize: number | undefined, ahead: number): Promise<number> {
+async function phase1Ms(L: number, blockSize: number | undefined, ahead: number, batch = false): Promise<number> {
   host.encodeAhead = ahead;
+  host.batchBlocks = batch;
   const contextIds = Uint32Array.from({ length: L - 1 }, (_, i) => (i * 2654435761) % cfg.vocabSize);
   const res = await runStar([host], {
     plan: planStar(contextIds.length, { blockSize: blockSize ?? contextIds.length, hosts: 1 }),
@@ -51,20 +53,27 @@ async function phase1Ms(L: number, blockSize: number | undefined, ahead: number)
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-interface Row { model: string; length: number; config: string; waitEach: number[]; oneAhead: number[]; speedup: number }
+interface Row { model: string; length: number; config: string; waitEach: number[]; oneAhead: number[]; batched: number[]; speedup: number; batchSpeedup: number }
 const rows: Row[] = [];
-for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveBlockSize(b, L), 1); // compile
+for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveBlockSize(b, L), 1, true); // compile
 for (const L of lengths) {
   for (const b of ['global', ...blocks]) {
     const blockSize = b === 'global' ? undefined : resolveBlockSize(b, L);
-    const waitEach: number[] = [], oneAhead: number[] = [];
+    const waitEach: number[] = [], oneAhead: number[] = [], batched: number[] = [];
     for (let r = 0; r < repeats; r++) {
       waitEach.push(await phase1Ms(L, blockSize, 0));
       oneAhead.push(await phase1Ms(L, blockSize, 1));
+      batched.push(await phase1Ms(L, blockSize, 1, true));
     }
-    const row = { model: label, length: L, config: b === 'global' ? 'global' : `star b=${blockSize}`, waitEach, oneAhead, speedup: median(waitEach) / median(oneAhead) };
+    const row = {
+      model: label, length: L, config: b === 'global' ? 'global' : `star b=${blockSize}`, waitEach, oneAhead, batched,
+      speedup: median(waitEach) / median(oneAhead), batchSpeedup: median(oneAhead) / median(batched),
+    };
     rows.push(row);
-    console.log(`L=${L} ${row.config}: ${median(waitEach).toFixed(1)} ms waiting each chunk, ${median(oneAhead).toFixed(1)} ms one ahead (${row.speedup.toFixed(2)}×)`);
+    console.log(
+      `L=${L} ${row.config}: ${median(waitEach).toFixed(1)} ms waiting each chunk, ${median(oneAhead).toFixed(1)} ms one ahead (${row.speedup.toFixed(2)}×), ` +
+        `${median(batched).toFixed(1)} ms with blocks sharing chunks (${row.batchSpeedup.toFixed(2)}× one ahead)`,
+    );
   }
 }
 writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), gpu: host.ctx.handle.info.description, chunkRows, rows }, null, 2));

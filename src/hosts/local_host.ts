@@ -8,11 +8,14 @@ import { readF32, readU32 } from '../gpu/readback';
 import { createTensor, writeView, type Tensor } from '../gpu/tensor';
 import {
   attend,
+  attendWindow,
   embedRows,
   headAndArgmax,
   lmHead,
   postAttention,
   preAttention,
+  windowAligned,
+  type AttentionWindow,
   type Chunk,
   type ModelOnGpu,
   type Visibility,
@@ -50,6 +53,10 @@ export class LocalHost implements Host {
   private inflight?: Promise<void>;
   /** Phase-1 chunks queued behind the running one: 1, or 0 to wait for each (benchmarks compare the two). */
   encodeAhead = 1;
+  /** Phase 1 packs runs of short blocks into one chunk (false: a chunk per block, for comparisons). */
+  batchBlocks = true;
+  /** Phase-1 chunks submitted since this host was made (tests check that short blocks share chunks). */
+  phase1Chunks = 0;
 
   private constructor(
     readonly name: string,
@@ -125,8 +132,11 @@ export class LocalHost implements Host {
     this.ctx.handle.check();
   }
 
-  /** Runs `ids` (at `positions`) through all layers as chunks into cache rows from `cacheRow`. */
-  private async encodeRows(ids: Uint32Array, positions: Uint32Array, cacheRow: number, vis: (c0: number, T: number) => Visibility): Promise<void> {
+  /**
+   * Runs `ids` (at `positions`) through all layers as chunks into cache rows from `cacheRow`; `windows`
+   * gives the attention windows of the chunk starting c0 rows in (one, unless several blocks share it).
+   */
+  private async encodeRows(ids: Uint32Array, positions: Uint32Array, cacheRow: number, windows: (c0: number, T: number) => AttentionWindow[]): Promise<void> {
     const { cache } = this.need();
     const s = this.state;
     for (let c0 = 0; c0 < ids.length; c0 += s.maxRows) {
@@ -135,15 +145,17 @@ export class LocalHost implements Host {
       const chunkIds = ids.subarray(c0, c0 + T);
       writeView(this.ctx.device, s.ids.buffer, 0, chunkIds);
       writeView(this.ctx.device, s.positions.buffer, 0, positions.subarray(c0, c0 + T));
-      const chunk: Chunk = { rows: T, cacheRow: cacheRow + c0, vis: vis(c0, T) };
+      const ws = windows(c0, T);
       const r = this.ctx.recorder('encode');
       embedRows(r, this.model, s, T, chunkIds);
       for (let l = 0; l < this.model.cfg.nLayers; l++) {
-        preAttention(r, this.model, s, cache, l, chunk);
-        attend(r, this.model, s, cache, l, chunk, this.scratch);
+        // preAttention reads only rows and cacheRow: the projections run once over every window's rows
+        preAttention(r, this.model, s, cache, l, { rows: T, cacheRow: cacheRow + c0, vis: ws[0].vis });
+        for (const w of ws) attendWindow(r, this.model, s, cache, l, w, this.scratch);
         postAttention(r, this.model, s, l, T);
       }
       r.submit();
+      this.phase1Chunks++;
       // one chunk queued behind the one running: the GPU does not idle while the next is recorded, queued work
       // stays bounded, and abort() and device errors still land between chunks
       const done = this.ctx.device.queue.onSubmittedWorkDone();
@@ -171,18 +183,54 @@ export class LocalHost implements Host {
     if (plan.anchorRows > 0) {
       // the anchor attends only to itself, so its KV is the same for every block: compute it once
       const pos = Uint32Array.from({ length: a }, (_, i) => i);
-      await this.encodeRows(contextIds.subarray(0, a), pos, 0, (c0, T) => causalVis(0, c0, T));
+      await this.encodeRows(contextIds.subarray(0, a), pos, 0, (c0, T) => [{ row0: 0, rows: T, vis: causalVis(0, c0, T) }]);
     }
-    for (let b = 0; b < plan.blocks.length; b++) {
-      const block = plan.blocks[b];
+    for (let b = 0; b < plan.blocks.length; ) {
+      const e = this.batchEnd(b);
+      const first = plan.blocks[b];
+      const last = plan.blocks[e - 1];
+      const ids = contextIds.subarray(first.start, last.end);
+      if (ids.length !== last.end - first.start) throw new Error(`${this.name}: context ids end before block ${last.index}`);
+      // a host's blocks are adjacent in the context and in its cache, so a run of them is one span of rows
+      const pos = Uint32Array.from({ length: ids.length }, (_, i) => first.start + i);
       const row = plan.blockRows[b];
-      const ids = contextIds.subarray(block.start, block.end);
-      if (ids.length !== block.end - block.start) throw new Error(`${this.name}: context ids end before block ${block.index}`);
-      const pos = Uint32Array.from({ length: ids.length }, (_, i) => block.start + i);
-      // block 0 is encoded alone; every other block sees the anchor's rows in full, then itself causally
-      const anchorLen = block.index === 0 ? 0 : a;
-      await this.encodeRows(ids, pos, row, (c0, T) => ({ ...causalVis(row, c0, T), fullStart: 0, fullLen: anchorLen }));
+      // block 0 sees only itself; every other block sees the anchor's rows in full, then itself causally
+      const vis = (k: number, c0: number, T: number): Visibility => ({
+        ...causalVis(plan.blockRows[k], c0, T),
+        fullStart: 0,
+        fullLen: plan.blocks[k].index === 0 ? 0 : a,
+      });
+      if (e === b + 1) {
+        await this.encodeRows(ids, pos, row, (c0, T) => [{ row0: 0, rows: T, vis: vis(b, c0, T) }]);
+      } else {
+        // several short blocks in one chunk: the matmuls see all their rows at once, attention one window per block
+        const windows: AttentionWindow[] = [];
+        for (let k = b; k < e; k++) {
+          const len = plan.blocks[k].end - plan.blocks[k].start;
+          windows.push({ row0: plan.blockRows[k] - row, rows: len, vis: vis(k, 0, len) });
+        }
+        await this.encodeRows(ids, pos, row, () => windows);
+      }
+      b = e;
     }
+  }
+
+  /**
+   * The end of the run of blocks from `b` that phase 1 encodes as one chunk: whole blocks that fit in a
+   * chunk, each starting where its q, out and lse rows can be bound. A block alone is chunked as before.
+   */
+  private batchEnd(b: number): number {
+    const { plan } = this.need();
+    let e = b + 1;
+    if (!this.batchBlocks) return e;
+    let rows = plan.blocks[b].end - plan.blocks[b].start;
+    while (e < plan.blocks.length) {
+      const len = plan.blocks[e].end - plan.blocks[e].start;
+      if (rows + len > this.state.maxRows || !windowAligned(this.ctx.device, this.model.cfg, rows)) break;
+      rows += len;
+      e++;
+    }
+    return e;
   }
 
   private shardVis(): Pick<Visibility, 'fullStart' | 'fullLen'> {

@@ -74,21 +74,44 @@ export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvC
 
 /** Attention of the chunk's queries over the visible cache rows into s.att (and s.lse). */
 export function attend(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, c: Chunk, scratch?: AttentionScratch): void {
+  attendWindow(r, m, s, cache, l, { row0: 0, rows: c.rows, vis: c.vis }, scratch);
+}
+
+/**
+ * Query rows [row0, row0 + rows) of a chunk and what they see: a chunk of several Star blocks attends one
+ * window per block, each block to the anchor and to itself.
+ */
+export interface AttentionWindow {
+  row0: number;
+  rows: number;
+  vis: Visibility;
+}
+
+/** Whether a window may start at `row0` of a chunk: its q, out and lse ranges must be bindable there. */
+export function windowAligned(device: GPUDevice, cfg: ModelConfig, row0: number): boolean {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  return (row0 * cfg.qDim * 4) % align === 0 && (row0 * cfg.nHeads * 4) % align === 0;
+}
+
+/** Attention of one window's query rows into the same rows of s.att and s.lse. */
+export function attendWindow(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, w: AttentionWindow, scratch?: AttentionScratch): void {
   const { cfg } = m;
+  const rowsOf = (t: Tensor, width: number) =>
+    w.row0 === 0 ? t.buffer : { buffer: t.buffer, offset: w.row0 * width * 4, size: w.rows * width * 4 };
   attention(
     r,
     {
-      q: s.q.buffer,
+      q: rowsOf(s.q, cfg.qDim),
       k: cache.keys[l].buffer,
       v: cache.values[l].buffer,
-      out: s.att.buffer,
-      lse: s.lse.buffer,
-      T: c.rows,
+      out: rowsOf(s.att, cfg.qDim),
+      lse: rowsOf(s.lse, cfg.nHeads),
+      T: w.rows,
       nHeads: cfg.nHeads,
       nKvHeads: cfg.nKvHeads,
       headSize: cfg.headSize,
       scale: 1 / Math.sqrt(cfg.headSize),
-      ...c.vis,
+      ...w.vis,
     },
     scratch,
   );
