@@ -12,6 +12,8 @@ export function wireRunStop(runId: string, stopId: string, status: (s: string) =
     abort = new AbortController();
     $<HTMLButtonElement>(runId).disabled = true;
     $<HTMLButtonElement>(stopId).disabled = false;
+    // a run can take a while before its first progress: the last run's result must not look like this one's
+    status('running…');
     try {
       await work(abort.signal);
     } catch (err) {
