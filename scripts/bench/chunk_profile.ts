@@ -9,11 +9,8 @@ import { attend, postAttention, preAttention, type Chunk } from '../../src/model
 import type { KvCache } from '../../src/model/kv_cache';
 import type { AttentionScratch } from '../../src/gpu/ops/attention';
 import { planStar } from '../../src/star/plan';
+import { arg } from './common';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
 const model = arg('model', 'public/models/ruler-llama-tiny');
 const L = Number(arg('length', '1024'));
 const rowsList = arg('rows', '512,256,128,64').split(',').map(Number);

@@ -7,16 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
-import { runStar } from '../../src/star/coordinator';
-import { planStar } from '../../src/star/plan';
-import { kLlama32_1B, kTiny } from './shapes';
+import { arg, median, modelFlags, timedRun } from './common';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-const folder = arg('model', '');
-const shapeName = arg('config', 'llama-3.2-1b');
+const { model, label } = modelFlags();
 const lengths = arg('lengths', '1024,8192').split(',').map(Number);
 const aheads = arg('aheads', '0,1,2').split(',').map(Number);
 const steps = Number(arg('steps', '64'));
@@ -25,7 +18,7 @@ const noRobustness = process.argv.includes('--no-robustness');
 const outPath = arg('out', 'bench/results/decode.json');
 
 const init: HostInit = {
-  model: folder || { randomConfig: shapeName === 'tiny' ? kTiny : kLlama32_1B },
+  model,
   storage: 'f32',
   maxPositions: Math.max(...lengths) + steps + 8,
   chunkRows: 2048,
@@ -33,23 +26,10 @@ const init: HostInit = {
 };
 const host = await LocalHost.create('host 0', init);
 const cfg = host.model.cfg;
-const label = folder || shapeName;
 console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}, vocab ${cfg.vocabSize}; ${host.ctx.handle.info.description}; robustness ${noRobustness ? 'off' : 'on'}`);
 
 async function decodeTokPerS(L: number, decodeAhead: number): Promise<number> {
-  const contextIds = Uint32Array.from({ length: L - 1 }, (_, i) => (i * 2654435761) % cfg.vocabSize);
-  const res = await runStar([host], {
-    plan: planStar(contextIds.length, { blockSize: contextIds.length, hosts: 1 }),
-    contextIds,
-    queryIds: Uint32Array.of(1),
-    maxNewTokens: steps,
-    chunkRows: init.chunkRows,
-    nLayers: cfg.nLayers,
-    sampling: { temperature: 0, topK: 0, topP: 1 },
-    uniform: () => 0.5,
-    onToken: () => false,
-    decodeAhead,
-  });
+  const res = await timedRun([host], cfg, L, { maxNewTokens: steps, chunkRows: init.chunkRows, decodeAhead });
   return ((res.tokens.length - 1) * 1000) / res.timings.decodeMs;
 }
 
@@ -59,7 +39,6 @@ await decodeTokPerS(Math.min(...lengths), 0); // compile every pipeline first
 for (const L of lengths) {
   const got = new Map<number, number[]>(aheads.map((a) => [a, []]));
   for (let r = 0; r < repeats; r++) for (const a of aheads) got.get(a)!.push(await decodeTokPerS(L, a));
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const base = got.has(0) ? median(got.get(0)!) : undefined;
   for (const a of aheads) {
     const m = median(got.get(a)!);

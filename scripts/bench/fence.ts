@@ -6,11 +6,8 @@
 import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
 import { add } from '../../src/gpu/ops/elementwise';
+import { arg } from './common';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
 const n = Number(arg('n', '200'));
 const dispatches = Number(arg('dispatches', '100'));
 const handle = await requestDevice();

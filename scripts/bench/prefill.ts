@@ -7,16 +7,10 @@
 import { writeFileSync } from 'node:fs';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
-import { runStar } from '../../src/star/coordinator';
-import { planStar, resolveBlockSize } from '../../src/star/plan';
-import { kLlama32_1B, kTiny } from './shapes';
+import { resolveBlockSize } from '../../src/star/plan';
+import { arg, median, modelFlags, timedRun } from './common';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-const folder = arg('model', '');
-const shapeName = arg('config', 'llama-3.2-1b');
+const { model, label } = modelFlags();
 const lengths = arg('lengths', '1024,8192').split(',').map(Number);
 const blocks = arg('blocks', 'L/4,L/16').split(',');
 const repeats = Number(arg('repeats', '3'));
@@ -24,35 +18,21 @@ const chunkRows = Number(arg('chunk', '512'));
 const outPath = arg('out', 'bench/results/prefill.json');
 
 const init: HostInit = {
-  model: folder || { randomConfig: shapeName === 'tiny' ? kTiny : kLlama32_1B },
+  model,
   storage: 'f32',
   maxPositions: Math.max(...lengths) + 8,
   chunkRows,
 };
 const host = await LocalHost.create('host 0', init);
 const cfg = host.model.cfg;
-const label = folder || shapeName;
 console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}; chunk ${chunkRows}; ${host.ctx.handle.info.description}`);
 
 async function phase1Ms(L: number, blockSize: number | undefined, ahead: number, batch = false): Promise<number> {
   host.encodeAhead = ahead;
   host.batchBlocks = batch;
-  const contextIds = Uint32Array.from({ length: L - 1 }, (_, i) => (i * 2654435761) % cfg.vocabSize);
-  const res = await runStar([host], {
-    plan: planStar(contextIds.length, { blockSize: blockSize ?? contextIds.length, hosts: 1 }),
-    contextIds,
-    queryIds: Uint32Array.of(1),
-    maxNewTokens: 1,
-    chunkRows,
-    nLayers: cfg.nLayers,
-    sampling: { temperature: 0, topK: 0, topP: 1 },
-    uniform: () => 0.5,
-    onToken: () => false,
-  });
-  return res.timings.phase1Ms;
+  return (await timedRun([host], cfg, L, { blockSize, maxNewTokens: 1, chunkRows })).timings.phase1Ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 interface Row { model: string; length: number; config: string; waitEach: number[]; oneAhead: number[]; batched: number[]; speedup: number; batchSpeedup: number }
 const rows: Row[] = [];
 for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveBlockSize(b, L), 1, true); // compile

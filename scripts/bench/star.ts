@@ -10,14 +10,10 @@ import { LocalHost } from '../../src/hosts/local_host';
 import { WorkerHost } from '../../src/hosts/worker_host';
 import { normalizeConfig } from '../../src/model/config';
 import type { WeightStorage } from '../../src/model/weights';
-import { runStar } from '../../src/star/coordinator';
 import { phase1AttentionFlops, planStar, resolveBlockSize } from '../../src/star/plan';
 import { kLlama32_1B, kTiny } from './shapes';
+import { arg, timedRun } from './common';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
 const shape = arg('config', 'llama-3.2-1b') === 'tiny' ? kTiny : kLlama32_1B;
 const lengths = arg('lengths', '8192,32768').split(',').map(Number);
 const blocks = arg('blocks', '4096,L/4').split(',');
@@ -66,22 +62,9 @@ async function makeHosts(mode: string, maxPositions: number): Promise<Host[]> {
 }
 
 async function measure(hosts: Host[], L: number, blockSize: number | undefined, nHosts: number) {
-  const ctxLen = L - 1;
-  const contextIds = Uint32Array.from({ length: ctxLen }, (_, i) => (i * 2654435761) % cfg.vocabSize);
-  const plan = blockSize === undefined ? planStar(ctxLen, { blockSize: ctxLen, hosts: 1 }) : planStar(ctxLen, { blockSize, hosts: nHosts });
-  const res = await runStar(hosts, {
-    plan,
-    contextIds,
-    queryIds: Uint32Array.of(1),
-    maxNewTokens: nDecode,
-    chunkRows,
-    nLayers: cfg.nLayers,
-    sampling: { temperature: 0, topK: 0, topP: 1 },
-    uniform: () => 0.5,
-    onToken: () => false,
-  });
+  const res = await timedRun(hosts, cfg, L, { blockSize, nHosts, maxNewTokens: nDecode, chunkRows });
   const t = res.timings;
-  return { ttftMs: t.firstTokenMs, phase1Ms: t.phase1Ms, decodeTokPerS: ((res.tokens.length - 1) * 1000) / t.decodeMs, plan };
+  return { ttftMs: t.firstTokenMs, phase1Ms: t.phase1Ms, decodeTokPerS: ((res.tokens.length - 1) * 1000) / t.decodeMs, plan: res.plan };
 }
 
 const log = (s: string) => console.log(s);

@@ -1,6 +1,6 @@
 // The in-process host: one device, one copy of the weights, one KV shard. A worker host runs this same
 // class inside a Web Worker or worker_thread.
-import { GpuContext } from '../gpu/context';
+import { GpuContext, type Recorder } from '../gpu/context';
 import { requestDevice } from '../gpu/device';
 import { AttentionScratch, mergeAttention } from '../gpu/ops/attention';
 import { sample } from '../gpu/ops/sample';
@@ -137,7 +137,6 @@ export class LocalHost implements Host {
    * gives the attention windows of the chunk starting c0 rows in (one, unless several blocks share it).
    */
   private async encodeRows(ids: Uint32Array, positions: Uint32Array, cacheRow: number, windows: (c0: number, T: number) => AttentionWindow[]): Promise<void> {
-    const { cache } = this.need();
     const s = this.state;
     for (let c0 = 0; c0 < ids.length; c0 += s.maxRows) {
       this.check();
@@ -145,15 +144,9 @@ export class LocalHost implements Host {
       const chunkIds = ids.subarray(c0, c0 + T);
       writeView(this.ctx.device, s.ids.buffer, 0, chunkIds);
       writeView(this.ctx.device, s.positions.buffer, 0, positions.subarray(c0, c0 + T));
-      const ws = windows(c0, T);
       const r = this.ctx.recorder('encode');
       embedRows(r, this.model, s, T, chunkIds);
-      for (let l = 0; l < this.model.cfg.nLayers; l++) {
-        // preAttention reads only rows and cacheRow: the projections run once over every window's rows
-        preAttention(r, this.model, s, cache, l, { rows: T, cacheRow: cacheRow + c0, vis: ws[0].vis });
-        for (const w of ws) attendWindow(r, this.model, s, cache, l, w, this.scratch);
-        postAttention(r, this.model, s, l, T);
-      }
+      this.recordLayers(r, T, cacheRow + c0, windows(c0, T));
       r.submit();
       this.phase1Chunks++;
       // one chunk queued behind the one running: the GPU does not idle while the next is recorded, queued work
@@ -163,6 +156,28 @@ export class LocalHost implements Host {
       else await this.inflight;
       this.inflight = done;
       this.ctx.handle.check();
+    }
+  }
+
+  /** Every layer over T rows cached from `cacheRow`: the projections and MLP over all rows, attention per window. */
+  private recordLayers(r: Recorder, T: number, cacheRow: number, windows: AttentionWindow[]): void {
+    const { cache } = this.need();
+    for (let l = 0; l < this.model.cfg.nLayers; l++) {
+      // preAttention reads only rows and cacheRow of the chunk
+      preAttention(r, this.model, this.state, cache, l, { rows: T, cacheRow, vis: windows[0].vis });
+      for (const w of windows) attendWindow(r, this.model, this.state, cache, l, w, this.scratch);
+      postAttention(r, this.model, this.state, l, T);
+    }
+  }
+
+  /** Final norm and LM head of row `rows − 1`, then its token (argmax, or sampled at `uniform`) into `token`. */
+  private recordHead(r: Recorder, rows: number, sampling: SamplingParams, uniform: number): void {
+    const s = this.state;
+    if (sampling.temperature > 0) {
+      lmHead(r, this.model, s, rows - 1, 1, s.logits.buffer);
+      sample(r, { logits: s.logits.buffer, out: s.token.buffer, n: this.model.cfg.vocabSize, ...sampling, uniform });
+    } else {
+      headAndArgmax(r, this.model, s, rows);
     }
   }
 
@@ -359,12 +374,7 @@ export class LocalHost implements Host {
     const s = this.state;
     const n = this.model.cfg.vocabSize;
     const r = this.ctx.recorder('head');
-    if (sampling.temperature > 0) {
-      lmHead(r, this.model, s, rows - 1, 1, s.logits.buffer);
-      sample(r, { logits: s.logits.buffer, out: s.token.buffer, n, ...sampling, uniform });
-    } else {
-      headAndArgmax(r, this.model, s, rows);
-    }
+    this.recordHead(r, rows, sampling, uniform);
     r.submit();
     const [tok, logits] = await Promise.all([
       readU32(this.ctx.device, s.token.buffer, 0, 1),
@@ -384,7 +394,6 @@ export class LocalHost implements Host {
    * gathered by copies at CPU-known ids, so there each step first waits for the previous token.
    */
   async decodeSubmit(sampling: SamplingParams, uniform: number): Promise<void> {
-    const { cache } = this.need();
     this.check();
     if (!this.lastToken) throw new Error(`${this.name}: decodeSubmit needs a query step first`);
     const s = this.state;
@@ -394,18 +403,8 @@ export class LocalHost implements Host {
     const r = this.ctx.recorder('decode');
     if (onGpu) r.copy(s.token.buffer, 0, s.ids.buffer, 0, 4);
     embedRows(r, this.model, s, 1, idOnCpu ?? new Uint32Array(1));
-    for (let l = 0; l < this.model.cfg.nLayers; l++) {
-      preAttention(r, this.model, s, cache, l, c);
-      attend(r, this.model, s, cache, l, c, this.scratch);
-      postAttention(r, this.model, s, l, 1);
-    }
-    const n = this.model.cfg.vocabSize;
-    if (sampling.temperature > 0) {
-      lmHead(r, this.model, s, 0, 1, s.logits.buffer);
-      sample(r, { logits: s.logits.buffer, out: s.token.buffer, n, ...sampling, uniform });
-    } else {
-      headAndArgmax(r, this.model, s, 1);
-    }
+    this.recordLayers(r, 1, c.cacheRow, [{ row0: 0, rows: 1, vis: c.vis }]);
+    this.recordHead(r, 1, sampling, uniform);
     const staging =
       this.freeStaging.pop() ??
       this.ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${this.name} token readback` });
@@ -435,7 +434,6 @@ export class LocalHost implements Host {
   }
 
   async queryLocal(ids: Uint32Array, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult> {
-    const { cache } = this.need();
     this.check();
     let result: StepResult | undefined;
     // long queries go through in chunks; only the last one needs the head
@@ -444,11 +442,7 @@ export class LocalHost implements Host {
       const c = this.beginRows(part);
       const r = this.ctx.recorder('query local');
       embedRows(r, this.model, this.state, c.rows, part);
-      for (let l = 0; l < this.model.cfg.nLayers; l++) {
-        preAttention(r, this.model, this.state, cache, l, c);
-        attend(r, this.model, this.state, cache, l, c, this.scratch);
-        postAttention(r, this.model, this.state, l, c.rows);
-      }
+      this.recordLayers(r, c.rows, c.cacheRow, [{ row0: 0, rows: c.rows, vis: c.vis }]);
       r.submit();
       this.qRows += c.rows;
       if (q0 + part.length >= ids.length) result = await this.finishStep(c.rows, sampling, uniform, wantLogits);

@@ -131,33 +131,27 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const t2 = now();
   tokens.push(first.token);
   let stopped: 'stop' | 'length' = 'length';
-  const ahead = req.decodeAhead ?? 2;
+  // one host: the next steps go to the GPU before this token is read back, so the GPU does not wait on the CPU
+  const ahead = others.length === 0 ? (req.decodeAhead ?? 2) : 0;
+  let queued = 1;
+  const fill = async (upTo: number) => {
+    for (; queued < Math.min(upTo, req.maxNewTokens); queued++) await queryHost.decodeSubmit(req.sampling, req.uniform());
+  };
+  const next = async (i: number): Promise<number> => {
+    if (ahead === 0) return (await step(Uint32Array.of(tokens[tokens.length - 1]), false)).token;
+    const token = await queryHost.decodeRead();
+    await fill(i + 1 + ahead);
+    return token;
+  };
   if (req.onToken(first.token, 0)) stopped = 'stop';
-  else if (others.length === 0 && ahead > 0) {
-    // the next token's step goes to the GPU before this one is read back: the GPU does not wait on the CPU
-    let queued = 1;
-    const fill = async (upTo: number) => {
-      for (; queued < Math.min(upTo, req.maxNewTokens); queued++) await queryHost.decodeSubmit(req.sampling, req.uniform());
-    };
+  else {
     await abortable(fill(1 + ahead), hosts, req.signal);
     for (let i = 1; i < req.maxNewTokens; i++) {
       throwIfAborted(req.signal);
       req.onPhase?.('decode', i, req.maxNewTokens);
-      const token = await abortable(queryHost.decodeRead(), hosts, req.signal);
-      await abortable(fill(i + 1 + ahead), hosts, req.signal);
+      const token = await abortable(next(i), hosts, req.signal);
       tokens.push(token);
       if (req.onToken(token, i)) {
-        stopped = 'stop';
-        break;
-      }
-    }
-  } else {
-    for (let i = 1; i < req.maxNewTokens; i++) {
-      throwIfAborted(req.signal);
-      req.onPhase?.('decode', i, req.maxNewTokens);
-      const r = await abortable(step(Uint32Array.of(tokens[tokens.length - 1]), false), hosts, req.signal);
-      tokens.push(r.token);
-      if (req.onToken(r.token, i)) {
         stopped = 'stop';
         break;
       }

@@ -1,0 +1,52 @@
+// What the Node benchmarks share: flags, the synthetic context they time, one timed run, and the median.
+import type { Host, ModelLocation } from '../../src/hosts/host';
+import type { ModelConfig } from '../../src/model/config';
+import { runStar, type RunRequest, type RunResult } from '../../src/star/coordinator';
+import { planStar, type StarPlan } from '../../src/star/plan';
+import { kLlama32_1B, kTiny } from './shapes';
+
+/** The value after `--name` on the command line, else `dflt`. */
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+/** The model of `--model <folder>`, else random weights of `--config llama-3.2-1b|tiny`; `label` names it in results. */
+export function modelFlags(): { model: ModelLocation; label: string } {
+  const folder = arg('model', '');
+  const shape = arg('config', 'llama-3.2-1b');
+  return { model: folder || { randomConfig: shape === 'tiny' ? kTiny : kLlama32_1B }, label: folder || shape };
+}
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A context of `n` ids spread over the vocabulary (content does not matter for timing). */
+export function syntheticIds(n: number, vocabSize: number): Uint32Array {
+  return Uint32Array.from({ length: n }, (_, i) => (i * 2654435761) % vocabSize);
+}
+
+/**
+ * One greedy run of L − 1 context tokens and a 1-token query: global attention when `blockSize` is
+ * undefined, else Star over `hosts.length` hosts (or `nHosts` logical ones on one host).
+ */
+export async function timedRun(
+  hosts: Host[],
+  cfg: ModelConfig,
+  L: number,
+  opts: { blockSize?: number; nHosts?: number; maxNewTokens: number; chunkRows: number } & Partial<RunRequest>,
+): Promise<RunResult & { plan: StarPlan }> {
+  const { blockSize, nHosts = 1, ...rest } = opts;
+  const contextIds = syntheticIds(L - 1, cfg.vocabSize);
+  const plan = planStar(contextIds.length, { blockSize: blockSize ?? contextIds.length, hosts: blockSize === undefined ? 1 : nHosts });
+  const res = await runStar(hosts, {
+    plan,
+    contextIds,
+    queryIds: Uint32Array.of(1),
+    nLayers: cfg.nLayers,
+    sampling: { temperature: 0, topK: 0, topP: 1 },
+    uniform: () => 0.5,
+    onToken: () => false,
+    ...rest,
+  });
+  return { ...res, plan };
+}
