@@ -1,0 +1,4 @@
+// Where this code runs. A leaf module, like errors.ts: every layer may import it.
+
+/** True in Node (main thread, worker_threads or a child process); false in browsers and their workers. */
+export const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
