@@ -1,5 +1,6 @@
 // The engine: one typed API for the page, the worker client and the CLI. It tokenizes, validates,
 // plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
+import { AbortError, ContextTooLongError, EngineDisposedError, GpuLimitError, HostCrashedError, InvalidRequestError } from './errors';
 import { GpuContext } from './gpu/context';
 import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 import { checkSequenceLength, type ModelConfig } from './model/config';
@@ -11,8 +12,9 @@ import type { WeightStorage } from './model/weights';
 import type { Host, HostInit, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
 import { WorkerHost } from './hosts/worker_host';
-import { abortError, runStar, type PhaseTimings } from './star/coordinator';
-import { planStar, resolveBlockSize, StarConfigError, type StarPlan } from './star/plan';
+import { runStar, type PhaseTimings } from './star/coordinator';
+import { compileStar, type StarMode, type StarProgram } from './star/program';
+import type { SizeSpec } from './star/size';
 
 export type ProgressEvent =
   | { phase: 'download'; file: string; loaded: number; total: number }
@@ -51,12 +53,16 @@ export interface HostDescriptor {
 
 export interface AttentionOptions {
   attention?: 'global' | 'star';
-  /** Tokens, or a fraction of the context such as "L/4". */
-  blockSize?: number | string;
-  anchorSize?: number;
+  /**
+   * Tokens, or an expression of L, the length of the context Star splits (the tokens before the query):
+   * `"L/4"`, `"L*0.25"`, `"L"`, `2048`.
+   */
+  blockSize?: SizeSpec;
+  /** The anchor, in the same forms as blockSize (default: blockSize). */
+  anchorSize?: SizeSpec;
   /** A count, or one descriptor per host (its adapter). */
   hosts?: number | HostDescriptor[];
-  mode?: 'workers' | 'single-device';
+  mode?: StarMode;
 }
 
 export interface ChatMessage {
@@ -112,7 +118,7 @@ export interface EngineApi {
 
 export class Engine implements EngineApi {
   private local?: LocalHost;
-  private pool?: { key: string; hosts: WorkerHost[] };
+  private pool?: { key: string; hosts: WorkerHost[]; bindAlign: number };
 
   private constructor(
     readonly config: ModelConfig,
@@ -128,8 +134,11 @@ export class Engine implements EngineApi {
     const config = await readModelConfig(src);
     const tokenizer = await loadTokenizer(src);
     const maxContext = opts.maxContext ?? Math.min(config.maxPos, 32768);
+    for (const [name, v] of [['maxContext', maxContext], ['chunkRows', opts.chunkRows ?? 512]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${v}`);
+    }
     if (maxContext > config.maxPos) {
-      throw new RangeError(`maxContext ${maxContext} exceeds the model's max_position_embeddings (${config.maxPos})`);
+      throw new ContextTooLongError(`maxContext ${maxContext} exceeds the model's max_position_embeddings (${config.maxPos})`);
     }
     const init: HostInit = {
       model: opts.model,
@@ -168,11 +177,12 @@ export class Engine implements EngineApi {
     return this.local;
   }
 
-  private async workerHosts(descs: HostDescriptor[], onProgress?: (e: ProgressEvent) => void): Promise<WorkerHost[]> {
+  private async workerHosts(descs: HostDescriptor[], onProgress?: (e: ProgressEvent) => void): Promise<{ hosts: WorkerHost[]; bindAlign: number }> {
     const key = JSON.stringify(descs);
-    if (this.pool?.key === key) return this.pool.hosts;
+    if (this.pool?.key === key) return this.pool;
     await this.disposePool();
     const started: WorkerHost[] = [];
+    let bindAlign = 0;
     try {
       // the first host fills the download cache; the rest then load from it in parallel
       const start = (i: number) =>
@@ -183,12 +193,13 @@ export class Engine implements EngineApi {
       started.push(first.host);
       const rest = await Promise.all(descs.slice(1).map((_, i) => start(i + 1)));
       started.push(...rest.map((r) => r.host));
+      bindAlign = Math.max(...[first, ...rest].map((r) => r.info.gpu.limits.minStorageBufferOffsetAlignment));
     } catch (e) {
       await Promise.all(started.map((h) => h.dispose()));
       throw e;
     }
-    this.pool = { key, hosts: started };
-    return started;
+    this.pool = { key, hosts: started, bindAlign };
+    return this.pool;
   }
 
   private async disposePool(): Promise<void> {
@@ -201,11 +212,11 @@ export class Engine implements EngineApi {
   tokenizeRequest(req: GenerateRequest): { contextIds: number[]; queryIds: number[] } {
     if (req.contextIds || req.queryIds) {
       const q = req.queryIds ?? [];
-      if (q.length === 0) throw new RangeError('queryIds must hold at least one token');
+      if (q.length === 0) throw new InvalidRequestError('queryIds must hold at least one token');
       return { contextIds: req.contextIds ?? [], queryIds: q };
     }
     if (req.context !== undefined || req.query !== undefined) {
-      if (!req.query) throw new RangeError('a context needs a query (the question Star Attention answers)');
+      if (!req.query) throw new InvalidRequestError('a context needs a query (the question Star Attention answers)');
       const context = req.context ?? '';
       if (req.chat) {
         // template the whole user turn, then cut the text where the query begins
@@ -213,7 +224,7 @@ export class Engine implements EngineApi {
           addGenerationPrompt: true,
         });
         const at = text.lastIndexOf(req.query);
-        if (at < 0) throw new Error('the chat template altered the query text; pass context and query ids instead');
+        if (at < 0) throw new InvalidRequestError('the chat template altered the query text; pass context and query ids instead');
         return {
           contextIds: this.tokenizer.encode(text.slice(0, at), { addSpecialTokens: false }),
           queryIds: this.tokenizer.encode(text.slice(at), { addSpecialTokens: false }),
@@ -230,46 +241,46 @@ export class Engine implements EngineApi {
       const text = this.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
       ids = this.tokenizer.encode(text, { addSpecialTokens: false });
     } else {
-      if (!req.prompt) throw new RangeError('nothing to generate from: give prompt, messages, context+query or ids');
+      if (!req.prompt) throw new InvalidRequestError('nothing to generate from: give prompt, messages, context+query or ids');
       ids = this.tokenizer.encode(req.prompt, { addSpecialTokens: true });
     }
-    if (ids.length === 0) throw new RangeError('the prompt tokenized to zero tokens');
+    if (ids.length === 0) throw new InvalidRequestError('the prompt tokenized to zero tokens');
     return { contextIds: ids.slice(0, -1), queryIds: ids.slice(-1) };
   }
 
-  /** Checks every option against the model and device before any GPU work starts. */
-  planRequest(ctxLen: number, queryLen: number, maxNewTokens: number, opts: AttentionOptions): { plan: StarPlan; mode: 'workers' | 'single-device'; hostDescs: HostDescriptor[] } {
-    const attention = opts.attention ?? 'global';
-    const mode = opts.mode ?? 'single-device';
-    if (attention !== 'global' && attention !== 'star') throw new StarConfigError(`attention must be 'global' or 'star', got '${attention}'`);
-    if (mode !== 'workers' && mode !== 'single-device') throw new StarConfigError(`mode must be 'workers' or 'single-device', got '${mode}'`);
+  /**
+   * Checks every option against the model and device and compiles the run's per-host programs, all before
+   * any GPU work starts. `bindAlign` is the hosts' binding alignment (default: this engine's device).
+   */
+  planRequest(ctxLen: number, queryLen: number, maxNewTokens: number, opts: AttentionOptions, bindAlign?: number): StarProgram {
     const total = ctxLen + queryLen + maxNewTokens;
     if (total > this.maxContext) {
-      throw new RangeError(
+      throw new ContextTooLongError(
         `context (${ctxLen}) + query (${queryLen}) + maxNewTokens (${maxNewTokens}) = ${total} tokens exceeds this engine's ` +
           `maxContext ${this.maxContext} (model max_position_embeddings ${this.config.maxPos}); shorten the input or load with a larger maxContext`,
       );
     }
     checkSequenceLength(this.config, total);
-    const hostDescs = hostDescsOf(opts);
-    if (hostDescs.length < 1) throw new StarConfigError('hosts must be at least 1');
-    let plan: StarPlan;
-    if (attention === 'global') {
-      if (hostDescs.length > 1 && mode === 'workers') throw new StarConfigError('global attention runs on one host; use attention "star" for several');
-      plan = planStar(ctxLen, { blockSize: Math.max(1, ctxLen), hosts: 1 });
-    } else {
-      if (opts.blockSize === undefined) throw new StarConfigError('Star Attention needs blockSize (tokens, or a fraction like "L/4")');
-      const blockSize = resolveBlockSize(opts.blockSize, ctxLen + queryLen);
-      // validate against the requested host count even in single-device mode, where one device holds every shard
-      const logical = planStar(ctxLen, { blockSize, anchorSize: opts.anchorSize, hosts: hostDescs.length });
-      plan = mode === 'workers' ? logical : planStar(ctxLen, { blockSize, anchorSize: opts.anchorSize, hosts: 1 });
-    }
-    const perLayer = (ctxLen + queryLen + maxNewTokens) * this.config.kvDim * 4;
+    const program = compileStar({
+      attention: opts.attention ?? 'global',
+      ctxLen,
+      queryLen,
+      maxNewTokens,
+      blockSize: opts.blockSize,
+      anchorSize: opts.anchorSize,
+      hosts: hostDescsOf(opts).length,
+      mode: opts.mode,
+      chunkRows: this.init.chunkRows,
+      bindAlign: bindAlign ?? this.ctx.device.limits.minStorageBufferOffsetAlignment,
+      qDim: this.config.qDim,
+      nHeads: this.config.nHeads,
+    });
+    const perLayer = total * this.config.kvDim * 4;
     const limit = this.ctx.device.limits.maxStorageBufferBindingSize;
-    if (mode === 'single-device' && perLayer > limit) {
-      throw new RangeError(`a KV cache of ${total} rows needs ${perLayer} bytes per layer, over this device's binding limit ${limit}; use mode 'workers' with more hosts`);
+    if (program.mode === 'single-device' && perLayer > limit) {
+      throw new GpuLimitError(`a KV cache of ${total} rows needs ${perLayer} bytes per layer, over this device's binding limit ${limit}; use mode 'workers' with more hosts`);
     }
-    return { plan, mode, hostDescs };
+    return program;
   }
 
   /** Settles when every request accepted so far has finished (resolved or rejected). */
@@ -280,7 +291,7 @@ export class Engine implements EngineApi {
    * the order made; one aborted while it waits leaves the queue at once.
    */
   generate(req: GenerateRequest): Promise<GenerateResult> {
-    if (this.disposed) return Promise.reject(disposedError());
+    if (this.disposed) return Promise.reject(new EngineDisposedError());
     const before = this.idle;
     const run = waitTurn(before, req.signal).then(() => this.generateNow(req));
     // the next request waits for this one and, should this one leave early, for the ones before it
@@ -293,13 +304,13 @@ export class Engine implements EngineApi {
   private disposed = false;
 
   private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
-    if (this.disposed) throw disposedError();
+    if (this.disposed) throw new EngineDisposedError();
     this.running = new AbortController();
     const signal = req.signal ? AbortSignal.any([req.signal, this.running.signal]) : this.running.signal;
     try {
       return await this.generateWith(req, signal);
     } catch (e) {
-      throw this.disposed && (e as Error).name === 'AbortError' ? disposedError() : e;
+      throw this.disposed && e instanceof AbortError ? new EngineDisposedError() : e;
     } finally {
       this.running = undefined;
     }
@@ -308,12 +319,19 @@ export class Engine implements EngineApi {
   private async generateWith(req: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
     const { contextIds, queryIds } = this.tokenizeRequest(req);
     const maxNewTokens = req.maxNewTokens ?? 128;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
-    const { plan, mode } = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidRequestError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
+    let program = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req);
     const sampling = samplingParams(req);
     const onProgress = req.onProgress ?? this.opts.onProgress;
-    const hosts: Host[] =
-      mode === 'workers' && plan.hosts.length > 1 ? await this.workerHosts(hostDescsOf(req), onProgress) : [await this.localHost()];
+    let hosts: Host[];
+    if (program.hosts.length > 1) {
+      const pool = await this.workerHosts(hostDescsOf(req), onProgress);
+      hosts = pool.hosts;
+      // short blocks share chunks where the hosts' own devices can bind them
+      if (pool.bindAlign !== program.spec.bindAlign) program = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req, pool.bindAlign);
+    } else {
+      hosts = [await this.localHost()];
+    }
 
     const eos = new Set([...(req.stopAtEos === false ? [] : this.config.eosTokenIds), ...(req.stopTokens ?? [])]);
     const stops = req.stop ?? [];
@@ -344,11 +362,10 @@ export class Engine implements EngineApi {
     let run;
     try {
       run = await runStar(hosts, {
-        plan,
+        program,
         contextIds: Uint32Array.from(contextIds),
         queryIds: Uint32Array.from(queryIds),
         maxNewTokens,
-        chunkRows: this.init.chunkRows,
         nLayers: this.config.nLayers,
         sampling,
         uniform: seededUniform(req.seed ?? 0),
@@ -359,7 +376,7 @@ export class Engine implements EngineApi {
       });
     } catch (e) {
       // a dead worker takes its pool with it: the next request starts fresh hosts
-      if ((e as Error).name === 'HostCrashedError') await this.disposePool();
+      if (e instanceof HostCrashedError) await this.disposePool();
       throw e;
     }
     if ((stopReason as GenerateResult['stopReason']) !== 'stop') {
@@ -382,7 +399,7 @@ export class Engine implements EngineApi {
       },
       gpuMemoryBytes: await this.memoryOf(hosts),
       attention: req.attention ?? 'global',
-      plan: { blockSize: plan.blockSize, anchorSize: plan.anchorSize, hosts: plan.hosts.length, mode },
+      plan: { blockSize: program.plan.blockSize, anchorSize: program.plan.anchorSize, hosts: program.plan.hosts.length, mode: program.mode },
       logits: run.firstLogits,
     };
   }
@@ -408,16 +425,12 @@ export class Engine implements EngineApi {
   }
 }
 
-function disposedError(): Error {
-  return Object.assign(new Error('this engine was disposed: load a new one with Engine.load()'), { name: 'EngineDisposedError' });
-}
-
 /** Resolves when `before` settles, or rejects with an AbortError as soon as `signal` aborts. */
 function waitTurn(before: Promise<unknown>, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError());
+  if (signal?.aborted) return Promise.reject(new AbortError());
   if (!signal) return before.then(() => undefined);
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortError());
+    const onAbort = () => reject(new AbortError());
     signal.addEventListener('abort', onAbort, { once: true });
     before.then(() => {
       signal.removeEventListener('abort', onAbort);

@@ -25,8 +25,10 @@ export type ErrorCode =
   | 'TOKENIZER'
   | 'NETWORK'
   | 'USAGE'
+  | 'SETUP'
   | 'RESULT_STORE'
-  | 'RULER_BUDGET';
+  | 'RULER_BUDGET'
+  | 'RULER_DATA';
 
 /** The base of every error this package throws on purpose. */
 export abstract class StarAttentionError extends Error {
@@ -60,6 +62,12 @@ export class ContextTooLongError extends StarAttentionError {
 export class UsageError extends StarAttentionError {
   readonly code = 'USAGE';
   override readonly name = 'UsageError';
+}
+
+/** The package is not built or installed as it must be (a missing host bundle, an entry started wrongly). */
+export class SetupError extends StarAttentionError {
+  readonly code = 'SETUP';
+  override readonly name = 'SetupError';
 }
 
 // ---- lifecycle
@@ -187,6 +195,12 @@ export class BudgetError extends StarAttentionError {
   override readonly name = 'BudgetError';
 }
 
+/** RULER input data (essays, a QA set, a results JSONL) that is missing or malformed. */
+export class RulerDataError extends StarAttentionError {
+  readonly code = 'RULER_DATA';
+  override readonly name = 'RulerDataError';
+}
+
 // ---- across worker boundaries
 
 type ErrorClass = abstract new (...args: never[]) => StarAttentionError;
@@ -196,6 +210,7 @@ const kClasses: Record<ErrorCode, ErrorClass> = {
   INVALID_REQUEST: InvalidRequestError,
   CONTEXT_TOO_LONG: ContextTooLongError,
   USAGE: UsageError,
+  SETUP: SetupError,
   ABORTED: AbortError,
   ENGINE_DISPOSED: EngineDisposedError,
   HOST_CRASHED: HostCrashedError,
@@ -213,6 +228,7 @@ const kClasses: Record<ErrorCode, ErrorClass> = {
   NETWORK: NetworkError,
   RESULT_STORE: StoreModelMismatchError,
   RULER_BUDGET: BudgetError,
+  RULER_DATA: RulerDataError,
 };
 
 /** A structured-clone-safe form of any thrown value: name, message, stack, and for ours the code and fields. */

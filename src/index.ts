@@ -12,10 +12,12 @@ export type {
   HostDescriptor,
   ProgressEvent,
 } from './engine';
-export { requestDevice, WebGpuUnavailableError, type AdapterChoice, type GpuInfo } from './gpu/device';
+export * from './errors';
+export { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 export type { ModelConfig } from './model/config';
 export type { WeightStorage } from './model/weights';
 export type { ModelLocation } from './hosts/host';
-export { HostCrashedError } from './hosts/worker_host';
-export { planStar, StarConfigError, type StarOptions, type StarPlan } from './star/plan';
+export { planStar, type StarOptions, type StarPlan } from './star/plan';
+export { compileStar, type HostProgram, type StarProgram, type StarSpec } from './star/program';
+export { resolveSize, type SizeSpec } from './star/size';
 export * as ruler from './ruler/index';

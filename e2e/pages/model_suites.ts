@@ -5,11 +5,12 @@
 // Loaded lazily by suites.ts, so a broken engine import cannot take the kernel suite down with it.
 import { result, type CheckResult } from '../../src/gpu/checks/check';
 import { Engine } from '../../src/engine';
+import { HostCrashedError } from '../../src/errors';
 import type { HostInit } from '../../src/hosts/host';
-import { HostCrashedError, WorkerHost } from '../../src/hosts/worker_host';
+import { WorkerHost } from '../../src/hosts/worker_host';
 import { generateLikeReference, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
 import { runStar } from '../../src/star/coordinator';
-import { planStar } from '../../src/star/plan';
+import { compileStar } from '../../src/star/program';
 import type { Suite } from './suites';
 
 /** Absolute URL of a fixture folder: absolute so that worker hosts (another base URL) resolve it too. */
@@ -142,9 +143,9 @@ function crashResults(what: string, r: { error?: unknown; ms: number }, host: st
 }
 
 /** A disposed host must refuse work instead of hanging. */
-async function refusesWork(what: string, h: WorkerHost, ids: Uint32Array): Promise<CheckResult> {
+async function refusesWork(what: string, h: WorkerHost): Promise<CheckResult> {
   const r = await Promise.race([
-    h.encode(ids).then(
+    h.encodeEnd().then(
       () => 'it encoded',
       (e: Error) => (/disposed/.test(e.message) ? '' : `${e.name}: ${e.message}`),
     ),
@@ -166,17 +167,22 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
   // 1. runStar over WorkerHosts started here; host 1 crashes as phase 1 starts
   const init: HostInit = { model: { baseUrl }, storage: 'f32', maxPositions: 2048, chunkRows: 8 };
   let t0 = performance.now();
-  const hosts = await Promise.all([0, 1].map((i) => WorkerHost.start(`host ${i}`, init).then((r) => r.host)));
+  const started = await Promise.all([0, 1].map((i) => WorkerHost.start(`host ${i}`, init)));
+  const hosts = started.map((r) => r.host);
   log(`started 2 worker hosts in ${(performance.now() - t0).toFixed(0)} ms`);
   let encoded = 0;
   try {
     t0 = performance.now();
+    const { config: cfg, gpu } = started[0].info;
+    const program = compileStar({
+      attention: 'star', ctxLen: contextIds.length, queryLen: queryIds.length, maxNewTokens: 16, blockSize: kDeathBlock, hosts: 2, mode: 'workers',
+      chunkRows: 8, bindAlign: gpu.limits.minStorageBufferOffsetAlignment, qDim: cfg.qDim, nHeads: cfg.nHeads,
+    });
     const run = runStar(hosts, {
-      plan: planStar(contextIds.length, { blockSize: kDeathBlock, hosts: 2 }),
+      program,
       contextIds,
       queryIds,
       maxNewTokens: 16,
-      chunkRows: 8,
       nLayers: 2,
       sampling: { temperature: 0, topK: 0, topP: 1 },
       uniform: () => 0.5,
@@ -193,7 +199,7 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
   } finally {
     await Promise.all(hosts.map((h) => h.dispose()));
   }
-  out.push(await refusesWork('runStar: host 0 after dispose', hosts[0], contextIds));
+  out.push(await refusesWork('runStar: host 0 after dispose', hosts[0]));
 
   // 2. the same through the Engine: it must dispose its whole pool and start a fresh one next time
   const engine = await Engine.load({ model: { baseUrl }, maxContext: 1024, chunkRows: 8, preload: false });
@@ -227,7 +233,7 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
     out.push(agrees('engine: crashed a host of its worker pool', crashed?.length === 2));
     out.push(...crashResults('engine, host 0 crashes in phase 1', r, 'host 0'));
     log(`engine: ${r.error ? (r.error as Error).name : 'resolved'} after ${r.ms.toFixed(0)} ms`);
-    if (crashed) out.push(await refusesWork('engine: surviving host 1 after the crash', crashed[1], contextIds));
+    if (crashed) out.push(await refusesWork('engine: surviving host 1 after the crash', crashed[1]));
     // a short context: phase 1 of the long one takes ~40 s on SwiftShader, and any run proves the point
     t0 = performance.now();
     const again = await engine.generate({ ...req, contextIds: req.contextIds.slice(0, 48), blockSize: 24, maxNewTokens: 2 }).then(

@@ -2,7 +2,8 @@
 import type { Host, ModelLocation } from '../../src/hosts/host';
 import type { ModelConfig } from '../../src/model/config';
 import { runStar, type RunRequest, type RunResult } from '../../src/star/coordinator';
-import { planStar, type StarPlan } from '../../src/star/plan';
+import type { StarPlan } from '../../src/star/plan';
+import { compileStar } from '../../src/star/program';
 import { kLlama32_1B, kTiny } from './shapes';
 
 /** The value after `--name` on the command line, else `dflt`. */
@@ -27,19 +28,33 @@ export function syntheticIds(n: number, vocabSize: number): Uint32Array {
 
 /**
  * One greedy run of L − 1 context tokens and a 1-token query: global attention when `blockSize` is
- * undefined, else Star over `hosts.length` hosts (or `nHosts` logical ones on one host).
+ * undefined, else Star over `hosts.length` hosts (workers mode), or over `nHosts` logical ones on one host.
+ * `bindAlign` is the hosts' minStorageBufferOffsetAlignment (devices are requested with WebGPU's default, 256).
  */
 export async function timedRun(
   hosts: Host[],
   cfg: ModelConfig,
   L: number,
-  opts: { blockSize?: number; nHosts?: number; maxNewTokens: number; chunkRows: number } & Partial<RunRequest>,
+  opts: { blockSize?: number; nHosts?: number; maxNewTokens: number; chunkRows: number; batchBlocks?: boolean; bindAlign?: number } & Partial<RunRequest>,
 ): Promise<RunResult & { plan: StarPlan }> {
-  const { blockSize, nHosts = 1, ...rest } = opts;
+  const { blockSize, nHosts = 1, chunkRows, batchBlocks, bindAlign = 256, ...rest } = opts;
   const contextIds = syntheticIds(L - 1, cfg.vocabSize);
-  const plan = planStar(contextIds.length, { blockSize: blockSize ?? contextIds.length, hosts: blockSize === undefined ? 1 : nHosts });
+  const program = compileStar({
+    attention: blockSize === undefined ? 'global' : 'star',
+    ctxLen: contextIds.length,
+    queryLen: 1,
+    maxNewTokens: opts.maxNewTokens,
+    blockSize,
+    hosts: blockSize === undefined ? 1 : Math.max(nHosts, hosts.length),
+    mode: hosts.length > 1 ? 'workers' : 'single-device',
+    chunkRows,
+    bindAlign,
+    qDim: cfg.qDim,
+    nHeads: cfg.nHeads,
+    batchBlocks,
+  });
   const res = await runStar(hosts, {
-    plan,
+    program,
     contextIds,
     queryIds: Uint32Array.of(1),
     nLayers: cfg.nLayers,
@@ -48,5 +63,5 @@ export async function timedRun(
     onToken: () => false,
     ...rest,
   });
-  return { ...res, plan };
+  return { ...res, plan: program.plan };
 }

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
-import { resolveBlockSize } from '../../src/star/plan';
+import { resolveSize } from '../../src/star/size';
 import { arg, median, modelFlags, timedRun } from './common';
 
 const { model, label } = modelFlags();
@@ -29,16 +29,16 @@ console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}; chunk ${chunkRows}
 
 async function phase1Ms(L: number, blockSize: number | undefined, ahead: number, batch = false): Promise<number> {
   host.encodeAhead = ahead;
-  host.batchBlocks = batch;
-  return (await timedRun([host], cfg, L, { blockSize, maxNewTokens: 1, chunkRows })).timings.phase1Ms;
+  const bindAlign = host.ctx.device.limits.minStorageBufferOffsetAlignment;
+  return (await timedRun([host], cfg, L, { blockSize, maxNewTokens: 1, chunkRows, batchBlocks: batch, bindAlign })).timings.phase1Ms;
 }
 
 interface Row { model: string; length: number; config: string; waitEach: number[]; oneAhead: number[]; batched: number[]; speedup: number; batchSpeedup: number }
 const rows: Row[] = [];
-for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveBlockSize(b, L), 1, true); // compile
+for (const L of lengths) for (const b of ['global', ...blocks]) await phase1Ms(L, b === 'global' ? undefined : resolveSize(b, L), 1, true); // compile
 for (const L of lengths) {
   for (const b of ['global', ...blocks]) {
-    const blockSize = b === 'global' ? undefined : resolveBlockSize(b, L);
+    const blockSize = b === 'global' ? undefined : resolveSize(b, L);
     const waitEach: number[] = [], oneAhead: number[] = [], batched: number[] = [];
     for (let r = 0; r < repeats; r++) {
       waitEach.push(await phase1Ms(L, blockSize, 0));

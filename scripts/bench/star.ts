@@ -10,7 +10,8 @@ import { LocalHost } from '../../src/hosts/local_host';
 import { WorkerHost } from '../../src/hosts/worker_host';
 import { normalizeConfig } from '../../src/model/config';
 import type { WeightStorage } from '../../src/model/weights';
-import { phase1AttentionFlops, planStar, resolveBlockSize } from '../../src/star/plan';
+import { phase1AttentionFlops, planStar } from '../../src/star/plan';
+import { resolveSize } from '../../src/star/size';
 import { kLlama32_1B, kTiny } from './shapes';
 import { arg, timedRun } from './common';
 
@@ -95,7 +96,7 @@ for (const mode of modes) {
         }
       }
       const globalRef = global ?? rows.find((r) => r.length === L && r.attention === 'global');
-      for (const blockSize of [...new Set(blocks.map((b) => resolveBlockSize(b, L)))]) {
+      for (const blockSize of [...new Set(blocks.map((b) => resolveSize(b, L)))]) {
         const nBlocks = Math.ceil((L - 1) / blockSize);
         if (nBlocks < Math.max(2, nHosts)) continue;
         const s = await measure(hosts, L, blockSize, nHosts);

@@ -1,12 +1,9 @@
 // Flag parsing shared by every subcommand: strict (an unknown flag is an error), with one-line messages.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { StarConfigError, UsageError } from '../errors';
+import { checkSizeSpec, type SizeSpec } from '../star/size';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -25,6 +22,26 @@ export function intFlag(name: string, v: string | undefined, dflt?: number): num
   return n;
 }
 
+/** An integer ≥ min (default 1), named in the error when it is not. */
+export function countFlag(name: string, v: string | undefined, dflt?: number, min = 1): number | undefined {
+  const n = intFlag(name, v, dflt);
+  if (n !== undefined && n < min) throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+/** A Star size: tokens or an expression of L (see src/star/size.ts), checked here. */
+export function sizeFlag(name: string, v: string | undefined): SizeSpec | undefined {
+  if (v === undefined) return undefined;
+  const spec: SizeSpec = /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  try {
+    checkSizeSpec(spec, `--${name}`);
+  } catch (e) {
+    if (e instanceof StarConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  return spec;
+}
+
 export function numFlag(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -37,6 +54,9 @@ export function oneOf<T extends string>(name: string, v: string | undefined, all
   if (!allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`);
   return v as T;
 }
+
+/** L in --block-size / --anchor-size, said the same way in every command's help. */
+export const kSizeHelp = 'sizes are tokens or an expression of L, the length of the context Star splits: 2048, L/4, L*0.25, L';
 
 /** Attention flags shared by generate, logits and ruler. */
 export const kAttentionFlags = {
@@ -58,14 +78,13 @@ export const kModelFlags = {
 export function attentionFromFlags(v: Record<string, unknown>) {
   const attention = oneOf('attention', v.attention as string | undefined, ['global', 'star'] as const, 'global');
   const mode = oneOf('mode', v.mode as string | undefined, ['workers', 'single-device'] as const, 'single-device');
-  const bs = v['block-size'] as string | undefined;
-  const blockSize = bs === undefined ? undefined : /^\d+$/.test(bs) ? Number(bs) : bs;
+  const blockSize = sizeFlag('block-size', v['block-size'] as string | undefined);
   if (attention === 'star' && blockSize === undefined) throw new UsageError('--attention star needs --block-size (tokens, or L/<n>)');
   return {
     attention,
     mode,
     blockSize,
-    anchorSize: intFlag('anchor-size', v['anchor-size'] as string | undefined),
-    hosts: intFlag('hosts', v.hosts as string | undefined, 1),
+    anchorSize: sizeFlag('anchor-size', v['anchor-size'] as string | undefined),
+    hosts: countFlag('hosts', v.hosts as string | undefined, 1),
   };
 }

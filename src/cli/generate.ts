@@ -1,14 +1,15 @@
 // star-attn generate: streams an answer, then timings.
 import { readFileSync } from 'node:fs';
 import { Engine } from '../engine';
-import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, numFlag, parse, UsageError } from './args';
+import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, numFlag, kSizeHelp, parse, UsageError } from './args';
 import { engineOptions } from './model_flag';
 
 const kUsage = `usage: star-attn generate [--model <folder|hub id>] --prompt <text|@file> [--max-tokens N] [--chat]
          [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop <text>]
          [--context <text|@file> --query <text|@file>]
-         [--attention global|star] [--block-size B|L/n] [--anchor-size A] [--hosts H] [--mode workers|single-device]
-         [--storage f32|f16|bf16] [--max-context N] [--json]`;
+         [--attention global|star] [--block-size B|L/n] [--anchor-size A|L/n] [--hosts H] [--mode workers|single-device]
+         [--storage f32|f16|bf16] [--max-context N] [--json]
+${kSizeHelp}`;
 
 function textArg(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;

@@ -1,11 +1,12 @@
 // star-attn logits: the last position's logits and N greedy tokens as one JSON object.
 // Other tools check the engine through this exact interface: keep its flags and output stable.
 import { Engine } from '../engine';
-import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, parse, UsageError } from './args';
+import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, kSizeHelp, parse, UsageError } from './args';
 import { engineOptions } from './model_flag';
 
 const kUsage = `usage: star-attn logits --model <folder> --ids <comma-separated token ids> [--greedy N] --json
-         [--attention global|star --context-len N --block-size B --anchor-size A --hosts H --mode workers|single-device]`;
+         [--attention global|star --context-len N --block-size B|L/n --anchor-size A|L/n --hosts H --mode workers|single-device]
+${kSizeHelp}`;
 
 export async function logitsCommand(argv: string[]): Promise<void> {
   const { values: v } = parse(
@@ -16,9 +17,9 @@ export async function logitsCommand(argv: string[]): Promise<void> {
   if (v.help) return console.log(kUsage);
   if (!v.ids) throw new UsageError(`--ids is required\n${kUsage}`);
   const ids = v.ids.split(',').map((s) => {
-    const n = Number(s.trim());
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--ids: "${s}" is not a token id`);
-    return n;
+    // digits only: Number('') is 0, so "1,,3" must not become [1, 0, 3]
+    if (!/^\s*\d+\s*$/.test(s)) throw new UsageError(`--ids: "${s}" is not a token id`);
+    return Number(s);
   });
   if (ids.length === 0) throw new UsageError('--ids is empty');
   const greedy = intFlag('greedy', v.greedy, 0)!;

@@ -1,5 +1,5 @@
 // star-attn: the command line. Each subcommand parses its own flags; errors are one line and exit 1.
-import { UsageError } from './args';
+import { AbortError, StarAttentionError, UsageError } from '../errors';
 import { generateCommand } from './generate';
 import { logitsCommand } from './logits';
 import { rulerCommand } from './ruler';
@@ -27,9 +27,9 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: Error) => {
-    const msg = e instanceof UsageError ? e.message : `${e.name === 'Error' ? 'error' : e.name}: ${e.message}`;
+    const msg = e instanceof UsageError ? e.message : `${e instanceof StarAttentionError ? e.name : 'error'}: ${e.message}`;
     console.error(`star-attn: ${msg}`);
     if (process.env.STAR_ATTN_DEBUG) console.error(e.stack);
-    process.exit(e.name === 'AbortError' ? 130 : 1);
+    process.exit(e instanceof AbortError ? 130 : 1);
   },
 );

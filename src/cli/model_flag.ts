@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from '../engine';
 import type { WeightStorage } from '../model/weights';
-import { intFlag, oneOf, UsageError } from './args';
+import { countFlag, oneOf, UsageError } from './args';
 
 /** The model bundled with the package (public/models/<name>), used when --model is omitted. */
 export const kDefaultModelName = 'ruler-llama-tiny';
@@ -29,8 +29,8 @@ export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOpt
   return {
     model,
     storage: oneOf('storage', v.storage as string | undefined, ['f32', 'f16', 'bf16'] as const, 'f32') as WeightStorage,
-    maxContext: intFlag('max-context', v['max-context'] as string | undefined),
-    chunkRows: intFlag('chunk-rows', v['chunk-rows'] as string | undefined),
+    maxContext: countFlag('max-context', v['max-context'] as string | undefined),
+    chunkRows: countFlag('chunk-rows', v['chunk-rows'] as string | undefined),
     adapter: adapter === undefined ? undefined : /^\d+$/.test(adapter) ? { adapterIndex: Number(adapter) } : { adapterName: adapter },
     onProgress,
   };

@@ -24,7 +24,8 @@ import {
   type TaskData,
   type TaskName,
 } from '../ruler/index';
-import { intFlag, kModelFlags, oneOf, parse, UsageError } from './args';
+import { ContextTooLongError } from '../errors';
+import { countFlag, intFlag, kModelFlags, oneOf, parse, sizeFlag, UsageError } from './args';
 import { modelIdentity } from './model_id';
 import { engineOptions } from './model_flag';
 
@@ -32,7 +33,9 @@ const kRunUsage = `usage: star-attn ruler [run] [--model <m>] --tasks <list|all|
          [--attention global,star] [--block-size L/4[,L/8…]] [--anchor-size A] [--hosts H] [--mode workers|single-device]
          [--out results.json] [--template chat|base] [--essay <file|url>] [--squad <file|url>] [--hotpotqa <file|url>]
        star-attn ruler generate [--model <m>] --tasks <list> --length L[,L…] --samples N --seed S --out samples.jsonl
-       star-attn ruler score --in predictions.jsonl [--csv summary.csv]`;
+       star-attn ruler score --in predictions.jsonl [--csv summary.csv]
+In ruler, L in --block-size/--anchor-size is the task length (--lengths): each configuration is resolved
+to tokens per length and recorded with its label, so one label means one block size per length.`;
 
 const kDataFlags = {
   template: { type: 'string' },
@@ -169,14 +172,15 @@ async function runSub(argv: string[]): Promise<void> {
   const lengths = lengthsOf('lengths', v.lengths);
   const samples = intFlag('samples', v.samples, 10)!;
   const seed = intFlag('seed', v.seed, 42)!;
-  const hosts = intFlag('hosts', v.hosts, 1)!;
+  const hosts = countFlag('hosts', v.hosts, 1)!;
   const mode = oneOf('mode', v.mode, ['workers', 'single-device'] as const, 'single-device');
   const configs: AttentionConfig[] = [];
   for (const a of listOf('attention', v.attention ?? 'global,star')) {
     if (a === 'global') configs.push({ attention: 'global' });
     else if (a === 'star') {
+      const anchorSize = sizeFlag('anchor-size', v['anchor-size']);
       for (const b of listOf('block-size', v['block-size'] ?? 'L/4')) {
-        configs.push({ attention: 'star', blockSize: b, anchorSize: v['anchor-size'], hosts, mode });
+        configs.push({ attention: 'star', blockSize: sizeFlag('block-size', b)!, anchorSize, hosts, mode });
       }
     } else throw new UsageError(`--attention: "${a}" is neither global nor star`);
   }
@@ -222,7 +226,7 @@ async function loadForLength(opts: EngineOptions, maxLen: number, preload: boole
   try {
     return await Engine.load({ ...opts, maxContext: maxLen + kRulerSeamSlack, preload });
   } catch (e) {
-    if (!(e instanceof RangeError && /max_position_embeddings/.test(e.message))) throw e;
+    if (!(e instanceof ContextTooLongError)) throw e;
     return Engine.load({ ...opts, maxContext: maxLen, preload });
   }
 }

@@ -1,5 +1,7 @@
 // One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package),
 // asking for the adapter's own maxima and for the optional features we can use.
+import { GpuDeviceError, WebGpuUnavailableError } from '../errors';
+import { isNode } from '../platform';
 
 /** Which adapter a host should run on. */
 export interface AdapterChoice {
@@ -39,18 +41,9 @@ export interface GpuInfo {
 export interface DeviceHandle {
   device: GPUDevice;
   info: GpuInfo;
-  /** Throws the first uncaptured error or device loss, if any happened. */
+  /** Throws the first uncaptured error or device loss (a GpuDeviceError), if any happened. */
   check(): void;
-  /** Resolves never; rejects when the device is lost or raises an uncaptured error. */
-  failed: Promise<never>;
   destroy(): void;
-}
-
-export class WebGpuUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WebGpuUnavailableError';
-  }
 }
 
 const kLimitNames = [
@@ -69,8 +62,6 @@ const kOptionalFeatures = [
   'timestamp-query',
   'chromium-experimental-subgroup-matrix',
 ] as const;
-
-export const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 // the specifier is hidden from bundlers so the browser build never tries to resolve Dawn's addon
 const kDawnModule = 'webgpu';
@@ -166,22 +157,14 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
   const requiredFeatures = kOptionalFeatures.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'star-attention' });
 
-  let firstError: Error | undefined;
-  let rejectFailed!: (e: Error) => void;
-  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
-  failed.catch(() => {}); // observed through check() when nobody awaits it
-  const fail = (e: Error) => {
-    if (!firstError) {
-      firstError = e;
-      rejectFailed(e);
-    }
-  };
+  let firstError: GpuDeviceError | undefined;
+  const fail = (e: GpuDeviceError) => void (firstError ??= e);
   let destroyed = false;
   device.lost.then((info) => {
-    if (!destroyed) fail(new Error(`GPU device lost (${info.reason}): ${info.message}`));
+    if (!destroyed) fail(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`));
   });
   device.addEventListener('uncapturederror', (ev) => {
-    fail(new Error(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+    fail(new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
   });
 
   const ai = adapter.info;
@@ -210,7 +193,6 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
   return {
     device,
     info,
-    failed,
     check() {
       if (firstError) throw firstError;
     },
@@ -237,9 +219,4 @@ async function nthAdapter(gpu: GPU, choice: AdapterChoice): Promise<GPUAdapter |
     `adapter index ${choice.adapterIndex} requested, but this WebGPU implementation cannot enumerate adapters; ` +
       'choose the adapter by name (adapterName) or by powerPreference instead',
   );
-}
-
-/** True when the given feature was granted on this device. */
-export function hasFeature(handle: DeviceHandle, feature: string): boolean {
-  return handle.info.features.includes(feature);
 }

@@ -1,21 +1,24 @@
-// A host runs the model on its own device and owns one KV-cache shard (Star Attention's "host").
-// The in-process host and the worker host implement this same interface; the coordinator drives either.
+// A host runs the model on its own device and owns one KV cache (Star Attention's "host"). It is a generic
+// executor: every call says which rows to run, where their K/V go and which cache rows each query row sees,
+// so nothing here knows blocks, anchors or shards (src/star compiles those into these calls). The
+// in-process host and the worker host implement this same interface; the coordinator drives either.
 import type { AdapterChoice, GpuInfo } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
+import type { AttentionWindow, Visibility } from '../model/forward';
 import type { RandomModel } from '../model/random_weights';
 import type { WeightStorage } from '../model/weights';
-import type { HostPlan } from '../star/plan';
+
+export type { AttentionWindow, Visibility };
 
 /** Where a host loads the model from: anything `openSource` accepts that can cross a worker boundary. */
 export type ModelLocation = string | { baseUrl: string } | { files: File[] } | RandomModel;
-
 
 export interface HostInit {
   model: ModelLocation;
   storage: WeightStorage;
   /** Largest position any token will have (sizes the RoPE table). */
   maxPositions: number;
-  /** Rows per prefill chunk (bounds activation memory). */
+  /** Rows per chunk the host can run at once (bounds activation memory). */
   chunkRows: number;
   adapter?: AdapterChoice;
   /** Node: cache folder for downloads. */
@@ -38,8 +41,30 @@ export interface HostInfo {
   weightBytes: number;
 }
 
-/** One host's partial attention result for some query rows. */
-export interface Partial {
+/** Element type of a KV cache (16-bit types arrive with the long-context work). */
+export type KvDtype = 'f32';
+
+/** The KV cache a run needs on one host. */
+export interface KvLayout {
+  /** Rows of K and V per layer. */
+  rows: number;
+  dtype: KvDtype;
+}
+
+/**
+ * Rows a host runs through every layer at once. Row i is the token at position `position0 + i`; its K/V
+ * land in cache row `cacheRow + i`; the windows split the rows for attention (one window covering all rows
+ * for an ordinary chunk; one per Star block when several short blocks share a chunk).
+ */
+export interface ChunkSpec {
+  rows: number;
+  cacheRow: number;
+  position0: number;
+  windows: AttentionWindow[];
+}
+
+/** One host's partial attention result for some query rows (merged exactly by log-sum-exp). */
+export interface AttentionPartial {
   out: Float32Array; // (T, qDim)
   lse: Float32Array; // (T, nHeads), natural log; −∞ where the row saw no key
 }
@@ -50,39 +75,86 @@ export interface SamplingParams {
   topP: number; // 1 = off
 }
 
+/** What ends a step: the next token of the last row, by argmax or sampled at `uniform`. */
+export interface HeadSpec {
+  sampling: SamplingParams;
+  /** A uniform [0, 1) number for sampling. */
+  uniform: number;
+  /** Also return the last row's logits. */
+  wantLogits: boolean;
+}
+
 export interface StepResult {
   token: number;
   logits?: Float32Array; // (vocabSize) of the last row, when asked for
 }
 
+/**
+ * The calls, in the order a run makes them:
+ * - `allocate` once per run (it also drops what an earlier run left queued);
+ * - phase 1: `encode` per chunk, then `encodeEnd`;
+ * - phase 2 on one host: `step` per chunk of the query, then `decodeSubmit`/`decodeRead` or more `step`s;
+ * - phase 2 on several hosts: the query host runs `stepBegin`, then per layer `stepLayerPre` (its q goes
+ *   to the others' `attend`) and `stepLayerPost` (their partials merged), then `stepEnd`.
+ * A call out of this order rejects with HostStateError.
+ */
 export interface Host {
   readonly name: string;
-  /** Allocates the KV shard for `plan` plus `extraRows` (query and generated tokens, query host only). */
-  prepare(plan: HostPlan, extraRows: number): Promise<void>;
-  /** Phase 1: encodes this host's blocks (with the anchor where needed); needs the context's first tokens too. */
-  encode(contextIds: Uint32Array): Promise<void>;
-  /** Phase 2 on any host: attention of `rows` query rows (RoPE applied) over this host's context shard. */
-  attendShard(layer: number, q: Float32Array, rows: number): Promise<Partial>;
-  /** Phase 2 on the query host: embeds query tokens placed right after the cached ones. */
-  queryBegin(ids: Uint32Array): Promise<void>;
-  /** Runs layer `layer` up to the attention; returns q (T, qDim) for the other hosts and keeps its own partial. */
-  queryLayerPre(layer: number): Promise<Float32Array>;
-  /** Merges its own partial with the others' (exactly, on the GPU) and finishes the layer. */
-  queryLayerPost(layer: number, remote: Partial[]): Promise<void>;
-  /** Final norm, LM head, argmax or sampling of the last query row. */
-  queryEnd(sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult>;
-  /** Single-host phase 2: a whole query step with no exchange (single-device mode and global attention). */
-  queryLocal(ids: Uint32Array, sampling: SamplingParams, uniform: number, wantLogits: boolean): Promise<StepResult>;
+  /** Makes room for a run's KV cache (reused when large enough) and starts the run. */
+  allocate(kv: KvLayout): Promise<void>;
   /**
-   * Single-host decoding, pipelined: queues one step fed by the previous step's token on the device
-   * (after queryLocal or queryEnd) and resolves once queued, so several steps can be in flight.
+   * Queues a chunk (ids: `chunk.rows` token ids) behind the one running and resolves when that one has
+   * finished, so the GPU never idles between chunks and queued work stays bounded.
    */
-  decodeSubmit(sampling: SamplingParams, uniform: number): Promise<void>;
+  encode(chunk: ChunkSpec, ids: Uint32Array): Promise<void>;
+  /** Waits for every encoded chunk; rejects if one failed. */
+  encodeEnd(): Promise<void>;
+  /** Attention of `rows` query rows (q: (rows, qDim), RoPE applied) over the cache rows `vis` allows. */
+  attend(layer: number, q: Float32Array, rows: number, vis: Visibility): Promise<AttentionPartial>;
+  /** A whole chunk with no exchange; with a head, the last row's next token (else it only fills the cache). */
+  step(chunk: ChunkSpec, ids: Uint32Array, head?: HeadSpec): Promise<StepResult | undefined>;
+  /** Embeds a chunk whose attention other hosts will share in (one window). */
+  stepBegin(chunk: ChunkSpec, ids: Uint32Array): Promise<void>;
+  /** Layer `layer` up to attention (incl. this host's own partial); returns q (T, qDim) for the others. */
+  stepLayerPre(layer: number): Promise<Float32Array>;
+  /** Merges its own partial with the others' (exactly, on the GPU) and finishes the layer. */
+  stepLayerPost(layer: number, remote: AttentionPartial[]): Promise<void>;
+  /** Final norm, LM head and the next token of the chunk's last row. */
+  stepEnd(head: HeadSpec): Promise<StepResult>;
+  /**
+   * Queues a one-row step whose token is the previous step's, taken on the device, so several steps can be
+   * in flight (pipelined decoding); resolves once queued. A step with a head must come first.
+   */
+  decodeSubmit(chunk: ChunkSpec, head: Omit<HeadSpec, 'wantLogits'>): Promise<void>;
   /** The token of the oldest step queued by decodeSubmit and not yet read. */
   decodeRead(): Promise<number>;
-  /** GPU memory this host holds: weights, KV shard, activations (bytes). */
+  /** GPU memory this host holds: weights, KV cache, activations (bytes). */
   memoryBytes(): Promise<number>;
   /** Asks the host to stop at the next chunk boundary. */
   abort(): Promise<void>;
   dispose(): Promise<void>;
 }
+
+/** Every method of Host: the worker protocol forwards exactly these (checked at compile time below). */
+export const kHostMethods = [
+  'allocate',
+  'encode',
+  'encodeEnd',
+  'attend',
+  'step',
+  'stepBegin',
+  'stepLayerPre',
+  'stepLayerPost',
+  'stepEnd',
+  'decodeSubmit',
+  'decodeRead',
+  'memoryBytes',
+  'abort',
+  'dispose',
+] as const satisfies readonly (keyof Host)[];
+
+export type HostMethod = (typeof kHostMethods)[number];
+type MethodsOf<T> = { [K in keyof T]: T[K] extends (...a: never[]) => unknown ? K : never }[keyof T];
+// fails to compile when a method is added to Host but not to kHostMethods
+const kAllListed: Exclude<MethodsOf<Host>, HostMethod> extends never ? true : never = true;
+void kAllListed;

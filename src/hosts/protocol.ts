@@ -1,70 +1,47 @@
-// What crosses the worker boundary: the host's methods as a service object, exposed with comlink.
-// Typed arrays in results are transferred, not copied.
+// The worker side of a host: a LocalHost behind one generic entry point, `call(method, args)`, exposed with
+// comlink. The page/main-thread side (WorkerHost) forwards every Host method through it, so the protocol is
+// the Host interface itself (kHostMethods), not a second copy of it. Typed arrays in results are
+// transferred, not copied; errors keep their classes (error_transfer.ts).
 import * as Comlink from 'comlink';
-import type { HostInfo, HostInit, Partial, SamplingParams, StepResult } from './host';
+import { HostStateError } from '../errors';
+import { installErrorTransfer } from './error_transfer';
+import { kHostMethods, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
 import { LocalHost } from './local_host';
-import type { HostPlan } from '../star/plan';
 
-export interface HostProgress {
-  host: string;
-  event: unknown;
-}
+installErrorTransfer();
+
+export type HostCallResult<M extends HostMethod> = Awaited<ReturnType<Host[M]>>;
 
 /** Runs inside the worker; the page/main thread talks to it through `WorkerHost`. */
 export class HostService {
   private host?: LocalHost;
 
   private need(): LocalHost {
-    if (!this.host) throw new Error('host not initialised');
+    if (!this.host) throw new HostStateError('host not initialised: init() must come first');
     return this.host;
   }
 
   async init(name: string, init: HostInit, onProgress?: (e: unknown) => void): Promise<HostInfo> {
+    if (this.host) throw new HostStateError(`host "${name}" is initialised already`);
     this.host = await LocalHost.create(name, init, undefined, onProgress);
     return this.host.info();
   }
-  prepare(plan: HostPlan, extraRows: number) {
-    return this.need().prepare(plan, extraRows);
+
+  /** Any Host method of the LocalHost in this worker. */
+  async call<M extends HostMethod>(method: M, args: Parameters<Host[M]>): Promise<HostCallResult<M>> {
+    if (!(kHostMethods as readonly string[]).includes(method)) throw new HostStateError(`no host method "${method}"`);
+    const host = this.need();
+    const f = host[method] as (...a: Parameters<Host[M]>) => Promise<HostCallResult<M>>;
+    const result = await f.apply(host, args);
+    const buffers = transferables(result);
+    return buffers.length > 0 ? Comlink.transfer(result, buffers) : result;
   }
-  encode(ids: Uint32Array) {
-    return this.need().encode(ids);
-  }
-  async attendShard(layer: number, q: Float32Array, rows: number): Promise<Partial> {
-    const p = await this.need().attendShard(layer, q, rows);
-    return Comlink.transfer(p, [p.out.buffer, p.lse.buffer]);
-  }
-  queryBegin(ids: Uint32Array) {
-    return this.need().queryBegin(ids);
-  }
-  async queryLayerPre(layer: number): Promise<Float32Array> {
-    const q = await this.need().queryLayerPre(layer);
-    return Comlink.transfer(q, [q.buffer]);
-  }
-  queryLayerPost(layer: number, remote: Partial[]) {
-    return this.need().queryLayerPost(layer, remote);
-  }
-  async queryEnd(s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
-    return withTransfer(await this.need().queryEnd(s, u, wantLogits));
-  }
-  async queryLocal(ids: Uint32Array, s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
-    return withTransfer(await this.need().queryLocal(ids, s, u, wantLogits));
-  }
-  decodeSubmit(s: SamplingParams, u: number) {
-    return this.need().decodeSubmit(s, u);
-  }
-  decodeRead() {
-    return this.need().decodeRead();
-  }
-  memoryBytes() {
-    return this.need().memoryBytes();
-  }
-  abort() {
-    return this.host?.abort();
-  }
-  async dispose() {
+
+  async dispose(): Promise<void> {
     await this.host?.dispose();
     this.host = undefined;
   }
+
   /** Test hook: makes the worker die as a crashed worker would. */
   crash(): void {
     setTimeout(() => {
@@ -73,6 +50,9 @@ export class HostService {
   }
 }
 
-function withTransfer(r: StepResult): StepResult {
-  return r.logits ? Comlink.transfer(r, [r.logits.buffer]) : r;
+/** The buffers of the typed arrays in a result (itself, or its fields one level down). */
+function transferables(result: unknown): Transferable[] {
+  if (typeof result !== 'object' || result === null) return [];
+  const views = ArrayBuffer.isView(result) ? [result] : Object.values(result).filter((v) => ArrayBuffer.isView(v));
+  return [...new Set(views.map((v) => (v as ArrayBufferView).buffer as ArrayBuffer))];
 }

@@ -2,10 +2,11 @@
 // both phases. Hosts are worker_threads, each with its own device.
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../model/fixtures';
+import { HostCrashedError, HostStateError, KvCacheFullError } from '../errors';
 import { runStar, type RunRequest } from '../star/coordinator';
-import { planStar } from '../star/plan';
-import type { HostInit } from './host';
-import { HostCrashedError, WorkerHost } from './worker_host';
+import { compileStar } from '../star/program';
+import type { ChunkSpec, HostInit } from './host';
+import { WorkerHost } from './worker_host';
 
 const init: HostInit = { model: fixturePath('tiny-llama'), storage: 'f32', maxPositions: 512, chunkRows: 16 };
 // small enough for SwiftShader: phase 1 takes a few chunks, decode steps are the long part
@@ -13,12 +14,17 @@ const contextIds = Uint32Array.from({ length: 96 }, (_, i) => (i * 7919) % 500);
 const queryIds = Uint32Array.of(5, 6, 7);
 
 function request(hosts: number, extra: Partial<RunRequest> = {}): RunRequest {
+  const maxNewTokens = extra.maxNewTokens ?? 200;
+  // tiny-llama: 4 heads of 16; SwiftShader binds at 256-byte offsets
+  const program = compileStar({
+    attention: 'star', ctxLen: contextIds.length, queryLen: queryIds.length, maxNewTokens, blockSize: 32, hosts, mode: 'workers',
+    chunkRows: 16, bindAlign: 256, qDim: 64, nHeads: 4,
+  });
   return {
-    plan: planStar(contextIds.length, { blockSize: 32, hosts }),
+    program,
     contextIds,
     queryIds,
-    maxNewTokens: 200,
-    chunkRows: 16,
+    maxNewTokens,
     nLayers: 2,
     sampling: { temperature: 0, topK: 0, topP: 1 },
     uniform: () => 0.5,
@@ -44,7 +50,7 @@ describe('worker hosts', () => {
       await Promise.all(hosts.map((h) => h.dispose()));
     }
     // a disposed host refuses work instead of hanging
-    await expect(hosts[0].encode(contextIds)).rejects.toThrow(/disposed/);
+    await expect(hosts[0].encodeEnd()).rejects.toThrow(/disposed/);
   });
 
   it('a host dying in phase 2 rejects the run', async () => {
@@ -72,6 +78,28 @@ describe('worker hosts', () => {
       expect(ok.tokens.length).toBe(2);
     } finally {
       await Promise.all(hosts.map((h) => h.dispose()));
+    }
+  });
+
+  it('a call out of order, or past the cache, rejects with its own error class across the worker boundary', async () => {
+    const [h] = await startHosts(1);
+    try {
+      await expect(h.stepLayerPre(0)).rejects.toBeInstanceOf(HostStateError);
+      await h.allocate({ rows: 8, dtype: 'f32' });
+      await expect(h.stepLayerPre(0)).rejects.toThrow(/stepLayerPre\(0\) out of order \(at no shared step\)/);
+      const vis = { fullStart: 0, fullLen: 0, kvStart: 0, kvLen: 4, causal: true, causalOffset: 0 };
+      const chunk = (cacheRow: number): ChunkSpec => ({ rows: 4, cacheRow, position0: 0, windows: [{ row0: 0, rows: 4, vis: { ...vis, kvStart: cacheRow } }] });
+      await expect(h.decodeSubmit({ ...chunk(0), rows: 1 }, { sampling: { temperature: 0, topK: 0, topP: 1 }, uniform: 0.5 })).rejects.toThrow(
+        /needs a step with a head first/,
+      );
+      const err = await h.encode(chunk(6), contextIds.slice(0, 4)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KvCacheFullError);
+      expect((err as KvCacheFullError).code).toBe('KV_CACHE_FULL');
+      // the host is still usable: a chunk that fits runs
+      await h.encode(chunk(4), contextIds.slice(0, 4));
+      await h.encodeEnd();
+    } finally {
+      await h.dispose();
     }
   });
 });

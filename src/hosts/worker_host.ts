@@ -1,18 +1,15 @@
-// The page/main-thread side of a host running in a Web Worker (browser) or worker_thread (Node).
-// Every call races against the worker's death, so a crashed host rejects promptly with its name.
+// The page/main-thread side of a host running in a Web Worker (browser), worker_thread or child process
+// (Node). Every Host method is forwarded through the worker's one entry point (protocol.ts), and every
+// call races against the worker's death, so a crashed host rejects promptly with its name.
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { isNode } from '../gpu/device';
-import type { Host, HostInfo, HostInit, Partial, SamplingParams, StepResult } from './host';
-import type { HostService } from './protocol';
-import type { HostPlan } from '../star/plan';
+import { HostCrashedError, HostStateError, SetupError } from '../errors';
+import { isNode } from '../platform';
+import { installErrorTransfer } from './error_transfer';
+import { kHostMethods, type AttentionPartial, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
+import type { HostCallResult, HostService } from './protocol';
 
-export class HostCrashedError extends Error {
-  constructor(readonly host: string, reason: string) {
-    super(`host "${host}" died: ${reason}. The other hosts were shut down; rerun, or use mode 'single-device'.`);
-    this.name = 'HostCrashedError';
-  }
-}
+installErrorTransfer();
 
 /** A started worker, whatever the platform. */
 export interface WorkerHandle {
@@ -21,6 +18,17 @@ export interface WorkerHandle {
   onDeath(cb: (reason: string) => void): void;
   terminate(): Promise<void>;
 }
+
+/** Arguments sent by transfer rather than copied: the partials a merge consumes. Every other argument is copied. */
+const kTransferArgs: { [M in HostMethod]?: (args: Parameters<Host[M]>) => Transferable[] } = {
+  stepLayerPost: ([, remote]: [number, AttentionPartial[]]) => remote.flatMap((p) => [p.out.buffer as ArrayBuffer, p.lse.buffer as ArrayBuffer]),
+};
+
+/** Methods WorkerHost handles itself (a dead or disposed worker must not be asked). */
+type OwnMethods = 'abort' | 'dispose';
+
+// the forwarded methods are installed per instance by the constructor
+export interface WorkerHost extends Omit<Host, OwnMethods | 'name'> {}
 
 export class WorkerHost implements Host {
   private dead?: HostCrashedError;
@@ -41,6 +49,10 @@ export class WorkerHost implements Host {
       });
     });
     this.deathPromise.catch(() => {});
+    for (const m of kHostMethods) {
+      if (m === 'abort' || m === 'dispose') continue;
+      Object.defineProperty(this, m, { value: (...args: never[]) => this.forward(m, args as Parameters<Host[typeof m]>) });
+    }
   }
 
   /** Spawns a worker, loads the model in it, and returns the host once ready. */
@@ -63,47 +75,18 @@ export class WorkerHost implements Host {
   /** Any call: rejects with HostCrashedError if the worker dies first. */
   private call<T>(f: () => Promise<T>): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
-    if (this.disposed) return Promise.reject(new Error(`host "${this.name}" was disposed`));
+    if (this.disposed) return Promise.reject(new HostStateError(`host "${this.name}" was disposed`));
     return Promise.race([f(), this.deathPromise]);
   }
 
-  prepare(plan: HostPlan, extraRows: number) {
-    return this.call(() => this.remote.prepare(plan, extraRows));
+  private forward<M extends HostMethod>(method: M, args: Parameters<Host[M]>): Promise<HostCallResult<M>> {
+    const transfer = kTransferArgs[method] as ((a: Parameters<Host[M]>) => Transferable[]) | undefined;
+    const sent = transfer ? Comlink.transfer(args, transfer(args)) : args;
+    return this.call(() => this.remote.call(method, sent) as Promise<HostCallResult<M>>);
   }
-  encode(ids: Uint32Array) {
-    return this.call(() => this.remote.encode(ids));
-  }
-  attendShard(layer: number, q: Float32Array, rows: number): Promise<Partial> {
-    // q is shared by every host's call, so it is copied (structured clone), not transferred
-    return this.call(() => this.remote.attendShard(layer, q, rows));
-  }
-  queryBegin(ids: Uint32Array) {
-    return this.call(() => this.remote.queryBegin(ids));
-  }
-  queryLayerPre(layer: number) {
-    return this.call(() => this.remote.queryLayerPre(layer));
-  }
-  queryLayerPost(layer: number, remote: Partial[]) {
-    const buffers = remote.flatMap((p) => [p.out.buffer, p.lse.buffer]) as ArrayBuffer[];
-    return this.call(() => this.remote.queryLayerPost(layer, Comlink.transfer(remote, buffers)));
-  }
-  queryEnd(s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
-    return this.call(() => this.remote.queryEnd(s, u, wantLogits));
-  }
-  queryLocal(ids: Uint32Array, s: SamplingParams, u: number, wantLogits: boolean): Promise<StepResult> {
-    return this.call(() => this.remote.queryLocal(ids, s, u, wantLogits));
-  }
-  decodeSubmit(s: SamplingParams, u: number): Promise<void> {
-    return this.call(() => this.remote.decodeSubmit(s, u));
-  }
-  decodeRead(): Promise<number> {
-    return this.call(() => this.remote.decodeRead());
-  }
-  memoryBytes(): Promise<number> {
-    return this.call(() => this.remote.memoryBytes());
-  }
+
   async abort(): Promise<void> {
-    if (!this.dead && !this.disposed) await this.call(() => this.remote.abort()).catch(() => {});
+    if (!this.dead && !this.disposed) await this.forward('abort', []).catch(() => {});
   }
   /** Test hook: kills the worker from the inside. */
   crashForTest(): Promise<void> {
@@ -128,7 +111,7 @@ async function bundledEntry(file: string): Promise<URL> {
   const fsName = 'node:fs';
   const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
   const url = [`./${file}`, `../${file}`, `../../dist/${file}`].map((c) => new URL(c, import.meta.url)).find((u) => existsSync(u));
-  if (!url) throw new Error(`host bundle dist/${file} not found: run \`npm run build\` first`);
+  if (!url) throw new SetupError(`host bundle dist/${file} not found: run \`npm run build\` first`);
   return url;
 }
 

@@ -26,12 +26,6 @@ export interface ModelOnGpu {
  */
 export type Visibility = Pick<AttentionArgs, 'fullStart' | 'fullLen' | 'kvStart' | 'kvLen' | 'causal' | 'causalOffset'>;
 
-export interface Chunk {
-  rows: number; // T tokens in this chunk (≤ state.maxRows); ids and positions already written to state
-  cacheRow: number; // cache row of the chunk's first token
-  vis: Visibility;
-}
-
 /** Token embeddings of the chunk into x. */
 export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number, idsOnCpu: Uint32Array): void {
   const table = m.weights.embed;
@@ -49,14 +43,16 @@ export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number,
   }
 }
 
-/** First half of layer l: norm, q/k/v projections, RoPE; this chunk's K/V land in the cache. */
-export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, c: Chunk): void {
+/**
+ * First half of layer l over T rows (ids and positions already in s): norm, q/k/v projections, RoPE; the
+ * rows' K/V land in cache rows [cacheRow, cacheRow + T).
+ */
+export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, T: number, cacheRow: number): void {
   const { cfg } = m;
   const w = m.weights.layers[l];
-  const T = c.rows;
   rmsnorm(r, { x: s.x.buffer, w: w.attnNorm, out: s.xb.buffer, rows: T, dim: cfg.dim, eps: cfg.normEps });
   matmul(r, { x: s.xb.buffer, w: w.wq, bias: w.bq, out: s.q.buffer, M: T, N: cfg.qDim, K: cfg.dim });
-  const kvOffset = c.cacheRow * cfg.kvDim;
+  const kvOffset = cacheRow * cfg.kvDim;
   matmul(r, { x: s.xb.buffer, w: w.wk, bias: w.bk, out: cache.keys[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
   matmul(r, { x: s.xb.buffer, w: w.wv, bias: w.bv, out: cache.values[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
   // RoPE before caching: keys are stored rotated by their own positions (anchor 0..a−1, blocks global)
@@ -72,25 +68,14 @@ export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvC
   });
 }
 
-/** Attention of the chunk's queries over the visible cache rows into s.att (and s.lse). */
-export function attend(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, c: Chunk, scratch?: AttentionScratch): void {
-  attendWindow(r, m, s, cache, l, { row0: 0, rows: c.rows, vis: c.vis }, scratch);
-}
-
 /**
- * Query rows [row0, row0 + rows) of a chunk and what they see: a chunk of several Star blocks attends one
- * window per block, each block to the anchor and to itself.
+ * Query rows [row0, row0 + rows) of a chunk and the cache rows they see: an ordinary chunk is one window; a
+ * chunk of several Star blocks attends one window per block, each block to the anchor and to itself.
  */
 export interface AttentionWindow {
   row0: number;
   rows: number;
   vis: Visibility;
-}
-
-/** Whether a window may start at `row0` of a chunk: its q, out and lse ranges must be bindable there. */
-export function windowAligned(device: GPUDevice, cfg: ModelConfig, row0: number): boolean {
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  return (row0 * cfg.qDim * 4) % align === 0 && (row0 * cfg.nHeads * 4) % align === 0;
 }
 
 /** Attention of one window's query rows into the same rows of s.att and s.lse. */
@@ -149,24 +134,6 @@ function matmulChunked(r: Recorder, x: GPUBuffer, w: ChunkedMatrix, out: GPUBuff
     const n0 = i * w.rowsPerChunk;
     matmul(r, { x, w: chunk, out, outOffset: n0, ldOut: w.rows, M, N: chunk.shape[0], K });
   });
-}
-
-/** One whole chunk through every layer with ordinary (single-shard) attention. */
-export function forwardChunk(
-  r: Recorder,
-  m: ModelOnGpu,
-  s: RunState,
-  cache: KvCache,
-  c: Chunk,
-  idsOnCpu: Uint32Array,
-  scratch?: AttentionScratch,
-): void {
-  embedRows(r, m, s, c.rows, idsOnCpu);
-  for (let l = 0; l < m.cfg.nLayers; l++) {
-    preAttention(r, m, s, cache, l, c);
-    attend(r, m, s, cache, l, c, scratch);
-    postAttention(r, m, s, l, c.rows);
-  }
 }
 
 /** Last row's logits into s.logits and its argmax into s.token. */

@@ -1,4 +1,5 @@
 // The KV cache: allocated once for the requested capacity and never reallocated per step.
+import { GpuLimitError } from '../errors';
 import { createTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 
@@ -17,7 +18,7 @@ export function kvCacheBytes(cfg: ModelConfig, rows: number): number {
 export function createKvCache(device: GPUDevice, cfg: ModelConfig, capacity: number, label = 'kv'): KvCache {
   const perLayer = capacity * cfg.kvDim * 4;
   if (perLayer > device.limits.maxStorageBufferBindingSize) {
-    throw new RangeError(
+    throw new GpuLimitError(
       `a KV cache of ${capacity} rows needs ${perLayer} bytes per layer and tensor, over this device's ` +
         `maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize}); use Star Attention with more hosts or a shorter context`,
     );

@@ -1,6 +1,8 @@
 // The RULER run loop: lengths × tasks × samples × attention configurations, one injected `generate`
 // call per (sample, configuration), each result scored and appended to a store as it comes, so a
 // rerun resumes where the last one stopped.
+import { resolveSize as resolveStarSize, type SizeSpec } from '../star/size';
+import { StoreModelMismatchError } from '../errors';
 import { generateSample } from './generate';
 import { scorePrediction } from './score';
 import { type RulerSummary, summarize } from './summary';
@@ -8,7 +10,7 @@ import { taskInfo } from './tasks';
 import type { ApplyTemplate, Sample, TaskData, TaskName, TextEncoder } from './types';
 
 /** A size given as tokens or as an expression of the length L: `L`, `L/4`, `2048`. */
-export type SizeExpr = number | string;
+export type SizeExpr = SizeSpec;
 
 /** How attention runs for one measurement. */
 export type AttentionConfig =
@@ -91,26 +93,15 @@ export interface RunRulerOptions {
   model?: string;
 }
 
-export class StoreModelMismatchError extends Error {
-  constructor(stored: string, wanted: string) {
-    super(`the result store holds results of model ${stored}, not ${wanted}: write to another file (--out) or remove it`);
-    this.name = 'StoreModelMismatchError';
-  }
-}
+/** A store holding another model's results is refused with this (src/errors.ts). */
+export { StoreModelMismatchError };
 
-/** Resolves `L`, `L/k`, `L*f` or a plain number against length L (floored, at least 1). */
+/**
+ * Resolves `L`, `L/k`, `L*f` or a plain number against RULER's length L (floored, at least 1), with the
+ * engine's one size parser: RULER hands the engine token counts, so a label means one block size per length.
+ */
 export function resolveSize(expr: SizeExpr, length: number): number {
-  if (typeof expr === 'number') return checkSize(expr, expr);
-  const s = expr.replace(/\s+/g, '');
-  const m = /^L(?:([/*])(\d+(?:\.\d+)?))?$/i.exec(s);
-  if (m) return checkSize(m[1] === '/' ? length / Number(m[2]) : m[1] === '*' ? length * Number(m[2]) : length, expr);
-  if (/^\d+$/.test(s)) return checkSize(Number(s), expr);
-  throw new Error(`bad size '${expr}' (use a number, L, L/4 or L*0.25)`);
-}
-
-function checkSize(v: number, expr: SizeExpr): number {
-  if (!Number.isFinite(v) || v < 1) throw new Error(`size '${expr}' resolves to ${v}`);
-  return Math.floor(v);
+  return resolveStarSize(expr, length, 'size');
 }
 
 /** The configuration for one length. */

@@ -7,7 +7,7 @@ import type { HostInit } from '../hosts/host';
 import { LocalHost } from '../hosts/local_host';
 import { fixturePath, greedyAgrees, vectorRelError, type FixtureReference, type StarReferenceSetting } from '../model/fixtures';
 import { runStar } from './coordinator';
-import { planStar } from './plan';
+import { compileStar } from './program';
 
 const name = 'tiny-llama';
 const ref = JSON.parse(readFileSync(`${fixturePath(name)}/reference.json`, 'utf8')) as FixtureReference;
@@ -30,14 +30,28 @@ describe('phase 1 with short blocks sharing a chunk', () => {
 
   async function run(s: StarReferenceSetting, nHosts: number, batch: boolean) {
     const used = hosts.slice(0, nHosts);
-    for (const h of used) h.batchBlocks = batch;
     const chunks0 = used.reduce((n, h) => n + h.phase1Chunks, 0);
+    const { cfg } = used[0].model;
+    const program = compileStar({
+      attention: 'star',
+      ctxLen: contextIds.length,
+      queryLen: queryIds.length,
+      maxNewTokens: s.greedyIds.length,
+      blockSize: s.blockSize,
+      anchorSize: s.anchorSize,
+      hosts: nHosts,
+      mode: 'workers',
+      chunkRows: init.chunkRows,
+      bindAlign: used[0].ctx.device.limits.minStorageBufferOffsetAlignment,
+      qDim: cfg.qDim,
+      nHeads: cfg.nHeads,
+      batchBlocks: batch,
+    });
     const res = await runStar(used, {
-      plan: planStar(contextIds.length, { blockSize: s.blockSize, anchorSize: s.anchorSize, hosts: nHosts }),
+      program,
       contextIds,
       queryIds,
       maxNewTokens: s.greedyIds.length,
-      chunkRows: init.chunkRows,
       nLayers: 2,
       sampling: { temperature: 0, topK: 0, topP: 1 },
       uniform: () => 0.5,

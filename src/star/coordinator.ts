@@ -1,8 +1,9 @@
-// Drives hosts through both phases. Phase 1: every host encodes its blocks, no traffic between hosts.
-// Phase 2: per layer, the query host's q goes to every other host, each answers (out, lse) over its
+// Drives hosts through a compiled Star program. Phase 1: every host encodes its chunks, no traffic between
+// hosts. Phase 2: per layer, the query host's q goes to every other host, each answers (out, lse) over its
 // shard, and the query host merges them exactly on its GPU. One host = no exchange at all.
-import type { Host, Partial, SamplingParams, StepResult } from '../hosts/host';
-import type { StarPlan } from './plan';
+import { AbortError } from '../errors';
+import type { AttentionPartial, HeadSpec, Host, SamplingParams, StepResult } from '../hosts/host';
+import { shardVisibility, tailChunk, type HostProgram, type StarProgram } from './program';
 
 export interface PhaseTimings {
   phase1Ms: number; // context encoding
@@ -12,12 +13,11 @@ export interface PhaseTimings {
 }
 
 export interface RunRequest {
-  plan: StarPlan;
+  /** What every host runs (compileStar); its spec's query length and maxNewTokens match the ids below. */
+  program: StarProgram;
   contextIds: Uint32Array;
   queryIds: Uint32Array;
   maxNewTokens: number;
-  /** Rows per query chunk the query host accepts. */
-  chunkRows: number;
   nLayers: number;
   sampling: SamplingParams;
   /** Uniform [0, 1) numbers for sampling, one per step. */
@@ -44,15 +44,9 @@ export interface RunResult {
 
 const now = () => performance.now();
 
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw abortError();
-}
-
-/** The error every aborted generation rejects with (name AbortError, as fetch's). */
-export function abortError(): Error {
-  const e = new Error('generation aborted');
-  e.name = 'AbortError';
-  return e;
+/** Throws the AbortError every aborted generation rejects with, if `signal` has fired. */
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortError();
 }
 
 /**
@@ -61,9 +55,9 @@ export function abortError(): Error {
  */
 async function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  let onAbort!: () => void;
+  let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError());
+    onAbort = () => reject(new AbortError());
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
@@ -73,7 +67,7 @@ async function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal):
     if (signal.aborted) {
       await Promise.all(hosts.map((h) => h.abort().catch(() => {})));
       await Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
-      throw abortError();
+      throw new AbortError();
     }
     throw e;
   } finally {
@@ -81,24 +75,42 @@ async function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal):
   }
 }
 
+/** Phase 1 on one host: its chunks in order, each queued behind the one running; settled even on failure. */
+async function encodeHost(h: Host, p: HostProgram, contextIds: Uint32Array): Promise<void> {
+  try {
+    for (const c of p.encode) {
+      if (c.tokenStart + c.rows > contextIds.length) throw new RangeError(`context ids end before token ${c.tokenStart + c.rows}`);
+      await h.encode(c, contextIds.subarray(c.tokenStart, c.tokenStart + c.rows));
+    }
+  } catch (e) {
+    await h.encodeEnd().catch(() => {});
+    throw e;
+  }
+  await h.encodeEnd();
+}
+
 export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult> {
-  const { plan } = req;
-  if (hosts.length !== plan.hosts.length) throw new Error(`plan has ${plan.hosts.length} hosts, ${hosts.length} given`);
+  const { program } = req;
+  if (hosts.length !== program.hosts.length) throw new RangeError(`the program has ${program.hosts.length} hosts, ${hosts.length} given`);
+  const { spec } = program;
+  if (spec.ctxLen !== req.contextIds.length || spec.queryLen !== req.queryIds.length || spec.maxNewTokens < req.maxNewTokens) {
+    throw new RangeError(`the program was compiled for ${spec.ctxLen} + ${spec.queryLen} tokens and ${spec.maxNewTokens} new ones`);
+  }
   const queryHost = hosts[hosts.length - 1];
+  const qp = program.hosts[hosts.length - 1];
   const others = hosts.slice(0, -1);
   const t0 = now();
 
   // ---- phase 1: context encoding, hosts in parallel and independent
   throwIfAborted(req.signal);
   req.onPhase?.('encode', 0, hosts.length);
-  const extra = req.queryIds.length + req.maxNewTokens;
   let encoded = 0;
-  // every shard is allocated before any host starts encoding, so an out-of-memory host fails the run early
-  await abortable(Promise.all(hosts.map((h, i) => h.prepare(plan.hosts[i], extra))), hosts, req.signal);
+  // every cache is allocated before any host starts encoding, so an out-of-memory host fails the run early
+  await abortable(Promise.all(hosts.map((h, i) => h.allocate({ rows: program.hosts[i].capacity, dtype: 'f32' }))), hosts, req.signal);
   await abortable(
     Promise.all(
-      hosts.map(async (h) => {
-        await h.encode(req.contextIds);
+      hosts.map(async (h, i) => {
+        await encodeHost(h, program.hosts[i], req.contextIds);
         req.onPhase?.('encode', ++encoded, hosts.length);
       }),
     ),
@@ -108,21 +120,31 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const t1 = now();
 
   // ---- phase 2: the query, then one token at a time
+  let cached = 0; // query and generated rows on the query host
+  const head = (wantLogits: boolean): HeadSpec => ({ sampling: req.sampling, uniform: req.uniform(), wantLogits });
   const step = async (ids: Uint32Array, wantLogits: boolean): Promise<StepResult> => {
-    if (others.length === 0) return queryHost.queryLocal(ids, req.sampling, req.uniform(), wantLogits);
     let last: StepResult | undefined;
-    for (let q0 = 0; q0 < ids.length; q0 += req.chunkRows) {
-      const part = ids.slice(q0, q0 + req.chunkRows);
-      await queryHost.queryBegin(part);
-      for (let l = 0; l < req.nLayers; l++) {
-        throwIfAborted(req.signal);
-        const q = await queryHost.queryLayerPre(l);
-        const remote: Partial[] = await Promise.all(others.map((h) => h.attendShard(l, q, part.length)));
-        await queryHost.queryLayerPost(l, remote);
+    for (let q0 = 0; q0 < ids.length; q0 += spec.chunkRows) {
+      const part = ids.subarray(q0, q0 + spec.chunkRows);
+      const chunk = tailChunk(qp, cached, part.length);
+      const final = q0 + part.length >= ids.length;
+      if (others.length === 0) {
+        // only the last chunk of a long query needs the head
+        last = await queryHost.step(chunk, part, final ? head(wantLogits) : undefined);
+      } else {
+        await queryHost.stepBegin(chunk, part);
+        for (let l = 0; l < req.nLayers; l++) {
+          throwIfAborted(req.signal);
+          const q = await queryHost.stepLayerPre(l);
+          const remote: AttentionPartial[] = await Promise.all(others.map((h, i) => h.attend(l, q, part.length, shardVisibility(program.hosts[i]))));
+          await queryHost.stepLayerPost(l, remote);
+        }
+        last = await queryHost.stepEnd(head(wantLogits && final));
       }
-      last = await queryHost.queryEnd(req.sampling, req.uniform(), wantLogits && q0 + part.length >= ids.length);
+      cached += part.length;
     }
-    return last!;
+    if (!last) throw new RangeError('a step of zero tokens');
+    return last;
   };
 
   const tokens: number[] = [];
@@ -135,7 +157,10 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const ahead = others.length === 0 ? (req.decodeAhead ?? 2) : 0;
   let queued = 1;
   const fill = async (upTo: number) => {
-    for (; queued < Math.min(upTo, req.maxNewTokens); queued++) await queryHost.decodeSubmit(req.sampling, req.uniform());
+    for (; queued < Math.min(upTo, req.maxNewTokens); queued++) {
+      await queryHost.decodeSubmit(tailChunk(qp, cached, 1), { sampling: req.sampling, uniform: req.uniform() });
+      cached += 1;
+    }
   };
   const next = async (i: number): Promise<number> => {
     if (ahead === 0) return (await step(Uint32Array.of(tokens[tokens.length - 1]), false)).token;

@@ -9,7 +9,7 @@ import { LocalHost } from '../hosts/local_host';
 import { WorkerHost } from '../hosts/worker_host';
 import { fixturePath, type FixtureReference } from '../model/fixtures';
 import { runStar, type RunRequest } from './coordinator';
-import { planStar } from './plan';
+import { compileStar } from './program';
 
 const name = 'tiny-llama';
 const ref = JSON.parse(readFileSync(`${fixturePath(name)}/reference.json`, 'utf8')) as FixtureReference;
@@ -23,12 +23,13 @@ function uniforms(seed: number): () => number {
 
 function request(ids: number[], maxNewTokens: number, decodeAhead: number, extra: Partial<RunRequest> = {}): RunRequest {
   const contextIds = Uint32Array.from(ids.slice(0, -1));
+  // global attention; tiny-llama has 4 heads of 16
+  const program = compileStar({ attention: 'global', ctxLen: contextIds.length, queryLen: 1, maxNewTokens, chunkRows: 32, bindAlign: 256, qDim: 64, nHeads: 4 });
   return {
-    plan: planStar(contextIds.length, { blockSize: contextIds.length, hosts: 1 }),
+    program,
     contextIds,
     queryIds: Uint32Array.from(ids.slice(-1)),
     maxNewTokens,
-    chunkRows: 32,
     nLayers: 2,
     sampling: { temperature: 0, topK: 0, topP: 1 },
     uniform: () => 0.5,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { phase1AttentionFlops, planStar, resolveBlockSize, splitContiguous, StarConfigError } from './plan';
+import { StarConfigError } from '../errors';
+import { phase1AttentionFlops, planStar, splitContiguous } from './plan';
+import { resolveSize } from './size';
 
 describe('planStar', () => {
   it('cuts blocks, gives block 1 to host 0 and the last block to the query host', () => {
@@ -27,9 +29,9 @@ describe('planStar', () => {
 
   it('splits like torch.tensor_split and resolves L/n block sizes', () => {
     expect(splitContiguous(7, 3)).toEqual([3, 2, 2]);
-    expect(resolveBlockSize('L/4', 4096)).toBe(1024);
-    expect(resolveBlockSize(512, 4096)).toBe(512);
-    expect(() => resolveBlockSize('quarter', 4096)).toThrow(/neither/);
+    expect(resolveSize('L/4', 4096)).toBe(1024);
+    expect(resolveSize(512, 4096)).toBe(512);
+    expect(() => resolveSize('quarter', 4096)).toThrow(/neither/);
   });
 
   it('counts phase-1 attention pairs: N·(a + b/2) for Star against N²/2 for global', () => {

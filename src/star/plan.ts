@@ -1,5 +1,7 @@
 // Star Attention's partition of the context: blocks, the anchor, which host holds what, and where each
 // block's KV sits in its host's cache. Pure arithmetic; every check happens before any GPU work.
+// ./program turns this geometry into what each host runs.
+import { StarConfigError } from '../errors';
 
 export interface StarOptions {
   /** Tokens per context block (the last block may be shorter). */
@@ -38,13 +40,6 @@ export interface StarPlan {
   anchorSize: number;
   blocks: Block[];
   hosts: HostPlan[];
-}
-
-export class StarConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StarConfigError';
-  }
 }
 
 function positiveInt(name: string, v: number): void {
@@ -111,16 +106,6 @@ export function planStar(ctxLen: number, opts: StarOptions): StarPlan {
     });
   });
   return { ctxLen, blockSize, anchorSize: a, blocks, hosts };
-}
-
-/** Resolves a block size given as tokens ("4096") or as a fraction of the length ("L/4"). */
-export function resolveBlockSize(spec: number | string, length: number): number {
-  if (typeof spec === 'number') return spec;
-  const m = /^\s*L\s*\/\s*(\d+)\s*$/i.exec(spec);
-  if (m) return Math.max(1, Math.floor(length / Number(m[1])));
-  const n = Number(spec);
-  if (!Number.isInteger(n)) throw new StarConfigError(`block size "${spec}" is neither a token count nor L/<n>`);
-  return n;
 }
 
 /**
