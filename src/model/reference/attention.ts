@@ -55,7 +55,7 @@ export function refAttention(q: ArrayLike<number>, k: ArrayLike<number>, v: Arra
 }
 
 /** One partial result: out (rows, headSize), lse (rows), natural log, -Infinity for "saw no key". */
-export interface Partial {
+export interface RefPartial {
   out: ArrayLike<number>;
   lse: ArrayLike<number>;
 }
@@ -65,7 +65,7 @@ export interface Partial {
  * lse = m + ln Σ exp(lse_h − m), out = Σ exp(lse_h − lse)·out_h. Empty partials (lse −∞) are skipped,
  * whatever their out holds; all empty gives out = 0, lse = −∞.
  */
-export function mergePartials(parts: readonly Partial[], headSize: number): AttentionResult {
+export function mergePartials(parts: readonly RefPartial[], headSize: number): AttentionResult {
   const rows = parts.length ? parts[0].lse.length : 0;
   const out = new Float64Array(rows * headSize);
   const lse = new Float64Array(rows).fill(-Infinity);
@@ -96,7 +96,7 @@ export function refMerge(
   headSize: number,
 ): AttentionResult {
   const rows = T * nHeads;
-  const parts: Partial[] = [];
+  const parts: RefPartial[] = [];
   for (let h = 0; h < H; h++) {
     parts.push({
       out: Array.prototype.slice.call(outs, h * rows * headSize, (h + 1) * rows * headSize) as number[],
