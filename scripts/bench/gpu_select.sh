@@ -1,4 +1,4 @@
-# Sourced on a multi-GPU machine after .gpu/setup.sh: installs Mesa's Vulkan device-select layer (and the
+# Sourced on a multi-GPU machine after .gpu/setup.sh (.gpu/mesa packed here by scripts/bench/pack_mesa.sh): installs Mesa's Vulkan device-select layer (and the
 # libraries it links) under /tmp/mesa-root, outside /, and exports STAR_ATTN_PCI_TAGS, one DRI_PRIME tag
 # per GPU in nvidia-smi order. Dawn's Node binding picks adapters by name only and every H200 has the same
 # name; the layer, given DRI_PRIME=pci-… and MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE=1 in a host
