@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ModelConfigError, UnsupportedModelError } from '../errors';
 import { checkSequenceLength, normalizeConfig, type HfConfig } from './config';
+import { readModelConfig } from './load';
+import { openCheckpoint } from './safetensors';
+import { memorySource, openSource } from './source';
+import { checkTensors } from './weights_io';
 
 // shapes of real checkpoints (trimmed config.json files)
 const llama32: HfConfig = {
@@ -171,5 +176,73 @@ describe('normalizeConfig', () => {
     const mis = normalizeConfig(read('tiny-mistral', 'config.json'));
     expect(mis).toMatchObject({ arch: 'mistral', headSize: 32, qDim: 128, dim: 64 });
     expect(mis.slidingWindow).toBeUndefined();
+  });
+});
+
+describe('normalizeConfig: bounds and malformed fields (issue 16)', () => {
+  it('bounds every size before anything is sized by it, naming the field, value and limit', () => {
+    const err = (patch: Record<string, unknown>) => {
+      try {
+        normalizeConfig(with_(llama32, patch));
+      } catch (e) {
+        expect(e).toBeInstanceOf(ModelConfigError);
+        return (e as Error).message;
+      }
+      throw new Error(`accepted ${JSON.stringify(patch)}`);
+    };
+    expect(err({ num_hidden_layers: 1e9 })).toBe('config.json: "num_hidden_layers" is 1000000000, above the limit of 1024');
+    expect(err({ num_hidden_layers: 1e6 })).toMatch(/"num_hidden_layers" is 1000000, above the limit of 1024/);
+    expect(err({ hidden_size: 2 ** 20 })).toMatch(/"hidden_size" is 1048576, above the limit of 65536/);
+    expect(err({ intermediate_size: 1e12 })).toMatch(/"intermediate_size" is 1000000000000, above the limit/);
+    expect(err({ vocab_size: 2 ** 30 })).toMatch(/"vocab_size" is 1073741824, above the limit of 16777216/);
+    expect(err({ num_attention_heads: 4096, num_key_value_heads: 8 })).toMatch(/"num_attention_heads" is 4096, above the limit of 1024/);
+    expect(err({ head_dim: 1e5 })).toMatch(/"head_dim" is 100000, above the limit of 1024/);
+    expect(err({ head_dim: undefined, hidden_size: 65536, num_attention_heads: 2, num_key_value_heads: 2 })).toMatch(/head size .* is 32768, above the limit of 1024/);
+    expect(err({ max_position_embeddings: 1e12 })).toMatch(/"max_position_embeddings" is 1000000000000, above the limit/);
+    expect(err({ num_hidden_layers: Infinity })).toMatch(/"num_hidden_layers" must be a positive integer/);
+  });
+
+  it('refuses rope_parameters / rope_scaling of the wrong type instead of defaulting', () => {
+    for (const v of ['llama3', 5, [1, 2], true]) {
+      expect(() => normalizeConfig(with_(llama32, { rope_parameters: v })), JSON.stringify(v)).toThrow(/"rope_parameters" must be an object or null/);
+      expect(() => normalizeConfig(with_(llama32, { rope_scaling: v })), JSON.stringify(v)).toThrow(ModelConfigError);
+    }
+    expect(() => normalizeConfig(with_(llama32, { rope_scaling: { rope_type: 7 } }))).toThrow(/rope_type must be a string/);
+  });
+
+  it('matches architectures by own keys only, and checks the types of lists and flags', () => {
+    for (const cls of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) {
+      expect(() => normalizeConfig(with_(llama32, { architectures: [cls] })), cls).toThrow(/architecture ".*" is not supported/);
+    }
+    expect(() => normalizeConfig(with_(llama32, { architectures: 'LlamaForCausalLM' }))).toThrow(/"architectures" must be a list of class names/);
+    expect(() => normalizeConfig(with_(llama32, { architectures: [3] }))).toThrow(/"architectures" must be a list/);
+    expect(() => normalizeConfig(with_(llama32, { architectures: undefined, model_type: 'toString' }))).toThrow(UnsupportedModelError);
+    expect(() => normalizeConfig(with_(llama32, { hidden_act: 3 }))).toThrow(/"hidden_act" must be a string/);
+    expect(() => normalizeConfig(with_(qwen25, { use_sliding_window: 'yes', sliding_window: 4096 }))).toThrow(/"use_sliding_window" must be true or false/);
+    expect(() => normalizeConfig(with_(qwen25, { use_sliding_window: true, sliding_window: 4096, layer_types: 'all' }))).toThrow(/"layer_types" must be a list of strings/);
+    expect(() => normalizeConfig(with_(llama32, {}), [] as never)).toThrow(/generation_config.json: expected a JSON object/);
+    expect(() => normalizeConfig(with_(llama32, { quantization_config: 'awq' }))).toThrow(UnsupportedModelError);
+  });
+
+  it('checks the layer count and sizes against the checkpoint, in time proportional to the checkpoint', async () => {
+    const src = await openSource('public/fixtures/tiny-llama');
+    const hf = JSON.parse(await src.readText('config.json')) as HfConfig;
+    const entries = await openCheckpoint(src);
+    expect(() => checkTensors(normalizeConfig(hf), entries, 'tiny-llama')).not.toThrow();
+    const at = (patch: Record<string, unknown>) => () => checkTensors(normalizeConfig(with_(hf, patch)), entries, 'tiny-llama');
+    expect(at({ num_hidden_layers: 1000 })).toThrow(/^config.json: "num_hidden_layers" is 1000, but tiny-llama holds layers 0–1 only \(limit 2\)$/);
+    expect(at({ num_hidden_layers: 1 })).toThrow(/"num_hidden_layers" is 1, but tiny-llama also holds model.layers.1/);
+    expect(at({ vocab_size: 800 })).toThrow(/"vocab_size" is 800, but model.embed_tokens.weight in tiny-llama has 773 rows/);
+    expect(at({ hidden_size: 128, head_dim: 32 })).toThrow(/"hidden_size" is 128, but model.embed_tokens.weight in tiny-llama has 64 columns/);
+    expect(at({ num_hidden_layers: 1000 })).toThrow(ModelConfigError);
+  });
+
+  it('reads config.json through a size cap and names the file on a JSON error', async () => {
+    await expect(readModelConfig(memorySource({ 'config.json': '{"a": ' }, 'folder m'))).rejects.toThrow(/config.json \(folder m\): not valid JSON/);
+    await expect(readModelConfig(memorySource({ 'config.json': JSON.stringify(llama32), 'generation_config.json': '{,}' }, 'folder m'))).rejects.toThrow(
+      /generation_config.json \(folder m\): not valid JSON/,
+    );
+    await expect(readModelConfig(memorySource({ 'config.json': ' '.repeat(5 << 20) }, 'folder m'))).rejects.toThrow(/config.json \(folder m\) is 5242880 bytes, more than the limit/);
+    await expect(readModelConfig(memorySource({ 'config.json': 'null' }, 'folder m'))).rejects.toThrow(/config.json: expected a JSON object/);
   });
 });

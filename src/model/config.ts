@@ -1,5 +1,6 @@
 // The one place where a Hugging Face config.json (and generation_config.json) becomes the engine's
 // ModelConfig: snake_case stays in HfConfig, everything downstream reads llama2.c-style camelCase names.
+import { ContextTooLongError, ModelConfigError, UnsupportedModelError } from '../errors';
 import { kRopeTypes, type RopeSpec, type RopeType } from './rope';
 
 /** Architectures this engine runs, by their `architectures[0]` class name. */
@@ -101,6 +102,24 @@ export interface HfGenerationConfig {
   [key: string]: unknown;
 }
 
+/**
+ * Upper bounds on config.json's sizes, checked before anything is allocated from them: several times the
+ * largest released models (Llama 3.1 405B: 126 layers, hidden 16384, MLP 53248, 128 heads; vocabularies up
+ * to ~262K; 10M positions), far below what would exhaust memory when a table is sized by them.
+ */
+export const kConfigLimits = {
+  num_hidden_layers: 1024,
+  hidden_size: 65536,
+  intermediate_size: 1 << 20,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 1024,
+  vocab_size: 1 << 24,
+  max_position_embeddings: 1 << 24,
+  sliding_window: 1 << 24,
+  max_window_layers: 1024,
+} as const;
+
 // transformers' defaults where config.json may omit a field (per arch where they differ)
 const kDefaults: Record<Arch, { maxPos: number; theta: number; normEps: number }> = {
   llama: { maxPos: 2048, theta: 10000, normEps: 1e-6 },
@@ -110,18 +129,23 @@ const kDefaults: Record<Arch, { maxPos: number; theta: number; normEps: number }
 
 /** Maps config.json (and optionally generation_config.json) to a validated ModelConfig, or throws naming the field. */
 export function normalizeConfig(hf: HfConfig, gen?: HfGenerationConfig): ModelConfig {
-  if (hf === null || typeof hf !== 'object' || Array.isArray(hf)) throw new Error('config.json: expected a JSON object');
+  if (hf === null || typeof hf !== 'object' || Array.isArray(hf)) throw new ModelConfigError('config.json: expected a JSON object');
+  if (gen !== undefined && (gen === null || typeof gen !== 'object' || Array.isArray(gen))) {
+    throw new ModelConfigError('generation_config.json: expected a JSON object');
+  }
   const arch = archOf(hf);
-  if (hf.quantization_config) {
-    const method = hf.quantization_config.quant_method ?? 'unknown';
-    throw new Error(
+  if (hf.quantization_config !== undefined && hf.quantization_config !== null) {
+    const q = hf.quantization_config;
+    const method = typeof q === 'object' && typeof q.quant_method === 'string' ? q.quant_method : 'unknown';
+    throw new UnsupportedModelError(
       `config.json: quantized checkpoints (quantization_config.quant_method "${method}") are not supported; ` +
         'use an unquantized F32/F16/BF16 checkpoint',
     );
   }
   const act = hf.hidden_act ?? hf.hidden_activation ?? 'silu';
+  if (typeof act !== 'string') throw new ModelConfigError(`config.json: "hidden_act" must be a string, got ${JSON.stringify(act)}`);
   if (act !== 'silu' && act !== 'swish') {
-    throw new Error(`config.json: hidden_act "${act}" is not supported; supported: silu`);
+    throw new UnsupportedModelError(`config.json: hidden_act "${act}" is not supported; supported: silu`);
   }
 
   const dim = posInt(hf, 'hidden_size');
@@ -130,32 +154,36 @@ export function normalizeConfig(hf: HfConfig, gen?: HfGenerationConfig): ModelCo
   const nHeads = posInt(hf, 'num_attention_heads');
   const nKvHeads = hf.num_key_value_heads == null ? nHeads : posInt(hf, 'num_key_value_heads');
   if (nHeads % nKvHeads !== 0) {
-    throw new Error(`config.json: num_attention_heads (${nHeads}) must be a multiple of num_key_value_heads (${nKvHeads})`);
+    throw new ModelConfigError(`config.json: num_attention_heads (${nHeads}) must be a multiple of num_key_value_heads (${nKvHeads})`);
   }
   let headSize: number;
   if (hf.head_dim != null) {
     headSize = posInt(hf, 'head_dim');
   } else {
     if (dim % nHeads !== 0) {
-      throw new Error(`config.json: hidden_size (${dim}) is not a multiple of num_attention_heads (${nHeads}) and head_dim is not given`);
+      throw new ModelConfigError(`config.json: hidden_size (${dim}) is not a multiple of num_attention_heads (${nHeads}) and head_dim is not given`);
     }
     headSize = dim / nHeads;
+    if (headSize > kConfigLimits.head_dim) {
+      throw new ModelConfigError(`config.json: the head size hidden_size / num_attention_heads is ${headSize}, above the limit of ${kConfigLimits.head_dim}`);
+    }
   }
-  if (headSize % 2 !== 0) throw new Error(`config.json: head size ${headSize} must be even for rotary embeddings`);
+  if (headSize % 2 !== 0) throw new ModelConfigError(`config.json: head size ${headSize} must be even for rotary embeddings`);
   const vocabSize = posInt(hf, 'vocab_size');
   const d = kDefaults[arch];
   const maxPos = hf.max_position_embeddings == null ? d.maxPos : posInt(hf, 'max_position_embeddings');
   const normEps = hf.rms_norm_eps ?? d.normEps;
   if (typeof normEps !== 'number' || !(normEps > 0) || !Number.isFinite(normEps)) {
-    throw new Error(`config.json: rms_norm_eps must be a positive number, got ${JSON.stringify(hf.rms_norm_eps)}`);
+    throw new ModelConfigError(`config.json: rms_norm_eps must be a positive number, got ${JSON.stringify(hf.rms_norm_eps)}`);
   }
 
   // llama's attention_bias also puts a bias on o_proj, and mlp_bias on all three MLP projections: the
   // forward pass has neither, so refuse rather than compute something else
-  if (arch === 'llama' && flag(hf, 'attention_bias', false)) {
-    throw new Error('config.json: attention_bias=true (biases on q/k/v and o_proj) is not supported for llama checkpoints');
+  const attentionBias = flag(hf, 'attention_bias', false);
+  if (arch === 'llama' && attentionBias) {
+    throw new UnsupportedModelError('config.json: attention_bias=true (biases on q/k/v and o_proj) is not supported for llama checkpoints');
   }
-  if (flag(hf, 'mlp_bias', false)) throw new Error('config.json: mlp_bias=true is not supported');
+  if (flag(hf, 'mlp_bias', false)) throw new UnsupportedModelError('config.json: mlp_bias=true is not supported');
 
   return {
     arch,
@@ -184,7 +212,7 @@ export function normalizeConfig(hf: HfConfig, gen?: HfGenerationConfig): ModelCo
 /** Throws if a sequence of `seqLen` positions would need the sliding window the engine does not implement. */
 export function checkSequenceLength(cfg: ModelConfig, seqLen: number): void {
   if (cfg.slidingWindow !== undefined && seqLen > cfg.slidingWindow) {
-    throw new Error(
+    throw new ContextTooLongError(
       `${seqLen} tokens exceed this model's sliding attention window (${cfg.slidingWindow}); ` +
         'the engine computes full attention, which matches the model only up to the window',
     );
@@ -195,38 +223,52 @@ export function checkSequenceLength(cfg: ModelConfig, seqLen: number): void {
 
 function archOf(hf: HfConfig): Arch {
   const supported = Object.keys(kArchitectures).join(', ');
-  const cls = hf.architectures?.[0];
-  if (cls !== undefined) {
-    if (cls in kArchitectures) return kArchitectures[cls as keyof typeof kArchitectures];
-    throw new Error(`config.json: architecture "${cls}" is not supported; supported: ${supported}`);
+  const list = hf.architectures;
+  if (list !== undefined && list !== null) {
+    if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) {
+      throw new ModelConfigError(`config.json: "architectures" must be a list of class names, got ${short(list)}`);
+    }
+    const cls = list[0];
+    if (cls !== undefined) {
+      // own keys only: "toString" or "__proto__" must not match what every object inherits
+      if (Object.hasOwn(kArchitectures, cls)) return kArchitectures[cls as keyof typeof kArchitectures];
+      throw new UnsupportedModelError(`config.json: architecture "${cls}" is not supported; supported: ${supported}`);
+    }
+  }
+  if (hf.model_type !== undefined && typeof hf.model_type !== 'string') {
+    throw new ModelConfigError(`config.json: "model_type" must be a string, got ${short(hf.model_type)}`);
   }
   const byType = Object.values(kArchitectures).find((a) => a === hf.model_type);
   if (byType) return byType;
-  throw new Error(`config.json: no "architectures" entry (model_type ${JSON.stringify(hf.model_type)}); supported: ${supported}`);
+  throw new UnsupportedModelError(`config.json: no "architectures" entry (model_type ${JSON.stringify(hf.model_type)}); supported: ${supported}`);
 }
 
 function ropeOf(hf: HfConfig, defaultTheta: number): RopeSpec {
   // 5.x keeps everything in rope_parameters; 4.x has top-level rope_theta and an optional rope_scaling
-  const p: HfRopeParameters = { ...(hf.rope_scaling ?? {}), ...(hf.rope_parameters ?? {}) };
-  if (p.full_attention !== undefined || p.sliding_attention !== undefined) {
-    throw new Error('config.json: per-layer-type rope_parameters are not supported');
+  const p: HfRopeParameters = { ...ropeObject(hf, 'rope_scaling'), ...ropeObject(hf, 'rope_parameters') };
+  if (Object.hasOwn(p, 'full_attention') || Object.hasOwn(p, 'sliding_attention')) {
+    throw new UnsupportedModelError('config.json: per-layer-type rope_parameters are not supported');
   }
   const type = p.rope_type ?? p.type ?? 'default';
+  if (typeof type !== 'string') throw new ModelConfigError(`config.json: rope_type must be a string, got ${short(type)}`);
   if (!(kRopeTypes as readonly string[]).includes(type)) {
-    throw new Error(`config.json: rope type "${type}" is not supported; supported: ${kRopeTypes.join(', ')}`);
+    throw new UnsupportedModelError(`config.json: rope type "${type}" is not supported; supported: ${kRopeTypes.join(', ')}`);
   }
   const partial = p.partial_rotary_factor ?? hf.partial_rotary_factor ?? 1;
-  if (partial !== 1) throw new Error(`config.json: partial_rotary_factor ${partial} is not supported (only 1)`);
+  if (partial !== 1) {
+    if (typeof partial !== 'number') throw new ModelConfigError(`config.json: partial_rotary_factor must be a number, got ${short(partial)}`);
+    throw new UnsupportedModelError(`config.json: partial_rotary_factor ${partial} is not supported (only 1)`);
+  }
   const theta = p.rope_theta ?? hf.rope_theta ?? defaultTheta;
   if (typeof theta !== 'number' || !(theta > 0) || !Number.isFinite(theta)) {
-    throw new Error(`config.json: rope_theta must be a positive number, got ${JSON.stringify(theta)}`);
+    throw new ModelConfigError(`config.json: rope_theta must be a positive number, got ${JSON.stringify(theta)}`);
   }
   const spec: RopeSpec = { theta, type: type as RopeType };
   if (type === 'llama3') {
     const field = (k: keyof HfRopeParameters): number => {
       const v = p[k];
       if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-        throw new Error(`config.json: llama3 rope scaling needs a positive number "${String(k)}", got ${JSON.stringify(v)}`);
+        throw new ModelConfigError(`config.json: llama3 rope scaling needs a positive number "${String(k)}", got ${JSON.stringify(v)}`);
       }
       return v;
     };
@@ -235,7 +277,7 @@ function ropeOf(hf: HfConfig, defaultTheta: number): RopeSpec {
     spec.highFreqFactor = field('high_freq_factor');
     spec.originalMaxPositionEmbeddings = field('original_max_position_embeddings');
     if (!(spec.highFreqFactor > spec.lowFreqFactor)) {
-      throw new Error(
+      throw new ModelConfigError(
         `config.json: llama3 rope scaling needs high_freq_factor (${spec.highFreqFactor}) > low_freq_factor (${spec.lowFreqFactor})`,
       );
     }
@@ -243,38 +285,59 @@ function ropeOf(hf: HfConfig, defaultTheta: number): RopeSpec {
   return spec;
 }
 
+/** rope_scaling / rope_parameters: an object or null; a string, number or list is an error, never "default". */
+function ropeObject(hf: HfConfig, key: 'rope_scaling' | 'rope_parameters'): HfRopeParameters {
+  const v = hf[key];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ModelConfigError(`config.json: "${key}" must be an object or null, got ${short(v)}`);
+  return v;
+}
+
 function slidingWindowOf(hf: HfConfig, arch: Arch, nLayers: number, maxPos: number): number | undefined {
   if (arch === 'llama' || hf.sliding_window == null) return undefined;
   if (arch === 'qwen2') {
     // transformers: a Qwen2 layer slides only with use_sliding_window and index >= max_window_layers
-    if (!hf.use_sliding_window) return undefined;
-    if (hf.layer_types ? !hf.layer_types.includes('sliding_attention') : (hf.max_window_layers ?? nLayers) >= nLayers) {
-      return undefined;
+    if (!flag(hf, 'use_sliding_window', false)) return undefined;
+    const types = hf.layer_types;
+    if (types !== undefined && types !== null && (!Array.isArray(types) || !types.every((t) => typeof t === 'string'))) {
+      throw new ModelConfigError(`config.json: "layer_types" must be a list of strings, got ${short(types)}`);
     }
+    const windowLayers = hf.max_window_layers == null ? nLayers : nonNegInt(hf, 'max_window_layers');
+    if (types ? !types.includes('sliding_attention') : windowLayers >= nLayers) return undefined;
   }
   const w = posInt(hf, 'sliding_window');
   return w >= maxPos ? undefined : w;
 }
 
-function posInt(hf: HfConfig, key: keyof HfConfig & string): number {
+function posInt(hf: HfConfig, key: keyof typeof kConfigLimits): number {
+  return intField(hf, key, 1);
+}
+
+function nonNegInt(hf: HfConfig, key: keyof typeof kConfigLimits): number {
+  return intField(hf, key, 0);
+}
+
+/** An integer field in [min, kConfigLimits[key]]: the error names the field, its value and the limit. */
+function intField(hf: HfConfig, key: keyof typeof kConfigLimits, min: 0 | 1): number {
   const v = hf[key];
-  if (v === undefined || v === null) throw new Error(`config.json: missing "${key}"`);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`config.json: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (v === undefined || v === null) throw new ModelConfigError(`config.json: missing "${key}"`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new ModelConfigError(`config.json: "${key}" must be a ${min ? 'positive' : 'non-negative'} integer, got ${short(v)}`);
   }
+  if (v > kConfigLimits[key]) throw new ModelConfigError(`config.json: "${key}" is ${v}, above the limit of ${kConfigLimits[key]}`);
   return v;
 }
 
 function flag(hf: HfConfig, key: keyof HfConfig & string, dflt: boolean): boolean {
   const v = hf[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') throw new Error(`config.json: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new ModelConfigError(`config.json: "${key}" must be true or false, got ${short(v)}`);
   return v;
 }
 
 function tokenId(v: unknown, where: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${where} must be a token id, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ModelConfigError(`${where} must be a token id, got ${short(v)}`);
   return v;
 }
 
@@ -282,4 +345,9 @@ function tokenIds(v: unknown, file: string): number[] {
   if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
   return list.map((x) => tokenId(x, `${file}: eos_token_id`)!);
+}
+
+function short(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -1,19 +1,23 @@
 // Loads a checkpoint onto one device: config, weights (streamed tensor by tensor) and the RoPE table.
 import type { GpuContext } from '../gpu/context';
 import { uploadTensor } from '../gpu/tensor';
-import { normalizeConfig, type ModelConfig } from './config';
+import { normalizeConfig, type HfConfig, type ModelConfig } from './config';
+import { readJson } from './json_file';
 import type { ModelOnGpu } from './forward';
 import { ropeTable } from './rope';
 import { openCheckpoint } from './safetensors';
 import type { ModelSource } from './source';
 import { randomWeights, type RandomModel } from './random_weights';
-import { loadWeights, type LoadProgress, type WeightStorage } from './weights';
+import { loadWeights, type LoadProgress, type WeightLoadOptions, type WeightStorage } from './weights';
 
+export type { WeightLoadOptions } from './weights';
+
+/** config.json (+ generation_config.json) of `src`, size-capped, parsed naming the file, and normalized. */
 export async function readModelConfig(src: ModelSource): Promise<ModelConfig> {
-  const hf = JSON.parse(await src.readText('config.json'));
-  let gen: Record<string, unknown> | undefined;
-  if (await src.exists('generation_config.json')) gen = JSON.parse(await src.readText('generation_config.json'));
-  return normalizeConfig(hf, gen);
+  const hf = await readJson(src, 'config.json');
+  let gen: unknown;
+  if (await src.exists('generation_config.json')) gen = await readJson(src, 'generation_config.json');
+  return normalizeConfig(hf as HfConfig, gen as Record<string, unknown> | undefined);
 }
 
 export async function loadModelOnGpu(
@@ -23,10 +27,11 @@ export async function loadModelOnGpu(
   maxPositions: number,
   onProgress?: (p: LoadProgress) => void,
   maxBindingBytes?: number,
+  opts: WeightLoadOptions = {},
 ): Promise<ModelOnGpu> {
   const cfg = await readModelConfig(src);
   const entries = await openCheckpoint(src);
-  const weights = await loadWeights(ctx, cfg, src, entries, storage, onProgress, maxBindingBytes);
+  const weights = await loadWeights(ctx, cfg, src, entries, storage, onProgress, maxBindingBytes, opts);
   const table = ropeTable(cfg.rope, cfg.headSize, maxPositions);
   const rope = uploadTensor(ctx.device, table, [maxPositions, cfg.headSize], 'f32', 'rope table');
   return { cfg, weights, ropeTable: rope };

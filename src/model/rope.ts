@@ -22,15 +22,15 @@ const fr = Math.fround;
 /** Checks a spec and returns its type, with an error that lists what is supported. */
 function checkSpec(spec: RopeSpec, headSize: number): RopeType {
   if (!(kRopeTypes as readonly string[]).includes(spec.type)) {
-    throw new Error(`unsupported rope type "${spec.type}"; supported: ${kRopeTypes.join(', ')}`);
+    throw new RangeError(`unsupported rope type "${spec.type}"; supported: ${kRopeTypes.join(', ')}`);
   }
   if (!Number.isInteger(headSize) || headSize <= 0 || headSize % 2 !== 0) {
-    throw new Error(`rope needs an even head size, got ${headSize}`);
+    throw new RangeError(`rope needs an even head size, got ${headSize}`);
   }
-  if (!(spec.theta > 0)) throw new Error(`rope theta must be positive, got ${spec.theta}`);
+  if (!(spec.theta > 0)) throw new RangeError(`rope theta must be positive, got ${spec.theta}`);
   if (spec.type === 'llama3') {
     for (const k of ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositionEmbeddings'] as const) {
-      if (typeof spec[k] !== 'number') throw new Error(`llama3 rope needs ${k}`);
+      if (typeof spec[k] !== 'number') throw new RangeError(`llama3 rope needs ${k}`);
     }
   }
   return spec.type;
@@ -85,7 +85,7 @@ function applyLlama3(spec: RopeSpec, inv: Float32Array): void {
 export function ropeTable(spec: RopeSpec, headSize: number, maxPos: number): Float32Array {
   const inv = invFreq(spec, headSize);
   const half = headSize / 2;
-  if (!Number.isInteger(maxPos) || maxPos <= 0) throw new Error(`ropeTable: maxPos must be a positive integer, got ${maxPos}`);
+  if (!Number.isInteger(maxPos) || maxPos <= 0) throw new RangeError(`ropeTable: maxPos must be a positive integer, got ${maxPos}`);
   const table = new Float32Array(maxPos * headSize);
   for (let p = 0; p < maxPos; p++) {
     const row = p * headSize;

@@ -1,8 +1,10 @@
 // Safetensors checkpoints (one file or sharded with model.safetensors.index.json) from any ModelSource.
-// Headers are parsed by @huggingface/hub's parseSafetensorsMetadata, whose HTTP requests are answered
-// from the source by a local fetch; tensors are then read one at a time by byte range.
-import { parseSafetensorsMetadata, type SafetensorsFileHeader, type TensorInfo } from '@huggingface/hub';
+// Headers and the index are validated strictly (safetensors_header.ts) before any tensor is listed; tensors
+// are then read one at a time by byte range, optionally checked for NaN/Inf on the way.
+import { ModelFormatError, ModelNotFoundError, UnsupportedModelError } from '../errors';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, packBitsRows } from './f16';
+import { kJsonLimits, readTextCapped } from './json_file';
+import { headerLength, kDtypeBits, parseHeader, parseIndex, type ParsedIndex } from './safetensors_header';
 import type { ModelSource } from './source';
 
 /** Tensor element types the engine reads. */
@@ -23,66 +25,102 @@ export interface TensorEntry {
 export const kSingleFile = 'model.safetensors';
 export const kIndexFile = 'model.safetensors.index.json';
 
-// the pretend Hub the header parser talks to; its requests never leave this module
-const kFakeHub = 'https://safetensors.source.invalid';
-const kFakeRepo = 'source/model';
-const kFakeBase = `${kFakeHub}/${kFakeRepo}/resolve/main/`;
-
-/** Lists every tensor of the checkpoint in `src` (model.safetensors, or the shards named by the index). */
+/**
+ * Lists every tensor of the checkpoint in `src` (model.safetensors, or the shards named by the index), after
+ * validating each header and the index: every tensor in exactly one shard, and where the index says.
+ */
 export async function openCheckpoint(src: ModelSource): Promise<Map<string, TensorEntry>> {
-  let path: string;
-  if (await src.exists(kSingleFile)) path = kSingleFile;
-  else if (await src.exists(kIndexFile)) path = kIndexFile;
-  else throw new Error(`no ${kSingleFile} or ${kIndexFile} in ${src.description}: only safetensors checkpoints load`);
-
-  let parsed: Awaited<ReturnType<typeof parseSafetensorsMetadata>>;
-  try {
-    parsed = await parseSafetensorsMetadata({ repo: kFakeRepo, path, hubUrl: kFakeHub, revision: 'main', fetch: sourceFetch(src) });
-  } catch (e) {
-    throw new Error(`${src.description}: ${(e as Error).message.replaceAll(kFakeBase, '')}`, { cause: e });
+  let index: ParsedIndex | undefined;
+  if (await src.exists(kSingleFile)) {
+    index = undefined;
+  } else if (await src.exists(kIndexFile)) {
+    const text = await readTextCapped(src, kIndexFile, kJsonLimits[kIndexFile]);
+    index = parseIndex(text, `${src.description}: ${kIndexFile}`);
+  } else {
+    throw new ModelNotFoundError(`no ${kSingleFile} or ${kIndexFile} in ${src.description}: only safetensors checkpoints load`);
   }
-  const headers: Record<string, SafetensorsFileHeader> = parsed.sharded ? parsed.headers : { [kSingleFile]: parsed.header };
   const entries = new Map<string, TensorEntry>();
-  for (const [file, header] of Object.entries(headers)) {
-    const dataStart = 8 + (await headerLength(src, file));
+  for (const file of index ? index.shards : [kSingleFile]) {
+    if (index && !(await src.exists(file))) {
+      throw new ModelNotFoundError(`${src.description}: ${kIndexFile} names shard ${file}, which is not there`);
+    }
+    const where = `${src.description}: ${file}`;
     const size = await src.size(file);
-    for (const [name, info] of Object.entries(header as Record<string, TensorInfo>)) {
-      if (name === '__metadata__') continue;
-      const [begin, end] = info.data_offsets;
-      const e: TensorEntry = { name, dtype: info.dtype as TensorDtype, shape: info.shape, file, start: dataStart + begin, end: dataStart + end };
-      if (e.end > size) throw new Error(`${file} (${src.description}): tensor "${name}" ends at byte ${e.end}, past the file's ${size} bytes`);
-      const width = bytesPerElement(info.dtype);
-      const count = info.shape.reduce((a, b) => a * b, 1);
-      if (width !== undefined && end - begin !== count * width) {
-        throw new Error(`${file} (${src.description}): tensor "${name}" [${info.shape}] ${info.dtype} spans ${end - begin} bytes, expected ${count * width}`);
+    const first = await src.readRange(file, 0, Math.min(8, size));
+    const n = headerLength(first, size, where);
+    const header = parseHeader(await src.readRange(file, 8, 8 + n), size, where);
+    for (const t of header.tensors) {
+      const other = entries.get(t.name);
+      if (other) throw new ModelFormatError(`${src.description}: tensor "${t.name}" is in both ${other.file} and ${file}`);
+      if (index && index.weightMap.get(t.name) !== file) {
+        const listed = index.weightMap.get(t.name);
+        throw new ModelFormatError(
+          `${src.description}: tensor "${t.name}" is in ${file} but ${kIndexFile} ${listed ? `puts it in ${listed}` : 'does not list it'}`,
+        );
       }
-      if (entries.has(name)) throw new Error(`${src.description}: tensor "${name}" is in both ${entries.get(name)!.file} and ${file}`);
-      entries.set(name, e);
+      const e: TensorEntry = { name: t.name, dtype: t.dtype as TensorDtype, shape: t.shape, file, start: header.dataStart + t.begin, end: header.dataStart + t.end };
+      entries.set(t.name, e);
     }
   }
-  if (parsed.sharded) {
-    for (const [name, file] of Object.entries(parsed.index.weight_map ?? {})) {
-      if (entries.get(name)?.file !== file) throw new Error(`${kIndexFile} (${src.description}): tensor "${name}" is not in ${file}`);
+  if (index) {
+    for (const [name, file] of index.weightMap) {
+      if (entries.get(name)?.file !== file) throw new ModelFormatError(`${kIndexFile} (${src.description}): tensor "${name}" is not in ${file}`);
     }
   }
   return entries;
 }
 
+export interface ReadTensorOptions {
+  /** Scan the values for NaN/Inf and throw ModelFormatError naming the tensor and the first bad element. */
+  checkFinite?: boolean;
+}
+
 /** Reads one tensor's raw little-endian bytes (a range read: never the whole file). */
-export async function readTensor(src: ModelSource, entry: TensorEntry): Promise<Uint8Array> {
+export async function readTensor(src: ModelSource, entry: TensorEntry, opts: ReadTensorOptions = {}): Promise<Uint8Array> {
   checkDtype(entry);
   const bytes = await src.readRange(entry.file, entry.start, entry.end);
   if (bytes.byteLength !== entry.end - entry.start) {
-    throw new Error(`${entry.file} (${src.description}): read ${bytes.byteLength} bytes of tensor "${entry.name}", expected ${entry.end - entry.start}`);
+    throw new ModelFormatError(`${entry.file} (${src.description}): read ${bytes.byteLength} bytes of tensor "${entry.name}", expected ${entry.end - entry.start}`);
   }
+  if (opts.checkFinite) checkFinite(entry, bytes, src.description);
   return bytes;
 }
 
 /** Throws unless the tensor's dtype is one the engine reads. */
 export function checkDtype(entry: TensorEntry): void {
   if (!(kTensorDtypes as readonly string[]).includes(entry.dtype)) {
-    throw new Error(`tensor "${entry.name}" has dtype ${entry.dtype}; supported: ${kTensorDtypes.join(', ')} (quantized checkpoints do not load)`);
+    throw new UnsupportedModelError(`tensor "${entry.name}" has dtype ${entry.dtype}; supported: ${kTensorDtypes.join(', ')} (quantized checkpoints do not load)`);
   }
+}
+
+/** The index of the first NaN or ±Inf in an F32/F16/BF16 tensor's raw bytes, or -1. */
+export function firstNonFinite(dtype: string, bytes: Uint8Array): number {
+  if (dtype === 'F32') {
+    const u = aligned(bytes, Uint32Array);
+    for (let i = 0; i < u.length; i++) if ((u[i] & 0x7f800000) === 0x7f800000) return i;
+  } else if (dtype === 'F16' || dtype === 'BF16') {
+    const mask = dtype === 'F16' ? 0x7c00 : 0x7f80;
+    const u = aligned(bytes, Uint16Array);
+    for (let i = 0; i < u.length; i++) if ((u[i] & mask) === mask) return i;
+  }
+  return -1;
+}
+
+/** Throws ModelFormatError if the tensor holds a NaN or ±Inf, naming the tensor, the element and its value. */
+export function checkFinite(entry: TensorEntry, bytes: Uint8Array, where = ''): void {
+  const i = firstNonFinite(entry.dtype, bytes);
+  if (i < 0) return;
+  const at: number[] = [];
+  let rest = i;
+  for (let d = entry.shape.length - 1; d >= 0; d--) {
+    at.unshift(rest % entry.shape[d]);
+    rest = Math.floor(rest / entry.shape[d]);
+  }
+  const width = kDtypeBits[entry.dtype] / 8;
+  const value = toStorage({ ...entry, shape: [1] }, bytes.slice(i * width, (i + 1) * width), 'f32').data[0];
+  throw new ModelFormatError(
+    `tensor "${entry.name}" (${entry.file}${where ? `, ${where}` : ''}) holds ${value} at [${at}]: the checkpoint is corrupt`,
+  );
 }
 
 /**
@@ -98,8 +136,8 @@ export function toStorage(
 ): { data: Float32Array | Uint32Array; dtype: 'f32' | 'f16x2' | 'bf16x2' } {
   checkDtype(entry);
   const count = entry.shape.reduce((a, b) => a * b, 1);
-  if (bytes.byteLength !== count * bytesPerElement(entry.dtype)!) {
-    throw new Error(`tensor "${entry.name}": ${bytes.byteLength} bytes for [${entry.shape}] ${entry.dtype}`);
+  if (bytes.byteLength !== (count * kDtypeBits[entry.dtype]) / 8) {
+    throw new RangeError(`tensor "${entry.name}": ${bytes.byteLength} bytes for [${entry.shape}] ${entry.dtype}`);
   }
   const cols = entry.shape.length ? entry.shape[entry.shape.length - 1] : 1;
   const rows = cols === 0 ? 0 : count / cols;
@@ -127,16 +165,7 @@ export function toStorage(
 
 // ---- helpers
 
-function bytesPerElement(dtype: string): number | undefined {
-  return ({ F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1 } as Record<string, number>)[dtype];
-}
-
-async function headerLength(src: ModelSource, file: string): Promise<number> {
-  const b = await src.readRange(file, 0, 8);
-  return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true));
-}
-
-function aligned<T extends Float32Array | Uint16Array>(bytes: Uint8Array, Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
+function aligned<T extends Float32Array | Uint16Array | Uint32Array>(bytes: Uint8Array, Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
   const n = bytes.byteLength / Ctor.BYTES_PER_ELEMENT;
   if (bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0 && bytes.buffer instanceof ArrayBuffer) return new Ctor(bytes.buffer, bytes.byteOffset, n);
   const copy = bytes.slice();
@@ -150,32 +179,4 @@ function f16Table(): Float32Array {
     for (let h = 0; h < 65536; h++) f16Lut[h] = f16BitsToF32(h);
   }
   return f16Lut;
-}
-
-/**
- * A fetch that answers the header parser's Hub requests from `src`: GET (whole file or one byte range, with
- * Content-Range and an ETag as the Hub sends) and HEAD, 404 for files the source lacks.
- */
-function sourceFetch(src: ModelSource): typeof fetch {
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.startsWith(kFakeBase)) return new Response(null, { status: 404 });
-    const name = url.slice(kFakeBase.length).split('?')[0].split('/').map(decodeURIComponent).join('/');
-    if (!(await src.exists(name))) return new Response(null, { status: 404, headers: { 'X-Error-Code': 'EntryNotFound' } });
-    const size = await src.size(name);
-    const headers: Record<string, string> = { ETag: '"local"', 'Content-Type': 'application/octet-stream' };
-    if ((init?.method ?? 'GET').toUpperCase() === 'HEAD') {
-      return new Response(null, { status: 200, headers: { ...headers, 'Content-Length': String(size) } });
-    }
-    const range = new Headers(init?.headers).get('range');
-    const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
-    if (m) {
-      const start = Number(m[1]);
-      const last = Math.min(m[2] === '' ? size - 1 : Number(m[2]), size - 1);
-      if (start > last) return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${size}` } });
-      const body = await src.readRange(name, start, last + 1);
-      return new Response(body as Uint8Array<ArrayBuffer>, { status: 206, headers: { ...headers, 'Content-Range': `bytes ${start}-${last}/${size}` } });
-    }
-    return new Response((await src.readRange(name, 0, size)) as Uint8Array<ArrayBuffer>, { status: 200, headers: { ...headers, 'Content-Length': String(size) } });
-  };
 }

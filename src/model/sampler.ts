@@ -1,4 +1,5 @@
 // Sampling settings and the seeded random stream that feeds the GPU sampler one uniform per step.
+import { InvalidRequestError } from '../errors';
 import type { SamplingParams } from '../hosts/host';
 
 export interface SamplingOptions {
@@ -12,9 +13,10 @@ export function samplingParams(o: SamplingOptions): SamplingParams {
   const temperature = o.temperature ?? 0;
   const topK = o.topK ?? 0;
   const topP = o.topP ?? 1;
-  if (!(temperature >= 0)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}`);
-  if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`topK must be an integer ≥ 0, got ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${topP}`);
+  // a NaN or Infinity temperature would poison every logit
+  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new InvalidRequestError(`temperature must be a finite number ≥ 0, got ${temperature}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new InvalidRequestError(`topK must be an integer ≥ 0, got ${topK}`);
+  if (!(topP > 0 && topP <= 1)) throw new InvalidRequestError(`topP must be in (0, 1], got ${topP}`);
   return { temperature, topK, topP };
 }
 

@@ -1,8 +1,10 @@
 // The model's tokenizer (tokenizer.json + tokenizer_config.json, run by @huggingface/tokenizers), its chat
 // template (@huggingface/jinja) and a streaming decoder that only emits completed UTF-8 text.
-import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { StarAttentionError, TokenizerError } from '../errors';
+import { asObject, kJsonLimits, parseJson, readTextCapped } from './json_file';
 import type { ModelSource } from './source';
+import { compileTemplate, type CompiledTemplate, type TemplateBudget } from './template';
 
 export interface ChatMessage {
   role: string;
@@ -13,8 +15,15 @@ export interface Tokenizer {
   /** Token ids of `text`; `addSpecialTokens` (default true) runs the post-processor (e.g. adds bos). */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   decode(ids: ArrayLike<number>, opts?: { skipSpecialTokens?: boolean }): string;
-  /** Renders the chat template; throws if the model has none. `extra` adds template variables. */
-  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> }): string;
+  /**
+   * Renders the chat template; throws if the model has none. `extra` adds template variables. The template
+   * runs under a step and output budget (`budget`, defaults in template.ts): one that loops too long or
+   * produces too much fails with a TokenizerError instead of exhausting memory.
+   */
+  applyChatTemplate(
+    messages: ChatMessage[],
+    opts?: { addGenerationPrompt?: boolean; extra?: Record<string, unknown>; budget?: Partial<TemplateBudget> },
+  ): string;
   readonly hasChatTemplate: boolean;
   readonly bosTokenId?: number;
   /** tokenizer_config's eos_token, then generation_config.json's eos ids. */
@@ -28,24 +37,50 @@ export interface Tokenizer {
 /** Loads the tokenizer of the model in `src` (tokenizer.json required; chat template optional). */
 export async function loadTokenizer(src: ModelSource): Promise<Tokenizer> {
   if (!(await src.exists('tokenizer.json'))) {
-    throw new Error(`no tokenizer.json in ${src.description}: only fast (tokenizer.json) tokenizers are supported`);
+    throw new TokenizerError(`no tokenizer.json in ${src.description}: only fast (tokenizer.json) tokenizers are supported`);
   }
-  const json = async (name: string) => ((await src.exists(name)) ? JSON.parse(await src.readText(name)) : undefined);
-  const tokenizerJson = JSON.parse(await src.readText('tokenizer.json'));
-  const tokenizerConfig = (await json('tokenizer_config.json')) ?? {};
+  const text = async (name: keyof typeof kJsonLimits) => readTextCapped(src, name, kJsonLimits[name], TokenizerError);
+  const json = async (name: keyof typeof kJsonLimits) =>
+    (await src.exists(name)) ? parseJson(await text(name), `${name} (${src.description})`, { error: TokenizerError }) : undefined;
+  const object = async (name: keyof typeof kJsonLimits) => {
+    const v = await json(name);
+    if (v !== undefined && !asObject(v)) throw new TokenizerError(`${name} (${src.description}): expected a JSON object`);
+    return v as Record<string, unknown> | undefined;
+  };
+  const tokenizerJson = (await object('tokenizer.json'))!;
+  const tokenizerConfig = (await object('tokenizer_config.json')) ?? {};
   let chatTemplate: string | undefined;
-  if (await src.exists('chat_template.jinja')) chatTemplate = await src.readText('chat_template.jinja');
-  else chatTemplate = (await json('chat_template.json'))?.chat_template;
-  return createTokenizer(tokenizerJson, tokenizerConfig, { chatTemplate, generationConfig: await json('generation_config.json') });
+  if (await src.exists('chat_template.jinja')) {
+    chatTemplate = await text('chat_template.jinja');
+  } else {
+    const t = (await object('chat_template.json'))?.chat_template;
+    if (t !== undefined && typeof t !== 'string') throw new TokenizerError(`chat_template.json (${src.description}): "chat_template" must be a string`);
+    chatTemplate = t;
+  }
+  const generationConfig = await json('generation_config.json');
+  return createTokenizer(tokenizerJson, tokenizerConfig, {
+    chatTemplate,
+    generationConfig: asObject(generationConfig) ?? undefined,
+    where: src.description,
+  });
 }
 
-/** A tokenizer from parsed files; `chatTemplate` (from chat_template.jinja) wins over tokenizer_config's. */
+/**
+ * A tokenizer from parsed files; `chatTemplate` (from chat_template.jinja) wins over tokenizer_config's.
+ * Whatever the files hold, this returns a working tokenizer or throws a TokenizerError (an empty vocabulary
+ * is one: it would turn every text into nothing).
+ */
 export function createTokenizer(
   tokenizerJson: object,
   tokenizerConfig: Record<string, unknown>,
-  opts: { chatTemplate?: string; generationConfig?: { bos_token_id?: unknown; eos_token_id?: unknown } } = {},
+  opts: { chatTemplate?: string; generationConfig?: { bos_token_id?: unknown; eos_token_id?: unknown }; where?: string } = {},
 ): Tokenizer {
-  const tok = new HfTokenizer(tokenizerJson, tokenizerConfig);
+  const where = opts.where ? ` (${opts.where})` : '';
+  if (!asObject(tokenizerJson)) throw new TokenizerError(`tokenizer.json${where}: expected a JSON object`);
+  if (!asObject(tokenizerConfig)) throw new TokenizerError(`tokenizer_config.json${where}: expected a JSON object`);
+  const tok = guard(`tokenizer.json${where}`, () => new HfTokenizer(tokenizerJson, tokenizerConfig));
+  const vocab = guard(`tokenizer.json${where}`, () => tok.get_vocab(true));
+  if (vocab.size === 0) throw new TokenizerError(`tokenizer.json${where}: the vocabulary is empty (no "model.vocab" entries or added tokens)`);
   const special = specialTokenStrings(tokenizerConfig);
   const idOf = (t: string | undefined) => (t === undefined ? undefined : tok.token_to_id(t));
   const gen = opts.generationConfig ?? {};
@@ -53,16 +88,16 @@ export function createTokenizer(
   const eos = [idOf(special.eos_token), ...genEos].filter((x): x is number => x !== undefined);
   const bosTokenId = idOf(special.bos_token) ?? (typeof gen.bos_token_id === 'number' ? gen.bos_token_id : undefined);
   const source = opts.chatTemplate ?? pickTemplate(tokenizerConfig.chat_template);
-  let template: Template | undefined;
-  const vocabSize = tok.get_vocab(true).size;
+  let template: CompiledTemplate | undefined;
+  const vocabSize = vocab.size;
 
   return {
-    encode: (text, o) => tok.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }).ids,
-    decode: (ids, o) => (ids.length ? tok.decode(Array.from(ids), { skip_special_tokens: o?.skipSpecialTokens ?? false }) : ''),
+    encode: (text, o) => guard('encoding', () => tok.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }).ids),
+    decode: (ids, o) => (ids.length ? guard('decoding', () => tok.decode(Array.from(ids), { skip_special_tokens: o?.skipSpecialTokens ?? false })) : ''),
     applyChatTemplate(messages, o) {
-      if (source === undefined) throw new Error('this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
-      template ??= new Template(source);
-      return template.render({ ...special, messages, add_generation_prompt: o?.addGenerationPrompt ?? false, ...o?.extra });
+      if (source === undefined) throw new TokenizerError('this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
+      template ??= compileTemplate(source);
+      return template.render({ ...special, messages, add_generation_prompt: o?.addGenerationPrompt ?? false, ...o?.extra }, o?.budget);
     },
     hasChatTemplate: source !== undefined,
     bosTokenId,
@@ -71,6 +106,16 @@ export function createTokenizer(
     tokenToId: (t) => tok.token_to_id(t),
     idToToken: (id) => tok.id_to_token(id),
   };
+}
+
+// runs a call into the tokenizers library, turning what it throws on a malformed file into a TokenizerError
+function guard<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof StarAttentionError) throw e;
+    throw new TokenizerError(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
 }
 
 /**

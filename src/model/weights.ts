@@ -3,7 +3,7 @@
 import type { GpuContext } from '../gpu/context';
 import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
-import { readTensor, toStorage, type TensorEntry } from './safetensors';
+import { readTensor, toStorage, type ReadTensorOptions, type TensorEntry } from './safetensors';
 import { checkTensors } from './weights_io';
 import type { ModelSource } from './source';
 
@@ -42,6 +42,15 @@ export interface Weights {
   bytes: number;
 }
 
+/** Options of a checkpoint load (src/model/load.ts `loadModelOnGpu` passes them on). */
+export interface WeightLoadOptions {
+  /**
+   * Scan every tensor for NaN/Inf as it streams (one pass over the bytes already in memory) and fail with a
+   * ModelFormatError naming the first bad tensor and element. Off by default.
+   */
+  checkWeights?: boolean;
+}
+
 export interface LoadProgress {
   phase: 'weights';
   tensor: string;
@@ -77,8 +86,10 @@ export async function loadWeights(
   storage: WeightStorage,
   onProgress?: (p: LoadProgress) => void,
   maxBindingBytes = ctx.device.limits.maxStorageBufferBindingSize,
+  opts: WeightLoadOptions = {},
 ): Promise<Weights> {
   const device = ctx.device;
+  const readOpts: ReadTensorOptions = { checkFinite: opts.checkWeights };
   // every name, shape and dtype is checked before the first byte is uploaded
   checkTensors(cfg, entries, src.description);
   const names = Array.from({ length: cfg.nLayers }, (_, l) => layerTensorNames(l));
@@ -88,7 +99,7 @@ export async function loadWeights(
 
   const upload = async (name: string, shape: number[], kind: 'matrix' | 'vector'): Promise<Tensor> => {
     const e = entries.get(name)!;
-    const st = toStorage(e, await readTensor(src, e), kind === 'vector' ? 'f32' : storage);
+    const st = toStorage(e, await readTensor(src, e, readOpts), kind === 'vector' ? 'f32' : storage);
     const t = createTensor(device, shape, st.dtype, name);
     writeTensor(device, t, st.data);
     bytes += t.buffer.size;
@@ -101,7 +112,7 @@ export async function loadWeights(
     const maxRows = Math.floor(maxBindingBytes / bytesPerRow);
     if (rows <= maxRows) return { chunks: [await upload(name, [rows, cols], 'matrix')], rowsPerChunk: rows, rows, cols };
     const e = entries.get(name)!;
-    const st = toStorage(e, await readTensor(src, e), storage);
+    const st = toStorage(e, await readTensor(src, e, readOpts), storage);
     const wordsPerRow = bytesPerRow / 4;
     const chunks: Tensor[] = [];
     for (let r0 = 0; r0 < rows; r0 += maxRows) {

@@ -1,5 +1,6 @@
 // Which tensors a checkpoint of each supported architecture must hold, with their shapes (HF Linear
 // layout: (out, in)), and an upfront check that names every missing or misshapen tensor at once.
+import { ModelConfigError, ModelFormatError } from '../errors';
 import type { ModelConfig } from './config';
 import { kTensorDtypes, type TensorEntry } from './safetensors';
 
@@ -45,6 +46,7 @@ export function expectedTensors(cfg: ModelConfig): ExpectedTensor[] {
  * (at most 20 lines, then a count), so a wrong checkpoint fails before anything is uploaded.
  */
 export function checkTensors(cfg: ModelConfig, entries: Map<string, TensorEntry>, where = 'checkpoint'): void {
+  checkConfigFitsCheckpoint(cfg, entries, where);
   const problems: string[] = [];
   for (const t of expectedTensors(cfg)) {
     const e = entries.get(t.name);
@@ -59,6 +61,42 @@ export function checkTensors(cfg: ModelConfig, entries: Map<string, TensorEntry>
   if (problems.length) {
     const shown = problems.slice(0, 20);
     if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more`);
-    throw new Error(`${where} does not fit config.json (${cfg.arch}, ${cfg.nLayers} layers):\n  ${shown.join('\n  ')}`);
+    throw new ModelFormatError(`${where} does not fit config.json (${cfg.arch}, ${cfg.nLayers} layers):\n  ${shown.join('\n  ')}`);
+  }
+}
+
+/**
+ * Checks config.json's sizes against what the checkpoint holds, in time and memory proportional to the
+ * checkpoint (never to the config): the layer count against the layers present, hidden_size and vocab_size
+ * against the embedding's shape. Each error names the field, its value and what the checkpoint holds.
+ */
+export function checkConfigFitsCheckpoint(cfg: ModelConfig, entries: Map<string, TensorEntry>, where = 'checkpoint'): void {
+  const layers = new Set<number>();
+  for (const name of entries.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) layers.add(Number(m[1]));
+  }
+  let present = 0;
+  while (layers.has(present)) present++;
+  if (cfg.nLayers > present) {
+    throw new ModelConfigError(
+      `config.json: "num_hidden_layers" is ${cfg.nLayers}, but ${where} holds ${present ? `layers 0–${present - 1} only` : 'no model.layers.0'} (limit ${present})`,
+    );
+  }
+  if (layers.size > cfg.nLayers) {
+    const extra = [...layers].filter((l) => l >= cfg.nLayers).sort((a, b) => a - b);
+    throw new ModelConfigError(
+      `config.json: "num_hidden_layers" is ${cfg.nLayers}, but ${where} also holds model.layers.${extra[0]}${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''}: a truncated config?`,
+    );
+  }
+  const embed = entries.get('model.embed_tokens.weight');
+  if (embed?.shape.length === 2) {
+    const [rows, cols] = embed.shape;
+    if (cfg.vocabSize !== rows) {
+      throw new ModelConfigError(`config.json: "vocab_size" is ${cfg.vocabSize}, but model.embed_tokens.weight in ${where} has ${rows} rows`);
+    }
+    if (cfg.dim !== cols) {
+      throw new ModelConfigError(`config.json: "hidden_size" is ${cfg.dim}, but model.embed_tokens.weight in ${where} has ${cols} columns`);
+    }
   }
 }

@@ -7,8 +7,10 @@
 // tokens-per-unit slope (secant steps, with bisection as the fallback), so a sample is never over budget
 // and is filled to within about one unit, in a few tokenizer calls.
 
-/** Thrown when even the smallest haystack does not fit the budget. */
-export class BudgetError extends Error {}
+import { BudgetError } from '../errors';
+
+/** Thrown when even the smallest haystack does not fit the budget (src/errors.ts). */
+export { BudgetError };
 
 /** A built candidate and its token count. */
 export interface Fit<T> {

@@ -7,6 +7,7 @@
 //
 // By default the corpus is prose generated deterministically from the run seed (grammatical sentences
 // built from wink-lexicon's word lists); a user can give RULER's `PaulGrahamEssays.json` or any text.
+import { RulerDataError } from '../errors';
 import sbd from 'sbd';
 import { Rng } from './rng';
 import { wordLists } from './words';
@@ -56,7 +57,7 @@ export function textCorpus(text: string): EssayCorpus {
     const t = s.replace(/\s+/g, ' ').trim();
     if (t) store.push(t);
   }
-  if (!store.totalWords) throw new Error('essay text has no words');
+  if (!store.totalWords) throw new RulerDataError('essay text has no words');
   return {
     firstWords(n) {
       const out: string[] = [];
@@ -73,8 +74,13 @@ export function textCorpus(text: string): EssayCorpus {
 export function parseEssay(raw: string): string {
   const t = raw.trimStart();
   if (t.startsWith('{')) {
-    const j = JSON.parse(t) as { text?: unknown };
-    if (typeof j.text !== 'string') throw new Error('essay JSON needs a string field "text"');
+    let j: { text?: unknown };
+    try {
+      j = JSON.parse(t) as { text?: unknown };
+    } catch (e) {
+      throw new RulerDataError(`essay JSON: not valid JSON (${(e as Error).message})`, { cause: e });
+    }
+    if (typeof j?.text !== 'string') throw new RulerDataError('essay JSON needs a string field "text"');
     return j.text;
   }
   return raw;

@@ -1,4 +1,5 @@
 // Sample generation: the task's builder, then the haystack size that fills the token budget.
+import { InvalidRequestError, RulerDataError } from '../errors';
 import { estimateCount, fitLargest } from './budget';
 import { hashString } from './rng';
 import { taskInfo } from './tasks';
@@ -24,7 +25,7 @@ async function taskGen(task: TaskName, o: GenerateOptions): Promise<TaskGen> {
       return fweGen(task, args.alpha, taskInfo(task).tokensToGenerate, o);
     case 'qa': {
       const ds = o.data?.[args.dataset];
-      if (!ds) throw new Error(`${task} needs the ${args.dataset === 'squad' ? 'SQuAD v2.0 dev' : 'HotpotQA dev-distractor'} set (data.${args.dataset})`);
+      if (!ds) throw new RulerDataError(`${task} needs the ${args.dataset === 'squad' ? 'SQuAD v2.0 dev' : 'HotpotQA dev-distractor'} set (data.${args.dataset})`);
       return qaGen(task, ds, o);
     }
   }
@@ -61,7 +62,7 @@ function hintKey(task: TaskName, o: GenerateOptions): string {
  * Throws BudgetError when the task cannot fit the length at all.
  */
 export async function generateSample(task: TaskName, o: GenerateOptions): Promise<Sample> {
-  if (!Number.isInteger(o.length) || o.length <= 0) throw new RangeError(`length ${o.length}`);
+  if (!Number.isInteger(o.length) || o.length <= 0) throw new InvalidRequestError(`RULER length must be a positive integer, got ${o.length}`);
   const info = taskInfo(task);
   const budget = o.length - info.tokensToGenerate;
   const gen = await taskGen(task, o);

@@ -1,4 +1,5 @@
 // JSON-lines reading for the CLI: prediction files in RULER's field names.
+import { RulerDataError } from '../errors';
 import type { SummaryRecord } from './summary';
 import { taskInfo } from './tasks';
 
@@ -10,7 +11,7 @@ export function parseJsonl(text: string): unknown[] {
     try {
       out.push(JSON.parse(line));
     } catch (e) {
-      throw new Error(`line ${i + 1}: ${(e as Error).message}`);
+      throw new RulerDataError(`line ${i + 1}: ${(e as Error).message}`, { cause: e });
     }
   });
   return out;
@@ -24,10 +25,10 @@ export function parsePredictions(text: string): SummaryRecord[] {
   return parseJsonl(text).map((v, i) => {
     const r = v as Record<string, unknown>;
     const where = `prediction ${i + 1}`;
-    if (typeof r?.task !== 'string') throw new Error(`${where}: no "task"`);
+    if (typeof r?.task !== 'string') throw new RulerDataError(`${where}: no "task"`);
     taskInfo(r.task);
-    if (typeof r.pred !== 'string') throw new Error(`${where}: "pred" must be a string`);
-    if (!Array.isArray(r.outputs) || !r.outputs.length || !r.outputs.every((o) => typeof o === 'string')) throw new Error(`${where}: "outputs" must be a non-empty string array`);
+    if (typeof r.pred !== 'string') throw new RulerDataError(`${where}: "pred" must be a string`);
+    if (!Array.isArray(r.outputs) || !r.outputs.length || !r.outputs.every((o) => typeof o === 'string')) throw new RulerDataError(`${where}: "outputs" must be a non-empty string array`);
     const rec: SummaryRecord = { task: r.task as SummaryRecord['task'], pred: r.pred, outputs: r.outputs as string[], length: typeof r.length === 'number' ? r.length : 0 };
     if (typeof r.config === 'string') rec.config = r.config;
     return rec;

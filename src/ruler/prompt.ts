@@ -35,8 +35,8 @@ export function templated(applyTemplate: ApplyTemplate, taskTemplate: string, an
  */
 export function render(full: string, answerPrefixTemplate: string, haystack: string, values: Record<string, string>): PromptParts {
   const at = full.indexOf('{context}');
-  if (at < 0) throw new Error('template has no {context}');
-  if (!full.endsWith(answerPrefixTemplate)) throw new Error('templated prompt does not end with the answer prefix');
+  if (at < 0) throw new RangeError('template has no {context}');
+  if (!full.endsWith(answerPrefixTemplate)) throw new RangeError('templated prompt does not end with the answer prefix');
   return {
     context: fill(full.slice(0, at), values) + haystack,
     query: fill(full.slice(at + '{context}'.length), values),

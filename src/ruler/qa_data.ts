@@ -1,4 +1,5 @@
 // QA datasets for qa_1 (SQuAD v2.0 dev) and qa_2 (HotpotQA dev-distractor v1), read as RULER's qa.py does.
+import { RulerDataError } from '../errors';
 import { readSource } from './source';
 
 /** One question: its text, reference answers, gold documents and (SQuAD) the same article's other paragraphs. */
@@ -47,7 +48,7 @@ interface SquadJson {
 /** SQuAD v2.0 JSON → answerable questions; all annotator answers are references. */
 export function parseSquad(json: unknown): QaDataset {
   const data = (json as SquadJson)?.data;
-  if (!Array.isArray(data)) throw new Error('not a SQuAD v2 file: no "data" array');
+  if (!Array.isArray(data)) throw new RulerDataError('not a SQuAD v2 file: no "data" array');
   const { docs, id } = indexDocs(data.flatMap((d) => d.paragraphs.map((p) => p.context)));
   const questions: QaQuestion[] = [];
   for (const d of data) {
@@ -71,7 +72,7 @@ interface HotpotItem {
 
 /** HotpotQA dev-distractor JSON → questions; a document is `title\n` + its sentences joined as is. */
 export function parseHotpotqa(json: unknown): QaDataset {
-  if (!Array.isArray(json)) throw new Error('not a HotpotQA file: expected a JSON array');
+  if (!Array.isArray(json)) throw new RulerDataError('not a HotpotQA file: expected a JSON array');
   const items = json as HotpotItem[];
   const doc = ([t, p]: [string, string[]]) => `${t}\n${p.join('')}`;
   const { docs, id } = indexDocs(items.flatMap((d) => d.context.map(doc)));
@@ -81,6 +82,14 @@ export function parseHotpotqa(json: unknown): QaDataset {
 
 /** Loads a QA dataset from a file path or URL (or already-parsed JSON). */
 export async function loadQaDataset(kind: 'squad' | 'hotpotqa', src: string | object): Promise<QaDataset> {
-  const json = typeof src === 'string' ? JSON.parse(await readSource(src)) : src;
+  let json: unknown = src;
+  if (typeof src === 'string') {
+    try {
+      json = JSON.parse(await readSource(src));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new RulerDataError(`${src}: not valid JSON (${e.message})`, { cause: e });
+      throw e;
+    }
+  }
   return kind === 'squad' ? parseSquad(json) : parseHotpotqa(json);
 }

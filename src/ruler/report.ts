@@ -2,6 +2,7 @@
 // unfinished): scores per configuration × length × task, each Star configuration as a % of global at
 // the same length, sample counts, incomplete cells and timing, as JSON and as Markdown tables.
 // Pure: reading the files is scripts/bench/ruler_table.ts.
+import { RulerDataError } from '../errors';
 import type { ResolvedConfig, RunRecord } from './runner';
 import { round2 } from './score';
 import { kTaskNames } from './tasks';
@@ -81,7 +82,7 @@ export function rulerReport(records: RunRecord[], opts: RulerReportOptions = {})
   const recs = [...unique.values()];
   // one table is one model: averaging two models' samples would describe neither
   const models = [...new Set(recs.map((r) => r.model).filter((m) => m !== undefined))];
-  if (models.length > 1) throw new Error(`records from ${models.length} models (${models.join(', ')}): report each model's records apart`);
+  if (models.length > 1) throw new RulerDataError(`records from ${models.length} models (${models.join(', ')}): report each model's records apart`);
 
   const cells = new Map<string, RunRecord[]>();
   const cellKey = (config: string, length: number, task: string) => `${config}|${length}|${task}`;

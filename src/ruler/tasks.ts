@@ -1,4 +1,5 @@
 // The 13 RULER tasks with their arguments (RULER scripts/synthetic.yaml) and metadata.
+import { InvalidRequestError } from '../errors';
 import type { CweConfig } from './tasks/cwe';
 import type { NiahConfig } from './tasks/niah';
 import type { TaskName } from './types';
@@ -52,7 +53,7 @@ export const kTaskNames: readonly TaskName[] = kTasks.map((t) => t.name);
 /** A task's metadata; throws on an unknown name. */
 export function taskInfo(name: string): TaskInfo {
   const t = kTasks.find((x) => x.name === name);
-  if (!t) throw new Error(`unknown RULER task '${name}' (known: ${kTaskNames.join(', ')})`);
+  if (!t) throw new InvalidRequestError(`unknown RULER task '${name}' (known: ${kTaskNames.join(', ')})`);
   return t;
 }
 

@@ -1,5 +1,6 @@
 // Question answering over real documents (RULER scripts/data/synthetic/qa.py): the question's gold
 // documents, then its preferred distractors, then random other documents, shuffled and numbered.
+import { RulerDataError } from '../../errors';
 import type { QaDataset } from '../qa_data';
 import { render, templated } from '../prompt';
 import { Rng } from '../rng';
@@ -12,7 +13,7 @@ export const kQaAnswerPrefix = ' Answer:';
 /** The builder for sample `index` = question `index` of the dataset (file order). */
 export function qaGen(task: string, ds: QaDataset, o: GenOptions): TaskGen {
   const q = ds.questions[o.index];
-  if (!q) throw new RangeError(`${task}: sample ${o.index} but the ${ds.name} set has ${ds.questions.length} answerable questions`);
+  if (!q) throw new RulerDataError(`${task}: sample ${o.index} but the ${ds.name} set has ${ds.questions.length} answerable questions`);
   const taken = new Set([...q.context, ...q.moreContext]);
   const others: number[] = [];
   for (let i = 0; i < ds.docs.length; i++) if (!taken.has(i)) others.push(i);
