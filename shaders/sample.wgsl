@@ -44,7 +44,9 @@ fn keyOf(s: f32) -> u32 {
   return b | 0x80000000u;
 }
 
-fn valueOf(k: u32) -> f32 {
+// inverse of keyOf (not named valueOf: webgpu-utils' WGSL parser, which reads Params for
+// src/gpu/kernel_params.ts, takes Object.prototype names for tokens)
+fn scoreOfKey(k: u32) -> f32 {
   if ((k & 0x80000000u) != 0u) { return bitcast<f32>(k & 0x7fffffffu); }
   return bitcast<f32>(~k);
 }
@@ -90,7 +92,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
   for (var i = tid; i < p.n; i += WG) { mk = max(mk, keyOf(score(i))); }
   atomicMax(&maxKey, mk);
   workgroupBarrier();
-  let m = valueOf(atomicLoad(&maxKey));
+  let m = scoreOfKey(atomicLoad(&maxKey));
 
   // ---- top-k: radix select of the k-th largest key
   var tauK = 0u;

@@ -4,9 +4,10 @@
 //   --no-robustness  device with Dawn's disable_robustness toggle (no bounds clamps), to see what they cost
 // Every variant's output at the first size is compared with `gemm128`'s (max |diff| / max |ref|).
 import { writeFileSync } from 'node:fs';
-import { f32, grid, GpuContext } from '../../src/gpu/context';
+import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
 import { gemvLanes, matmul, type MatmulKernel } from '../../src/gpu/ops/matmul';
+import { fillRandom } from '../../src/gpu/ops/random';
 import { readF32 } from '../../src/gpu/readback';
 import { createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
@@ -26,12 +27,7 @@ type WType = 'f32' | 'bf16x2';
 const fill = (shape: number[], dtype: WType, label: string, seed: number): Tensor => {
   const t = createTensor(d, shape, dtype, label);
   const r = ctx.recorder();
-  const words = t.buffer.size / 4;
-  r.dispatch('fill_random', {
-    params: [words, seed, f32(1), dtype === 'f32' ? 0 : 2],
-    buffers: [t.buffer],
-    workgroups: grid(Math.ceil(words / 256), ctx.maxWorkgroupsPerDim),
-  });
+  fillRandom(r, { t, seed, scale: 1 });
   r.submit();
   return t;
 };

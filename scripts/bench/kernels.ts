@@ -1,10 +1,11 @@
 // npm run bench:kernels — TFLOP/s or GB/s per kernel at realistic sizes; prints a table and writes JSON.
 // Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick]
 import { writeFileSync } from 'node:fs';
-import { f32, grid, GpuContext } from '../../src/gpu/context';
+import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
 import { attention, AttentionScratch } from '../../src/gpu/ops/attention';
 import { matmul } from '../../src/gpu/ops/matmul';
+import { fillRandom } from '../../src/gpu/ops/random';
 import { createTensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
 
@@ -29,12 +30,7 @@ const rows: Row[] = [];
 const fill = (shape: number[], dtype: 'f32' | 'f16x2' | 'bf16x2', label: string) => {
   const t = createTensor(d, shape, dtype, label);
   const r = ctx.recorder();
-  const words = t.buffer.size / 4;
-  r.dispatch('fill_random', {
-    params: [words, 7, f32(1), dtype === 'f32' ? 0 : dtype === 'f16x2' ? 1 : 2],
-    buffers: [t.buffer],
-    workgroups: grid(Math.ceil(words / 256)),
-  });
+  fillRandom(r, { t, seed: 7, scale: 1 });
   r.submit();
   return t;
 };

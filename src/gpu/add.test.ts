@@ -13,7 +13,7 @@ describe('add', () => {
       const x = uploadTensor(ctx.device, a, [n], 'f32', 'x');
       const y = uploadTensor(ctx.device, b, [n], 'f32', 'y');
       const r = ctx.recorder();
-      r.dispatch('add', { params: [n], buffers: [x.buffer, y.buffer], workgroups: grid(Math.ceil(n / 256)) });
+      r.dispatch('add', { params: { n }, buffers: [x.buffer, y.buffer], workgroups: grid(Math.ceil(n / 256)) });
       await r.flush();
       const got = await readF32(ctx.device, x.buffer, 0, n);
       for (let i = 0; i < n; i++) expect(got[i]).toBe(Math.fround(a[i] + b[i]));

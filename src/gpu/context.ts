@@ -1,29 +1,30 @@
 // The context kernels run in: a device, its pipeline cache, and a recorder that batches dispatches
 // (one compute pass, one uniform upload and one submit per batch).
 import type { DeviceHandle } from './device';
+import { kParamLayouts, type KernelParams } from './kernel_params';
 import { kShaders, type ShaderName } from './shaders';
-
-/** A float-typed entry of a kernel's Params struct (plain numbers are u32, negative ones i32). */
-export class F32 {
-  constructor(readonly value: number) {}
-}
-export const f32 = (v: number): F32 => new F32(v);
-export type Param = number | F32;
 
 /** A storage binding: a whole buffer, or a range of one. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
-export interface DispatchArgs {
+/** What `Recorder.dispatch` records for `shader`; `params` is typed by the shader's `Params` struct. */
+export type DispatchArgs<S extends ShaderName = ShaderName> = {
   /** `override` constants of the WGSL file. */
   constants?: Record<string, number>;
-  /** Values of the shader's `Params` uniform at @binding(0), in declaration order; omitted if it has none. */
-  params?: Param[];
   /** Storage buffers at @binding(1), @binding(2), … in order. */
   buffers: Binding[];
   /** Workgroup counts; see `grid` for sizes above the per-dimension limit. */
   workgroups: [number, number?, number?];
   label?: string;
-}
+} & ParamsArg<S>;
+
+// the fields of the shader's `Params` uniform at @binding(0) (src/gpu/kernel_params.ts, from its WGSL), none
+// if it has no Params; distributes over a union of shaders, so a caller choosing among kernels gets each one's
+type ParamsArg<S extends ShaderName> = S extends ShaderName
+  ? KernelParams[S] extends undefined
+    ? { params?: undefined }
+    : { params: KernelParams[S] }
+  : never;
 
 const kUniformSlot = 256;
 const kArenaBytes = 64 * 1024;
@@ -33,6 +34,7 @@ export class GpuContext {
   readonly device: GPUDevice;
   private modules = new Map<ShaderName, GPUShaderModule>();
   private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelinesByCall = new Map<string, GPUComputePipeline>();
   private arenas: GPUBuffer[] = [];
   private bindGroups = new Map<string, GPUBindGroup>();
   private ids = new WeakMap<object, number>();
@@ -48,6 +50,18 @@ export class GpuContext {
 
   /** A pipeline for `shader` specialised by `constants`, compiled once and cached. */
   pipeline(shader: ShaderName, constants: Record<string, number> = {}): GPUComputePipeline {
+    // every dispatch looks its pipeline up: first by the constants in the caller's order (cheap to build),
+    // then by the sorted ones, so that one set of constants compiles once whatever its order
+    let callKey: string = shader;
+    for (const c in constants) callKey += ` ${c}=${constants[c]}`;
+    let p = this.pipelinesByCall.get(callKey);
+    if (p) return p;
+    p = this.compile(shader, constants);
+    this.pipelinesByCall.set(callKey, p);
+    return p;
+  }
+
+  private compile(shader: ShaderName, constants: Record<string, number>): GPUComputePipeline {
     const key = shader + JSON.stringify(constants, Object.keys(constants).sort());
     let p = this.pipelines.get(key);
     if (p) return p;
@@ -130,8 +144,40 @@ export class GpuContext {
     this.arenas = [];
     this.bindGroups.clear();
     this.pipelines.clear();
+    this.pipelinesByCall.clear();
     this.modules.clear();
   }
+}
+
+// a kernel's Params layout as the recorder walks it: field names, 4-byte word offsets and types
+interface ParamWriter {
+  names: string[];
+  words: number[];
+  types: Array<'u32' | 'i32' | 'f32'>;
+  /** uniform binding size: the struct's size rounded up to 16 bytes */
+  bytes: number;
+}
+
+const writers = new Map<ShaderName, ParamWriter | null>();
+
+function paramWriter(shader: ShaderName): ParamWriter | null {
+  let w = writers.get(shader);
+  if (w !== undefined) return w;
+  const layout = kParamLayouts[shader];
+  w = layout && {
+    names: layout.fields.map((f) => f[0]),
+    words: layout.fields.map((f) => f[1] / 4),
+    types: layout.fields.map((f) => f[2]),
+    bytes: Math.max(16, Math.ceil(layout.size / 16) * 16),
+  };
+  if (w && w.bytes > kUniformSlot) throw new Error(`${shader}: Params of ${w.bytes} bytes exceed the ${kUniformSlot}-byte uniform slot`);
+  writers.set(shader, w);
+  return w;
+}
+
+function badParam(shader: ShaderName, field: string, value: unknown, type: string): RangeError {
+  const want = type === 'u32' ? 'an integer in [0, 2^32)' : type === 'i32' ? 'an integer in [-2^31, 2^31)' : 'a finite number';
+  return new RangeError(`${shader}: Params.${field} (${type}) must be ${want}, got ${String(value)}`);
 }
 
 /** Records dispatches and copies into one command buffer; `submit` uploads all params at once. */
@@ -141,7 +187,7 @@ export class Recorder {
   private staging = new ArrayBuffer(kArenaBytes);
   private u32 = new Uint32Array(this.staging);
   private i32 = new Int32Array(this.staging);
-  private f32v = new Float32Array(this.staging);
+  private f32 = new Float32Array(this.staging);
   private arenaIndex = 0;
   private offset = 0;
   private arenasUsed: Array<{ index: number; bytes: Uint8Array }> = [];
@@ -165,17 +211,27 @@ export class Recorder {
     this.pass = null;
   }
 
-  private uniform(params: Param[]): GPUBufferBinding {
-    const bytes = Math.max(16, Math.ceil((params.length * 4) / 16) * 16);
-    if (bytes > kUniformSlot) throw new Error(`params too large: ${params.length} words`);
+  // writes each field with its WGSL type at its offset in the next arena slot
+  private uniform(shader: ShaderName, w: ParamWriter, params: Record<string, number>): GPUBufferBinding {
     if (this.offset + kUniformSlot > kArenaBytes) this.flushArena();
     const base = this.offset / 4;
-    params.forEach((p, i) => {
-      if (p instanceof F32) this.f32v[base + i] = p.value;
-      else if (p < 0) this.i32[base + i] = p;
-      else this.u32[base + i] = p;
-    });
-    const binding = { buffer: this.ctx.arena(this.arenaIndex), offset: this.offset, size: bytes };
+    const { names, words, types } = w;
+    for (let j = 0; j < names.length; j++) {
+      const v = params[names[j]];
+      const t = types[j];
+      // v >>> 0 (v | 0) equals v exactly when v is an integer that fits a u32 (an i32)
+      if (t === 'u32') {
+        if (v >>> 0 !== v) throw badParam(shader, names[j], v, t);
+        this.u32[base + words[j]] = v;
+      } else if (t === 'i32') {
+        if ((v | 0) !== v) throw badParam(shader, names[j], v, t);
+        this.i32[base + words[j]] = v;
+      } else {
+        if (!Number.isFinite(v)) throw badParam(shader, names[j], v, t);
+        this.f32[base + words[j]] = v;
+      }
+    }
+    const binding = { buffer: this.ctx.arena(this.arenaIndex), offset: this.offset, size: w.bytes };
     this.offset += kUniformSlot;
     return binding;
   }
@@ -188,13 +244,16 @@ export class Recorder {
     this.offset = 0;
   }
 
-  dispatch(shader: ShaderName, args: DispatchArgs): void {
+  /** Records one dispatch of `shader`; throws a RangeError when a Params value does not fit its field's type. */
+  dispatch<S extends ShaderName>(shader: S, args: DispatchArgs<S>): void {
     if (this.done) throw new Error('recorder already submitted');
-    const pipeline = this.ctx.pipeline(shader, args.constants);
+    const w = paramWriter(shader);
+    const params = args.params as unknown as Record<string, number> | undefined;
+    if (!w !== !params) throw new TypeError(`${shader}: ${w ? 'Params missing' : 'the kernel has no Params'}`);
     const entries: GPUBindGroupEntry[] = [];
-    let binding = 0;
-    if (args.params) entries.push({ binding: binding, resource: this.uniform(args.params) });
-    binding = 1;
+    if (w) entries.push({ binding: 0, resource: this.uniform(shader, w, params!) });
+    const pipeline = this.ctx.pipeline(shader, args.constants);
+    let binding = 1;
     for (const b of args.buffers) {
       entries.push({ binding: binding++, resource: b instanceof GPUBuffer ? { buffer: b } : (b as GPUBufferBinding) });
     }

@@ -31,7 +31,7 @@ export const addCheck: Check = {
       const r = ctx.recorder('add check');
       r.dispatch('add', {
         constants: { WG: kWg },
-        params: [n],
+        params: { n },
         // x is bound whole, so only the kernel's guard keeps the tail intact
         buffers: [x.buffer, y.buffer],
         workgroups: grid(Math.ceil(n / kWg), maxPerDim),

@@ -3,7 +3,9 @@
 // the query's own rows) and decode. Two kernels share one key rule and one output format: flash
 // (attention.wgsl) for many rows, split-KV (attention_decode.wgsl) for few; either may split the key list
 // over workgroups, whose partial results attention_merge.wgsl combines exactly.
-import { f32, grid, type Binding, type Recorder } from '../context';
+import { grid, type Binding, type Recorder } from '../context';
+import type { AttentionDecodeParams } from '../kernel_params';
+import { ceilPow2, dummyBuffer, expectBindingFloats } from './binding';
 
 export interface AttentionArgs {
   /** (T, nHeads, headSize) f32 */
@@ -141,10 +143,10 @@ export interface DecodeConfig {
 export function chooseDecodeConfig(limits: GPUSupportedLimits, headSize: number, rows: number, bk?: number): DecodeConfig | null {
   const hd4 = headSize / 4;
   const outputs = rows * hd4;
-  const wg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, Math.max(64, nextPow2(outputs)));
+  const wg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, Math.max(64, ceilPow2(outputs)));
   if (outputs > 4 * wg) return null;
   // few buckets, so that few pipelines get compiled
-  const rmax = Math.max(4, nextPow2(rows));
+  const rmax = Math.max(4, ceilPow2(rows));
   for (const b of bk ? [bk] : [64, 32, 16]) {
     const bytes = rmax * hd4 * 16 + b * (2 * hd4 + 1) * 16 + rmax * b * 4;
     if (bytes <= limits.maxComputeWorkgroupStorageSize) return { wg, bk: b, rmax };
@@ -206,22 +208,24 @@ export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScra
   const direct = splits === 1;
   const rows = a.T * a.nHeads;
   const out: Binding = direct ? a.out : { buffer: scratch!.outs, offset: 0, size: splits * rows * a.headSize * 4 };
-  const lse: Binding = direct ? (a.lse ?? placeholder(device)) : { buffer: scratch!.lses, offset: 0, size: splits * rows * 4 };
+  const lse: Binding = direct ? (a.lse ?? dummyBuffer(device)) : { buffer: scratch!.lses, offset: 0, size: splits * rows * 4 };
   const writeLse = !direct || a.lse ? 1 : 0;
-  const params = [
-    a.T,
-    a.nHeads,
-    a.nKvHeads,
-    a.nHeads / a.nKvHeads,
-    a.fullStart,
-    a.fullLen,
-    a.kvStart,
-    a.kvLen,
-    a.causal ? 1 : 0,
-    a.causalOffset,
-    f32(a.scale * Math.LOG2E),
-    plan.tilesPerSplit,
-  ];
+  // the split-KV kernel's Params; the flash kernel's add nQTiles
+  const common: AttentionDecodeParams = {
+    T: a.T,
+    nHeads: a.nHeads,
+    nKvHeads: a.nKvHeads,
+    group: a.nHeads / a.nKvHeads,
+    fullStart: a.fullStart,
+    fullLen: a.fullLen,
+    kvStart: a.kvStart,
+    kvLen: a.kvLen,
+    causal: a.causal ? 1 : 0,
+    causalOffset: a.causalOffset,
+    scaleLog2: a.scale * Math.LOG2E,
+    tilesPerSplit: plan.tilesPerSplit,
+    writeLse,
+  };
   const buffers = [a.q, a.k, a.v, out, lse];
   const hd4 = a.headSize / 4;
   if (plan.decode) {
@@ -229,7 +233,7 @@ export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScra
     if (a.nKvHeads > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`nKvHeads ${a.nKvHeads} over the workgroup limit`);
     r.dispatch('attention_decode', {
       constants: { HD4: hd4, WG: d.wg, BK: d.bk, RMAX: d.rmax },
-      params: [...params, writeLse],
+      params: common,
       buffers,
       workgroups: [a.nKvHeads, splits],
       label: 'attention_decode',
@@ -239,7 +243,7 @@ export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScra
     const [x, y] = grid(plan.nQTiles * a.nKvHeads, limits.maxComputeWorkgroupsPerDimension);
     r.dispatch('attention', {
       constants: { HD4: hd4, TX: t.tx, TY: t.ty },
-      params: [...params, plan.nQTiles, writeLse],
+      params: { ...common, nQTiles: plan.nQTiles },
       buffers,
       workgroups: [x, y, splits],
       label: 'attention',
@@ -271,17 +275,17 @@ export function mergeAttention(r: Recorder, a: MergeArgs): void {
   if (a.headSize % 4 !== 0) throw new RangeError(`headSize ${a.headSize} is not a multiple of 4`);
   const rows = a.T * a.nHeads;
   const hd4 = a.headSize / 4;
-  need(a.outs, a.H * rows * a.headSize, 'outs');
-  need(a.lses, a.H * rows, 'lses');
-  need(a.out, rows * a.headSize, 'out');
-  if (a.lse) need(a.lse, rows, 'lse');
+  expectBindingFloats(a.outs, a.H * rows * a.headSize, 'mergeAttention outs');
+  expectBindingFloats(a.lses, a.H * rows, 'mergeAttention lses');
+  expectBindingFloats(a.out, rows * a.headSize, 'mergeAttention out');
+  if (a.lse) expectBindingFloats(a.lse, rows, 'mergeAttention lse');
   const n = rows * hd4;
   if (n === 0) return;
   const device = r.ctx.device;
   r.dispatch('attention_merge', {
     constants: { WG: 256 },
-    params: [a.H, rows, hd4, a.lse ? 1 : 0],
-    buffers: [a.outs, a.lses, a.out, a.lse ?? placeholder(device)],
+    params: { H: a.H, rows, hd4, writeLse: a.lse ? 1 : 0 },
+    buffers: [a.outs, a.lses, a.out, a.lse ?? dummyBuffer(device)],
     workgroups: grid(Math.ceil(n / 256), device.limits.maxComputeWorkgroupsPerDimension),
     label: 'attention_merge',
   });
@@ -299,34 +303,9 @@ function validate(a: AttentionArgs): void {
   if (a.nKvHeads === 0 || a.nHeads % a.nKvHeads !== 0) throw new RangeError(`attention: nHeads ${a.nHeads} is not a multiple of nKvHeads ${a.nKvHeads}`);
   const kvRow = a.nKvHeads * a.headSize;
   const cacheRows = Math.max(a.fullLen ? a.fullStart + a.fullLen : 0, a.kvLen ? a.kvStart + a.kvLen : 0);
-  need(a.q, a.T * a.nHeads * a.headSize, 'q');
-  need(a.out, a.T * a.nHeads * a.headSize, 'out');
-  if (a.lse) need(a.lse, a.T * a.nHeads, 'lse');
-  need(a.k, cacheRows * kvRow, 'k');
-  need(a.v, cacheRows * kvRow, 'v');
-}
-
-function bindingBytes(b: Binding): number {
-  if ('buffer' in b && b.buffer) return b.size ?? b.buffer.size - (b.offset ?? 0);
-  return (b as GPUBuffer).size;
-}
-
-function need(b: Binding, floats: number, name: string): void {
-  const have = bindingBytes(b);
-  if (have < floats * 4) throw new RangeError(`attention: ${name} holds ${have} bytes, needs ${floats * 4}`);
-}
-
-function nextPow2(n: number): number {
-  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
-}
-
-// bound where a kernel declares an lse output the caller did not ask for (it is never written)
-const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
-function placeholder(device: GPUDevice): GPUBuffer {
-  let b = placeholders.get(device);
-  if (!b) {
-    b = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'attention lse placeholder' });
-    placeholders.set(device, b);
-  }
-  return b;
+  expectBindingFloats(a.q, a.T * a.nHeads * a.headSize, 'attention q');
+  expectBindingFloats(a.out, a.T * a.nHeads * a.headSize, 'attention out');
+  if (a.lse) expectBindingFloats(a.lse, a.T * a.nHeads, 'attention lse');
+  expectBindingFloats(a.k, cacheRows * kvRow, 'attention k');
+  expectBindingFloats(a.v, cacheRows * kvRow, 'attention v');
 }

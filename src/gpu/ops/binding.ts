@@ -1,5 +1,5 @@
-// Helpers the linear-algebra ops share: element windows into large buffers and a dummy binding for
-// optional inputs.
+// Helpers every op shares: element windows into large buffers, shape and size checks, a dummy binding for
+// optional inputs and outputs, powers of two.
 import type { Binding } from '../context';
 import type { Tensor } from '../tensor';
 
@@ -36,6 +36,18 @@ export function expectTensor(t: Tensor, shape: number[], dtypes: readonly string
   if (!dtypes.includes(t.dtype)) throw new TypeError(`${what}: ${t.label} is ${t.dtype}, expected ${dtypes.join(' | ')}`);
 }
 
+/** Bytes a binding covers. */
+export function bindingBytes(b: Binding): number {
+  if ('buffer' in b && b.buffer) return b.size ?? b.buffer.size - (b.offset ?? 0);
+  return (b as GPUBuffer).size;
+}
+
+/** Throws unless the binding holds at least `floats` 4-byte elements. */
+export function expectBindingFloats(b: Binding, floats: number, what: string): void {
+  const have = bindingBytes(b);
+  if (have < floats * 4) throw new RangeError(`${what} holds ${have} bytes, needs ${floats * 4}`);
+}
+
 /** Throws unless n is a positive integer. */
 export function expectCount(n: number, what: string): void {
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`${what} must be a positive integer, got ${n}`);
@@ -53,7 +65,7 @@ export function rowWords(t: Tensor, cols: number): number {
 
 const dummies = new WeakMap<GPUDevice, GPUBuffer>();
 
-/** A 16-byte storage buffer bound where an optional input (a bias) is absent. */
+/** A 16-byte storage buffer bound where an optional input (a bias) or output (an lse) is absent; never read or written. */
 export function dummyBuffer(device: GPUDevice): GPUBuffer {
   let b = dummies.get(device);
   if (!b) {

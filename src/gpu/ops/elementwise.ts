@@ -27,7 +27,7 @@ export function siluMul(r: Recorder, a: SiluMulArgs): void {
   const out = inPlace ? { binding: dummyBuffer(ctx.device), base: 0 } : elementWindow(a.out, a.outOffset ?? 0, a.n, 'siluMul out');
   r.dispatch('silu_mul', {
     constants: { WG: kWG },
-    params: [a.n, gate.base, up.base, out.base, inPlace ? 1 : 0],
+    params: { n: a.n, gateBase: gate.base, upBase: up.base, outBase: out.base, inPlace: inPlace ? 1 : 0 },
     buffers: [gate.binding, up.binding, out.binding],
     workgroups: grid(Math.ceil(a.n / kWG), ctx.maxWorkgroupsPerDim),
     label: `silu_mul ${a.n}`,
@@ -48,7 +48,7 @@ export function add(r: Recorder, a: AddArgs): void {
   if (a.x.size < a.n * 4 || a.y.size < a.n * 4) throw new RangeError(`add: buffers shorter than ${a.n} elements`);
   r.dispatch('add', {
     constants: { WG: kWG },
-    params: [a.n],
+    params: { n: a.n },
     buffers: [a.x, a.y],
     workgroups: grid(Math.ceil(a.n / kWG), r.ctx.maxWorkgroupsPerDim),
     label: `add ${a.n}`,

@@ -30,7 +30,7 @@ export function embed(r: Recorder, a: EmbedArgs): void {
   const out = elementWindow(a.out, a.outOffset ?? 0, a.rows * a.dim, 'embed out');
   r.dispatch('embedding', {
     constants: { WG: kWG },
-    params: [a.rows, a.dim, vocab, kw, out.base, weightType(a.table)],
+    params: { rows: a.rows, dim: a.dim, vocab, kw, outBase: out.base, wtype: weightType(a.table) },
     buffers: [a.ids, a.table.buffer, out.binding],
     workgroups: grid(Math.ceil((a.rows * kw) / kWG), r.ctx.maxWorkgroupsPerDim),
     label: `embedding ${a.rows}×${a.dim} ${a.table.dtype}`,

@@ -1,6 +1,7 @@
 // out[m, n] (+)= Σ_k x[m, k] · W[n, k] (+ bias[n]): the projections of every layer and the LM head.
 // A few rows (decode) go to the memory-bound GEMV kernel, more rows to the tiled GEMM.
 import { grid, type Recorder } from '../context';
+import type { MatmulGemmParams } from '../kernel_params';
 import type { Tensor } from '../tensor';
 import {
   dummyBuffer,
@@ -98,7 +99,19 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
   const ctx = r.ctx;
   const x = elementWindow(a.x, a.xOffset ?? 0, M * K, 'matmul x');
   const out = elementWindow(a.out, a.outOffset ?? 0, (M - 1) * ldOut + N, 'matmul out');
-  const params = [M, N, K, x.base, out.base, ldOut, kw, a.bias ? 1 : 0, a.accumulate ? 1 : 0, weightType(a.w)];
+  // the three kernels share one Params struct
+  const params: MatmulGemmParams = {
+    M,
+    N,
+    K,
+    xBase: x.base,
+    outBase: out.base,
+    ldOut,
+    kw,
+    hasBias: a.bias ? 1 : 0,
+    accumulate: a.accumulate ? 1 : 0,
+    wtype: weightType(a.w),
+  };
   const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
   const k = kernel ?? pickMatmulKernel(ctx.device.limits, M, N);
 

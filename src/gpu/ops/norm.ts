@@ -1,5 +1,5 @@
 // RMSNorm (HF LlamaRMSNorm, f32): the pre-attention, pre-MLP and final norms.
-import { grid, f32, type Recorder } from '../context';
+import { grid, type Recorder } from '../context';
 import type { Tensor } from '../tensor';
 import { ceilPow2, elementWindow, expectCount, expectTensor } from './binding';
 
@@ -30,7 +30,7 @@ export function rmsnorm(r: Recorder, a: RmsnormArgs): void {
   const WG = Math.min(256, ceilPow2(Math.ceil(a.dim / 4)));
   r.dispatch('rmsnorm', {
     constants: { WG },
-    params: [a.rows, a.dim, x.base, out.base, f32(a.eps)],
+    params: { rows: a.rows, dim: a.dim, xBase: x.base, outBase: out.base, eps: a.eps },
     buffers: [x.binding, a.w.buffer, out.binding],
     workgroups: grid(a.rows, ctx.maxWorkgroupsPerDim),
     label: `rmsnorm ${a.rows}×${a.dim}`,

@@ -43,7 +43,7 @@ export function rope(r: Recorder, a: RopeArgs): void {
   const total = a.rows * a.nHeads * half;
   r.dispatch('rope', {
     constants: { WG: kWG },
-    params: [a.rows, a.nHeads, half, rowStride, x.base, maxPos, total],
+    params: { rows: a.rows, nHeads: a.nHeads, half, rowStride, xBase: x.base, maxPos, total },
     buffers: [x.binding, a.positions, a.table.buffer],
     workgroups: grid(Math.ceil(total / kWG), ctx.maxWorkgroupsPerDim),
     label: `rope ${a.rows}×${a.nHeads}×${a.headSize}`,

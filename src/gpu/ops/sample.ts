@@ -1,5 +1,5 @@
 // Choosing the next token on the GPU, so a decode step reads back one u32 instead of the logits.
-import { f32, type Recorder } from '../context';
+import type { Recorder } from '../context';
 import { elementWindow, expectCount, floorPow2 } from './binding';
 
 export interface ArgmaxArgs {
@@ -36,7 +36,7 @@ export function argmax(r: Recorder, a: ArgmaxArgs): void {
   const out = elementWindow(a.out, a.outOffset ?? 0, 1, 'argmax out');
   r.dispatch('argmax', {
     constants: { WG: workgroupSize(r) },
-    params: [a.n, logits.base, out.base],
+    params: { n: a.n, base: logits.base, outIdx: out.base },
     buffers: [logits.binding, out.binding],
     workgroups: [1],
     label: `argmax ${a.n}`,
@@ -58,7 +58,7 @@ export function sample(r: Recorder, a: SampleArgs): void {
   const out = elementWindow(a.out, a.outOffset ?? 0, 1, 'sample out');
   r.dispatch('sample', {
     constants: { WG: workgroupSize(r) },
-    params: [a.n, logits.base, out.base, a.topK, f32(a.temperature), f32(a.topP), f32(a.uniform)],
+    params: { n: a.n, base: logits.base, outIdx: out.base, topK: a.topK, temperature: a.temperature, topP: a.topP, u: a.uniform },
     buffers: [logits.binding, out.binding],
     workgroups: [1],
     label: `sample ${a.n}`,
