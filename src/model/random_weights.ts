@@ -1,6 +1,6 @@
 // A model with random weights built from a config alone, on the GPU (benchmarks: nothing downloaded).
-import { grid, type GpuContext } from '../gpu/context';
-import { f32 } from '../gpu/context';
+import type { GpuContext } from '../gpu/context';
+import { fillRandom } from '../gpu/ops/random';
 import { createTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import type { ChunkedMatrix, LayerWeights, Weights, WeightStorage } from './weights';
@@ -16,10 +16,8 @@ export function randomWeights(ctx: GpuContext, cfg: ModelConfig, storage: Weight
   let bytes = 0;
   let s = seed;
   const fill = (t: Tensor, scale: number) => {
-    const words = t.buffer.size / 4;
     const r = ctx.recorder('fill random');
-    const packed = t.dtype === 'f16x2' ? 1 : t.dtype === 'bf16x2' ? 2 : 0;
-    r.dispatch('fill_random', { params: [words, s++, f32(scale), packed], buffers: [t.buffer], workgroups: grid(Math.ceil(words / 256)) });
+    fillRandom(r, { t, seed: s++, scale });
     r.submit();
   };
   const dtype = storage === 'f32' ? 'f32' : storage === 'f16' ? 'f16x2' : 'bf16x2';
