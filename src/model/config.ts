@@ -1,7 +1,9 @@
 // The one place where a Hugging Face config.json (and generation_config.json) becomes the engine's
 // ModelConfig: snake_case stays in HfConfig, everything downstream reads llama2.c-style camelCase names.
 import { ContextTooLongError, ModelConfigError, UnsupportedModelError } from '../errors';
+import { readJson } from './json_file';
 import { kRopeTypes, type RopeSpec, type RopeType } from './rope';
+import type { ModelSource } from './source';
 
 /** Architectures this engine runs, by their `architectures[0]` class name. */
 export const kArchitectures = {
@@ -207,6 +209,14 @@ export function normalizeConfig(hf: HfConfig, gen?: HfGenerationConfig): ModelCo
     slidingWindow: slidingWindowOf(hf, arch, nLayers, maxPos),
     hiddenAct: 'silu',
   };
+}
+
+/** config.json (+ generation_config.json) of `src`, size-capped, parsed naming the file, and normalized. */
+export async function readModelConfig(src: ModelSource): Promise<ModelConfig> {
+  const hf = await readJson(src, 'config.json');
+  let gen: unknown;
+  if (await src.exists('generation_config.json')) gen = await readJson(src, 'generation_config.json');
+  return normalizeConfig(hf as HfConfig, gen as HfGenerationConfig | undefined);
 }
 
 /** Throws if a sequence of `seqLen` positions would need the sliding window the engine does not implement. */

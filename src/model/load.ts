@@ -1,8 +1,7 @@
 // Loads a checkpoint onto one device: config, weights (streamed tensor by tensor) and the RoPE table.
 import type { GpuContext } from '../gpu/context';
 import { uploadTensor } from '../gpu/tensor';
-import { normalizeConfig, type HfConfig, type ModelConfig } from './config';
-import { readJson } from './json_file';
+import { normalizeConfig, readModelConfig } from './config';
 import type { ModelOnGpu } from './forward';
 import { ropeTable } from './rope';
 import { openCheckpoint } from './safetensors';
@@ -12,13 +11,7 @@ import { loadWeights, type LoadProgress, type WeightLoadOptions, type WeightStor
 
 export type { WeightLoadOptions } from './weights';
 
-/** config.json (+ generation_config.json) of `src`, size-capped, parsed naming the file, and normalized. */
-export async function readModelConfig(src: ModelSource): Promise<ModelConfig> {
-  const hf = await readJson(src, 'config.json');
-  let gen: unknown;
-  if (await src.exists('generation_config.json')) gen = await readJson(src, 'generation_config.json');
-  return normalizeConfig(hf as HfConfig, gen as Record<string, unknown> | undefined);
-}
+export { readModelConfig } from './config';
 
 export async function loadModelOnGpu(
   ctx: GpuContext,

@@ -2,7 +2,7 @@
 // a base URL, or memory. Every source reads whole text files and byte ranges, so weights stream one
 // tensor at a time; HTTP sources download through the cache (download_cache.ts) when it is on, with
 // connect and idle timeouts (http_fetch.ts).
-import { InvalidRequestError, ModelNotFoundError, NetworkError } from '../errors';
+import { InvalidRequestError, ModelNotFoundError, NetworkError, StarAttentionError } from '../errors';
 import { isNode } from '../platform';
 import { blobFile, keySegment, nodeFile, openDownloadCache, type CachedFile, type DownloadCache, type ExpectedFile } from './download_cache';
 import { kDefaultTimeouts, timedFetch, type Timeouts } from './http_fetch';
@@ -176,16 +176,26 @@ function localSource(dir: string): ModelSource {
     if (!st) throw missing(name, description);
     return nodeFile(await pathOf(name), st.size);
   };
+  // a file that vanishes or cannot be read between the check and the read is still a typed error
+  const reading = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof StarAttentionError || e instanceof RangeError) throw e;
+      throw new ModelNotFoundError(`cannot read ${name} in ${description}: ${(e as Error).message}`, { cause: e });
+    }
+  };
   return {
     description,
     exists: async (name) => (await stat(name)) !== undefined,
     size: async (name) => (await file(name)).size,
-    readText: async (name) => {
-      const fs = await import('node:fs/promises');
-      if (!(await stat(name))) throw missing(name, description);
-      return fs.readFile(await pathOf(name), 'utf8');
-    },
-    readRange: async (name, start, end) => (await file(name)).readRange(start, end),
+    readText: (name) =>
+      reading(name, async () => {
+        const fs = await import('node:fs/promises');
+        if (!(await stat(name))) throw missing(name, description);
+        return fs.readFile(await pathOf(name), 'utf8');
+      }),
+    readRange: (name, start, end) => reading(name, async () => (await file(name)).readRange(start, end)),
   };
 }
 

@@ -80,3 +80,13 @@ describe('tokenizer files that cannot load', () => {
     await expect(loadTokenizer(memorySource({ 'tokenizer.json': '{"model": {"type": "Nope"}}' }, 'folder m'))).rejects.toThrow(TokenizerError);
   });
 });
+
+describe('tokenizer vs model', () => {
+  it('refuses a tokenizer with ids past config.json vocab_size', async () => {
+    const { checkTokenizerFitsModel } = await import('./tokenizer');
+    const tok = createTokenizer(tokenizerJson, {});
+    expect(tok.maxTokenId).toBe(772);
+    expect(() => checkTokenizerFitsModel(tok, { vocabSize: 773 })).not.toThrow();
+    expect(() => checkTokenizerFitsModel(tok, { vocabSize: 700 }, 'folder m')).toThrow(/the tokenizer \(folder m\) has token ids up to 772, but config.json's vocab_size is 700/);
+  });
+});

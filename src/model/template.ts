@@ -7,7 +7,7 @@ import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { StarAttentionError, TokenizerError } from '../errors';
 
 export interface TemplateBudget {
-  /** Evaluations + loop iterations + range() items (default 4,000,000). */
+  /** Evaluations + loop iterations + range() items (default 1,000,000). */
   maxSteps: number;
   /** Longest string any expression may produce, in UTF-16 code units (default 32M). */
   maxChars: number;
@@ -20,7 +20,7 @@ export interface TemplateBudget {
 }
 
 export const kTemplateBudget: TemplateBudget = {
-  maxSteps: 4_000_000,
+  maxSteps: 1_000_000,
   maxChars: 1 << 25,
   maxTotalChars: 1 << 28,
   maxItems: 1 << 20,

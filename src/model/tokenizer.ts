@@ -3,6 +3,7 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { StarAttentionError, TokenizerError } from '../errors';
 import { asObject, kJsonLimits, parseJson, readTextCapped } from './json_file';
+import type { ModelConfig } from './config';
 import type { ModelSource } from './source';
 import { compileTemplate, type CompiledTemplate, type TemplateBudget } from './template';
 
@@ -30,6 +31,8 @@ export interface Tokenizer {
   readonly eosTokenIds: number[];
   /** Tokens including added ones (may be less than the model's vocabSize, which can be padded). */
   readonly vocabSize: number;
+  /** The largest token id the tokenizer can produce (must be below the model's vocabSize). */
+  readonly maxTokenId: number;
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;
 }
@@ -78,6 +81,7 @@ export function createTokenizer(
   const where = opts.where ? ` (${opts.where})` : '';
   if (!asObject(tokenizerJson)) throw new TokenizerError(`tokenizer.json${where}: expected a JSON object`);
   if (!asObject(tokenizerConfig)) throw new TokenizerError(`tokenizer_config.json${where}: expected a JSON object`);
+  checkTokenizerJson(tokenizerJson as Record<string, unknown>, `tokenizer.json${where}`);
   const tok = guard(`tokenizer.json${where}`, () => new HfTokenizer(tokenizerJson, tokenizerConfig));
   const vocab = guard(`tokenizer.json${where}`, () => tok.get_vocab(true));
   if (vocab.size === 0) throw new TokenizerError(`tokenizer.json${where}: the vocabulary is empty (no "model.vocab" entries or added tokens)`);
@@ -90,6 +94,8 @@ export function createTokenizer(
   const source = opts.chatTemplate ?? pickTemplate(tokenizerConfig.chat_template);
   let template: CompiledTemplate | undefined;
   const vocabSize = vocab.size;
+  let maxTokenId = 0;
+  for (const id of vocab.values()) if (id > maxTokenId) maxTokenId = id;
 
   return {
     encode: (text, o) => guard('encoding', () => tok.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }).ids),
@@ -103,9 +109,43 @@ export function createTokenizer(
     bosTokenId,
     eosTokenIds: [...new Set(eos)],
     vocabSize,
+    maxTokenId,
     tokenToId: (t) => tok.token_to_id(t),
     idToToken: (id) => tok.id_to_token(id),
   };
+}
+
+/** Token ids must stay below this (the tokenizers library sizes arrays by the largest id). */
+export const kMaxTokenId = 1 << 24;
+
+// what the tokenizers library trusts: ids index arrays (an id of 10^9 made it loop for 20 s), lists are lists
+function checkTokenizerJson(json: Record<string, unknown>, where: string): void {
+  const bad = (what: string) => new TokenizerError(`${where}: ${what}`);
+  const isId = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < kMaxTokenId;
+  const model = asObject(json.model);
+  if (!model) throw bad('"model" must be an object');
+  const vocab = model.vocab;
+  if (Array.isArray(vocab)) {
+    // Unigram: [token, score] pairs, ids by position
+    if (vocab.length > kMaxTokenId) throw bad(`"model.vocab" has ${vocab.length} entries, more than ${kMaxTokenId}`);
+    if (!vocab.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number')) throw bad('"model.vocab" entries must be [token, score] pairs');
+  } else if (vocab !== undefined) {
+    const o = asObject(vocab);
+    if (!o) throw bad('"model.vocab" must be an object of token → id or a list of [token, score]');
+    for (const [t, id] of Object.entries(o)) {
+      if (!isId(id)) throw bad(`"model.vocab" gives token ${JSON.stringify(t).slice(0, 40)} the id ${JSON.stringify(id)}; ids are integers in [0, ${kMaxTokenId})`);
+    }
+  }
+  if (model.merges !== undefined && !Array.isArray(model.merges)) throw bad('"model.merges" must be a list');
+  if (json.added_tokens !== undefined && json.added_tokens !== null) {
+    if (!Array.isArray(json.added_tokens)) throw bad('"added_tokens" must be a list');
+    for (const a of json.added_tokens) {
+      const o = asObject(a);
+      if (!o || typeof o.content !== 'string' || !isId(o.id)) {
+        throw bad(`"added_tokens" entries need a string "content" and an integer "id" in [0, ${kMaxTokenId}), got ${JSON.stringify(a)?.slice(0, 60)}`);
+      }
+    }
+  }
 }
 
 // runs a call into the tokenizers library, turning what it throws on a malformed file into a TokenizerError
@@ -115,6 +155,18 @@ function guard<T>(what: string, f: () => T): T {
   } catch (e) {
     if (e instanceof StarAttentionError) throw e;
     throw new TokenizerError(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Throws a TokenizerError if the tokenizer can produce ids the model has no embedding row for (ids at or
+ * above config.json's vocab_size would read past the embedding matrix).
+ */
+export function checkTokenizerFitsModel(tok: Pick<Tokenizer, 'maxTokenId'>, cfg: Pick<ModelConfig, 'vocabSize'>, where = ''): void {
+  if (tok.maxTokenId >= cfg.vocabSize) {
+    throw new TokenizerError(
+      `the tokenizer${where ? ` (${where})` : ''} has token ids up to ${tok.maxTokenId}, but config.json's vocab_size is ${cfg.vocabSize}: the model has no embedding for them`,
+    );
   }
 }
 
