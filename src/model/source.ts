@@ -351,10 +351,11 @@ class HttpSource implements ModelSource {
   // without a cache: learn the size from a one-byte range request, then fetch ranges as asked
   private async remote(name: string): Promise<CachedFile> {
     const url = this.s.urlOf(name);
-    const probe = await this.request(name, { headers: { range: 'bytes=0-0' }, cache: 'no-store' });
+    const probe = await this.request(name, { headers: { range: 'bytes=0-0' }, cache: 'no-store' }, false, true);
+    // an empty file cannot satisfy bytes=0-0: 416 with "bytes */0"
     const size =
-      probe.status === 206
-        ? Number(probe.headers.get('content-range')?.split('/').pop())
+      probe.status === 206 || probe.status === 416
+        ? Number(probe.headers.get('content-range')?.split('/').pop() ?? (probe.status === 416 ? 0 : NaN))
         : Number(probe.headers.get('content-length') ?? NaN);
     await probe.body?.cancel();
     if (!Number.isSafeInteger(size) || size < 0) throw new NetworkError(`${url}: the server gave no size for ${name}`);
@@ -389,10 +390,10 @@ class HttpSource implements ModelSource {
     };
   }
 
-  private async request(name: string, init: RequestInit, allow404 = false): Promise<Response> {
+  private async request(name: string, init: RequestInit, allow404 = false, allow416 = false): Promise<Response> {
     const url = this.s.urlOf(name);
     const resp = await timedFetch(this.s.fetch, url, { ...init, headers: { ...this.s.headers, ...(init.headers as Record<string, string>) } }, this.s.timeouts);
-    if (resp.ok || (allow404 && resp.status === 404)) return resp;
+    if (resp.ok || (allow404 && resp.status === 404) || (allow416 && resp.status === 416)) return resp;
     await resp.body?.cancel().catch(() => {});
     if (resp.status === 404) throw missing(name, this.description, url, this.s.notFoundHint);
     if (resp.headers.get('x-error-code') === 'RepositoryNotFound') {

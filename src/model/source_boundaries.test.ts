@@ -32,6 +32,12 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   const [, mode, rev, name] = m;
+  if (mode === 'empty' && name === 'model.safetensors') {
+    // an empty file: a range cannot be satisfied
+    if (req.headers.range) res.writeHead(416, { 'content-range': 'bytes */0' }).end();
+    else res.writeHead(200, { 'content-length': 0 }).end();
+    return;
+  }
   if (!existsSync(join(fixture, name))) {
     res.writeHead(404).end('Entry not found');
     return;
@@ -192,6 +198,19 @@ describe('HTTP sizes and hashes', () => {
     hits.length = 0;
     const src = await openSource({ baseUrl: `${base}/grown/tiny/resolve/main/` }, fast);
     await expect(src.readRange('model.safetensors', 0, 8)).rejects.toThrow(/the file is now \d+ bytes, it was \d+ when loading began/);
+  });
+
+  it('says an empty weights file is too short, from a URL too (was: Api error with status 416)', async () => {
+    for (const cache of [false, true]) {
+      const dir = tmp();
+      try {
+        const src = await openSource(`${base}/empty/tiny/resolve/main`, { cache, cacheDir: dir, ...fast });
+        const e = await caught(openCheckpoint(src));
+        expect(e.message).toMatch(/model.safetensors: the file is 0 bytes, too short for safetensors/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it("verifies the Hub's SHA-256 (X-Linked-Etag) while downloading, and keeps nothing on a mismatch", async () => {
