@@ -205,7 +205,11 @@ async function openHub(location: string, opts: SourceOptions, notFoundHint?: str
   const at = location.indexOf('@');
   const id = at < 0 ? location : location.slice(0, at);
   const rev = at < 0 ? (opts.revision ?? 'main') : location.slice(at + 1);
-  if (rev === '' || rev.length > 256) throw new InvalidRequestError(`Hub revision ${JSON.stringify(rev)}: expected a branch, tag or commit`);
+  // a "." or ".." would be resolved by the URL parser, moving the request elsewhere on the Hub
+  if (id.split('/').some((p) => p === '.' || p === '..')) throw new InvalidRequestError(`"${id}" is not a Hub id (org/name)`);
+  if (rev === '' || rev.length > 256 || rev === '.' || rev === '..') {
+    throw new InvalidRequestError(`Hub revision ${JSON.stringify(rev)}: expected a branch, tag or commit`);
+  }
   const hub = new URL(opts.hubUrl ?? kHubUrl);
   if (hub.protocol !== 'https:' && hub.protocol !== 'http:') throw new InvalidRequestError(`hubUrl ${hub.href} is not an http(s) address`);
   const base = hub.href.replace(/\/+$/, '');

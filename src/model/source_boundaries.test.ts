@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelNotFoundError, NetworkError } from '../errors';
+import { InvalidRequestError, ModelNotFoundError, NetworkError } from '../errors';
 import { openCheckpoint } from './safetensors';
 import { openSource } from './source';
 
@@ -150,6 +150,13 @@ describe('local folders', () => {
       process.chdir(cwd);
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('refuses Hub ids and revisions that the URL parser would move ("..", ".")', async () => {
+    for (const loc of ['hf:org/..', 'hf:./name', 'hf:org/name@..', 'hf:org/name@.']) {
+      expect(await caught(openSource(loc, { hubUrl: base, cache: false })), loc).toBeInstanceOf(InvalidRequestError);
+    }
+    expect(await caught(openSource('org/name', { hubUrl: base, cache: false, revision: '..' }))).toBeInstanceOf(InvalidRequestError);
   });
 
   it('says, when the Hub has no such repo, that no local folder exists either', async () => {
