@@ -6,6 +6,9 @@
 // Thread (ty, tx) owns S for rows ty + TY·i (i < 4) × keys tx + TX·j (j < 4), and O for the same rows ×
 // vec4 columns tx + TX·kk (kk < RD). Strided rows and keys keep the workgroup-memory reads of a warp on
 // distinct banks (the row strides below are ≡ 4 floats mod 32).
+// K and V are one page of the cache (rows relative to the page): f32, or 16-bit pairs (KV = 1 f16, 2 bf16)
+// widened to f32 as a tile is staged; everything after the load is f32. Split s of this call writes result
+// slot splitBase + s, so the pages of one call fill consecutive slots of the scratch for one merge.
 struct Params {
   T: u32,             // query tokens
   nHeads: u32,
@@ -21,9 +24,11 @@ struct Params {
   tilesPerSplit: u32, // key tiles per split (split = workgroup z)
   nQTiles: u32,       // ceil(T · group / BQ)
   writeLse: u32,
+  splitBase: u32,     // result slot of split 0
 }
 
 override HD4: u32 = 16u;            // headSize / 4
+override KV: u32 = 0u;              // K/V elements: 0 f32, 1 f16 pairs, 2 bf16 pairs (then headSize % 8 == 0)
 override TX: u32 = 8u;              // threads per row group; key tile BK = 4 · TX
 override TY: u32 = 8u;              // row groups; query tile BQ = 4 · TY
 override WG = TX * TY;
@@ -37,6 +42,8 @@ override PSTR = TX + 1u;            // padded row stride (vec4) of the probabili
 override PSZ = BQ * PSTR;
 override QLOADS = (BQ * HD4 + WG - 1u) / WG;  // vec4 loads per thread per tile: constant trip counts
 override KLOADS = (BK * HD4 + WG - 1u) / WG;  // let the loads of one tile be in flight together
+override HD8 = max(HD4 / 2u, 1u);   // 16-bit K/V: 8 values (one vec4<u32>) per load
+override KLOADS16 = (BK * HD8 + WG - 1u) / WG;
 
 const NEG = -3.0e38;                // masked score: finite, since Vulkan need not preserve infinities
 const NINF_BITS = 0xff800000u;      // -inf as stored in lse
@@ -44,8 +51,8 @@ const LN2 = 0.6931471805599453;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // (T, nHeads, headSize) f32
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;          // (S, nKvHeads, headSize) f32
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;          // (S, nKvHeads, headSize) f32
+@group(0) @binding(2) var<storage, read> k: array<vec4<u32>>;          // (pageRows, nKvHeads, headSize) f32 bits or 16-bit pairs
+@group(0) @binding(3) var<storage, read> v: array<vec4<u32>>;          // (pageRows, nKvHeads, headSize) f32 bits or 16-bit pairs
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;  // (nSplits, T, nHeads, headSize) f32
 @group(0) @binding(5) var<storage, read_write> lse: array<u32>;        // (nSplits, T, nHeads) f32 bits
 
@@ -54,17 +61,40 @@ var<workgroup> kvs: array<vec4<f32>, KSZ>; // (BK, STR) K tile, then V tile
 var<workgroup> ps: array<vec4<f32>, PSZ>;  // (BQ, PSTR) probabilities: slot g = keys g, g+TX, g+2TX, g+3TX
 var<workgroup> red: array<vec4<f32>, WG>;  // (TY, TX) per-thread maxima, then sums, of its 4 rows
 
+// 4 packed 16-bit values → f32 (exact)
+fn widen(u: vec2<u32>) -> vec4<f32> {
+  if (KV == 1u) { return vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y)); }
+  return vec4<f32>(bitcast<f32>(u.x << 16u), bitcast<f32>(u.x & 0xffff0000u), bitcast<f32>(u.y << 16u), bitcast<f32>(u.y & 0xffff0000u));
+}
+
 // rows [base, base + len) of KV head g's keys (or values) → kvs, zero-padded to BK rows
 fn loadKv(values: bool, base: u32, len: u32, g: u32, tid: u32) {
-  for (var it = 0u; it < KLOADS; it++) {
+  if (KV == 0u) {
+    for (var it = 0u; it < KLOADS; it++) {
+      let idx = tid + it * WG;
+      let c = idx / HD4;
+      var x = vec4<f32>(0.0);
+      if (c < len) {
+        let src = ((base + c) * p.nKvHeads + g) * HD4 + idx % HD4;
+        if (values) { x = bitcast<vec4<f32>>(v[src]); } else { x = bitcast<vec4<f32>>(k[src]); }
+      }
+      if (c < BK) { kvs[c * STR + idx % HD4] = x; }
+    }
+    return;
+  }
+  for (var it = 0u; it < KLOADS16; it++) {
     let idx = tid + it * WG;
-    let c = idx / HD4;
-    var x = vec4<f32>(0.0);
+    let c = idx / HD8;
+    let d = 2u * (idx % HD8);
+    var x = vec4<u32>(0u);
     if (c < len) {
-      let src = ((base + c) * p.nKvHeads + g) * HD4 + idx % HD4;
+      let src = ((base + c) * p.nKvHeads + g) * HD8 + idx % HD8;
       if (values) { x = v[src]; } else { x = k[src]; }
     }
-    if (c < BK) { kvs[c * STR + idx % HD4] = x; }
+    if (c < BK) {
+      kvs[c * STR + d] = widen(x.xy);
+      kvs[c * STR + d + 1u] = widen(x.zw);
+    }
   }
 }
 
@@ -203,7 +233,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row = row0 + ty + TY * i;
     if (row < nRows) {
       let h = g * p.group + row % p.group;
-      let oi = (split * p.T + row / p.group) * p.nHeads + h;
+      let oi = ((p.splitBase + split) * p.T + row / p.group) * p.nHeads + h;
       let inv = select(0.0, 1.0 / lt[i], lt[i] > 0.0);
       for (var kk = 0u; kk < RD; kk++) {
         let d4 = tx + TX * kk;

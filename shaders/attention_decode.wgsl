@@ -4,6 +4,9 @@
 // Same key rule and outputs as attention.wgsl. K and V tiles are staged together (all their loads in
 // flight at once: decode is bound by memory). Thread tid owns outputs (row, vec4 column) tid + WG·u; it
 // rescans the tile's scores of its row from workgroup memory, so no cross-thread reduction is needed.
+// K and V are one page of the cache (rows relative to the page): f32, or 16-bit pairs (KV = 1 f16, 2 bf16)
+// read 8 values (16 bytes) per load and widened to f32 as the tile is staged. Split s writes result slot
+// splitBase + s.
 struct Params {
   T: u32,             // query tokens
   nHeads: u32,
@@ -18,9 +21,11 @@ struct Params {
   scaleLog2: f32,     // scale · log2(e)
   tilesPerSplit: u32, // key tiles per split (split = workgroup y)
   writeLse: u32,
+  splitBase: u32,     // result slot of split 0
 }
 
 override HD4: u32 = 16u;     // headSize / 4
+override KV: u32 = 0u;       // K/V elements: 0 f32, 1 f16 pairs, 2 bf16 pairs (then headSize % 8 == 0)
 override WG: u32 = 64u;
 override BK: u32 = 32u;      // keys per tile
 override RMAX: u32 = 4u;     // query rows per KV head the tiles hold (T · group ≤ RMAX)
@@ -30,6 +35,8 @@ override KSZ = BK * STR;
 override VSZ = BK * HD4;
 override SSZ = RMAX * BK;
 override KLOADS = (BK * HD4 + WG - 1u) / WG;  // vec4 loads of K (and of V) per thread per tile
+override HD8 = max(HD4 / 2u, 1u);             // 16-bit K/V: 8 values (one vec4<u32>) per load
+override KLOADS16 = (BK * HD8 + WG - 1u) / WG;
 const MAXO = 4u;             // outputs per thread (T · group · HD4 ≤ MAXO · WG)
 
 const NEG = -3.0e38;         // masked score: finite, since Vulkan need not preserve infinities
@@ -38,8 +45,8 @@ const LN2 = 0.6931471805599453;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // (T, nHeads, headSize) f32
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;          // (S, nKvHeads, headSize) f32
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;          // (S, nKvHeads, headSize) f32
+@group(0) @binding(2) var<storage, read> k: array<vec4<u32>>;          // (pageRows, nKvHeads, headSize) f32 bits or 16-bit pairs
+@group(0) @binding(3) var<storage, read> v: array<vec4<u32>>;          // (pageRows, nKvHeads, headSize) f32 bits or 16-bit pairs
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;  // (nSplits, T, nHeads, headSize) f32
 @group(0) @binding(5) var<storage, read_write> lse: array<u32>;        // (nSplits, T, nHeads) f32 bits
 
@@ -47,6 +54,12 @@ var<workgroup> qs: array<vec4<f32>, QSZ>; // (RMAX, HD4) queries, prescaled by s
 var<workgroup> ks: array<vec4<f32>, KSZ>; // (BK, STR) key tile
 var<workgroup> vs: array<vec4<f32>, VSZ>; // (BK, HD4) value tile
 var<workgroup> ss: array<f32, SSZ>;       // (RMAX, BK) scores of the tile, log2 units, NEG when masked
+
+// 4 packed 16-bit values → f32 (exact)
+fn widen(u: vec2<u32>) -> vec4<f32> {
+  if (KV == 1u) { return vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y)); }
+  return vec4<f32>(bitcast<f32>(u.x << 16u), bitcast<f32>(u.x & 0xffff0000u), bitcast<f32>(u.y << 16u), bitcast<f32>(u.y & 0xffff0000u));
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -88,13 +101,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       j0 = i32(j);
       masked = p.causal != 0u;
     }
-    for (var it = 0u; it < KLOADS; it++) {
-      let idx = tid + it * WG;
-      let c = idx / HD4;
-      if (c < len) {
-        let src = ((base + c) * p.nKvHeads + g) * HD4 + idx % HD4;
-        ks[c * STR + idx % HD4] = k[src];
-        vs[idx] = v[src];
+    if (KV == 0u) {
+      for (var it = 0u; it < KLOADS; it++) {
+        let idx = tid + it * WG;
+        let c = idx / HD4;
+        if (c < len) {
+          let src = ((base + c) * p.nKvHeads + g) * HD4 + idx % HD4;
+          ks[c * STR + idx % HD4] = bitcast<vec4<f32>>(k[src]);
+          vs[idx] = bitcast<vec4<f32>>(v[src]);
+        }
+      }
+    } else {
+      for (var it = 0u; it < KLOADS16; it++) {
+        let idx = tid + it * WG;
+        let c = idx / HD8;
+        let d = 2u * (idx % HD8);
+        if (c < len) {
+          let src = ((base + c) * p.nKvHeads + g) * HD8 + idx % HD8;
+          let kw = k[src];
+          let vw = v[src];
+          ks[c * STR + d] = widen(kw.xy);
+          ks[c * STR + d + 1u] = widen(kw.zw);
+          vs[c * HD4 + d] = widen(vw.xy);
+          vs[c * HD4 + d + 1u] = widen(vw.zw);
+        }
       }
     }
     workgroupBarrier();
@@ -138,7 +168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (oi < nRows * HD4) {
       let r = oi / HD4;
       let h = g * p.group + r % p.group;
-      let ri = (split * p.T + r / p.group) * p.nHeads + h;
+      let ri = ((p.splitBase + split) * p.T + r / p.group) * p.nHeads + h;
       let inv = select(0.0, 1.0 / l[u], l[u] > 0.0);
       out[ri * HD4 + oi % HD4] = o[u] * inv;
       if (oi % HD4 == 0u && p.writeLse != 0u) {

@@ -3,10 +3,10 @@
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
-import { attention, AttentionScratch } from '../../src/gpu/ops/attention';
+import { attention, AttentionScratch, type KvPages } from '../../src/gpu/ops/attention';
 import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
-import { createTensor } from '../../src/gpu/tensor';
+import { createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
 
 interface Row {
@@ -75,23 +75,30 @@ for (const S of quick ? [2048] : [4096, 16384, 65536]) {
   const v = fill([S, qDim], 'f32', 'v');
   const out = createTensor(d, [T, qDim], 'f32', 'out');
   const lse = createTensor(d, [T, nHeads], 'f32', 'lse');
-  const args = { q: q.buffer, k: k.buffer, v: v.buffer, out: out.buffer, lse: lse.buffer, T, nHeads, nKvHeads: nHeads, headSize, scale: 0.125, fullStart: 0, fullLen: 0, kvStart: 0, kvLen: S, causal: true, causalOffset: S - T };
+  const kv = (t: Tensor): KvPages => ({ pages: [t.buffer], pageRows: S, dtype: 'f32' });
+  const args = { q: q.buffer, k: kv(k), v: kv(v), out: out.buffer, lse: lse.buffer, T, nHeads, nKvHeads: nHeads, headSize, scale: 0.125, fullStart: 0, fullLen: 0, kvStart: 0, kvLen: S, causal: true, causalOffset: S - T };
   const t = await timeGpu(ctx, (r) => attention(r, args, scratch), 3, 1);
   const pairs = T * (S - T) + (T * (T + 1)) / 2;
   report({ kernel: 'attention causal', shape: `T=${T} S=${S} h=${nHeads}x${headSize}`, ms: t.ms, tflops: (4 * pairs * qDim) / t.ms / 1e9, timing: t.source });
   for (const b of [q, k, v, out, lse]) b.buffer.destroy();
 }
-for (const S of quick ? [8192] : [32768, 131072]) {
-  const nKv = 8, kvDim = nKv * headSize;
-  const q = fill([1, qDim], 'f32', 'q');
-  const k = fill([S, kvDim], 'f32', 'k');
-  const v = fill([S, kvDim], 'f32', 'v');
-  const out = createTensor(d, [1, qDim], 'f32', 'out');
-  const lse = createTensor(d, [1, nHeads], 'f32', 'lse');
-  const args = { q: q.buffer, k: k.buffer, v: v.buffer, out: out.buffer, lse: lse.buffer, T: 1, nHeads, nKvHeads: nKv, headSize, scale: 0.125, fullStart: 0, fullLen: S, kvStart: 0, kvLen: 0, causal: false, causalOffset: 0 };
-  const t = await timeGpu(ctx, (r) => attention(r, args, scratch), 20);
-  report({ kernel: 'attention decode', shape: `S=${S} h=${nHeads}/${nKv}x${headSize}`, ms: t.ms, gbps: (2 * S * kvDim * 4) / t.ms / 1e6, timing: t.source });
-  for (const b of [q, k, v, out, lse]) b.buffer.destroy();
+// decode over f32 and 16-bit caches; GB/s counts the bytes of K and V the cache holds
+for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  for (const S of quick ? [8192] : [32768, 131072]) {
+    const nKv = 8, kvDim = nKv * headSize;
+    const tensorType = dtype === 'f32' ? 'f32' : dtype === 'f16' ? 'f16x2' : 'bf16x2';
+    const q = fill([1, qDim], 'f32', 'q');
+    const k = fill([S, kvDim], tensorType, 'k');
+    const v = fill([S, kvDim], tensorType, 'v');
+    const out = createTensor(d, [1, qDim], 'f32', 'out');
+    const lse = createTensor(d, [1, nHeads], 'f32', 'lse');
+    const kv = (t: Tensor): KvPages => ({ pages: [t.buffer], pageRows: S, dtype });
+    const args = { q: q.buffer, k: kv(k), v: kv(v), out: out.buffer, lse: lse.buffer, T: 1, nHeads, nKvHeads: nKv, headSize, scale: 0.125, fullStart: 0, fullLen: S, kvStart: 0, kvLen: 0, causal: false, causalOffset: 0 };
+    const t = await timeGpu(ctx, (r) => attention(r, args, scratch), 20);
+    const bytes = k.buffer.size + v.buffer.size;
+    report({ kernel: `attention decode ${dtype}`, shape: `S=${S} h=${nHeads}/${nKv}x${headSize}`, ms: t.ms, gbps: bytes / t.ms / 1e6, timing: t.source });
+    for (const b of [q, k, v, out, lse]) b.buffer.destroy();
+  }
 }
 
 writeFileSync(outPath, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows }, null, 2));

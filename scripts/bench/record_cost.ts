@@ -8,13 +8,13 @@
 //     --loader:.wgsl=text --outfile=dist/bench/record_cost.mjs && node dist/bench/record_cost.mjs [--steps 2000]
 import { GpuContext, type Recorder } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
-import { attention } from '../../src/gpu/ops/attention';
+import { attention, type KvPages } from '../../src/gpu/ops/attention';
 import { siluMul } from '../../src/gpu/ops/elementwise';
 import { matmul } from '../../src/gpu/ops/matmul';
 import { rmsnorm } from '../../src/gpu/ops/norm';
 import { rope } from '../../src/gpu/ops/rope';
 import { argmax } from '../../src/gpu/ops/sample';
-import { createTensor } from '../../src/gpu/tensor';
+import { createTensor, type Tensor } from '../../src/gpu/tensor';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : dflt);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -26,6 +26,8 @@ const device = ctx.device;
 const nLayers = 16, dim = 64, nHeads = 4, nKvHeads = 2, headSize = 16, hidden = 128, vocab = 256, seqLen = 64;
 const qDim = nHeads * headSize, kvDim = nKvHeads * headSize;
 const t = (shape: number[], label: string, dtype: 'f32' | 'u32' = 'f32') => createTensor(device, shape, dtype, label);
+// an f32 cache of one page, as a single-binding KV cache is
+const onePage = (c: Tensor): KvPages => ({ pages: [c.buffer], pageRows: seqLen, dtype: 'f32' });
 const x = t([dim], 'x'), xb = t([dim], 'xb'), q = t([qDim], 'q'), k = t([kvDim], 'k'), v = t([kvDim], 'v');
 const att = t([qDim], 'att'), hb = t([hidden], 'hb'), hb2 = t([hidden], 'hb2'), logits = t([vocab], 'logits');
 const token = t([1], 'token', 'u32'), pos = t([1], 'pos', 'u32'), table = t([seqLen, headSize], 'rope table');
@@ -33,7 +35,7 @@ const norm = t([dim], 'norm');
 const layers = Array.from({ length: nLayers }, (_, l) => ({
   wq: t([qDim, dim], `wq ${l}`), wk: t([kvDim, dim], `wk ${l}`), wv: t([kvDim, dim], `wv ${l}`), wo: t([dim, qDim], `wo ${l}`),
   wGate: t([hidden, dim], `wg ${l}`), wUp: t([hidden, dim], `wu ${l}`), wDown: t([dim, hidden], `wd ${l}`),
-  kc: t([seqLen, kvDim], `k cache ${l}`), vc: t([seqLen, kvDim], `v cache ${l}`),
+  kPages: onePage(t([seqLen, kvDim], `k cache ${l}`)), vPages: onePage(t([seqLen, kvDim], `v cache ${l}`)),
 }));
 const lmHead = t([vocab, dim], 'lm head');
 
@@ -48,7 +50,7 @@ function step(r: Recorder, s: number): void {
     rope(r, { x: q.buffer, positions: pos.buffer, table, rows: 1, nHeads, headSize });
     rope(r, { x: k.buffer, positions: pos.buffer, table, rows: 1, nHeads: nKvHeads, headSize });
     attention(r, {
-      q: q.buffer, k: w.kc.buffer, v: w.vc.buffer, out: att.buffer, T: 1, nHeads, nKvHeads, headSize,
+      q: q.buffer, k: w.kPages, v: w.vPages, out: att.buffer, T: 1, nHeads, nKvHeads, headSize,
       scale: 1 / Math.sqrt(headSize), fullStart: 0, fullLen: 0, kvStart: 0, kvLen, causal: true, causalOffset: kvLen - 1,
     });
     matmul(r, { x: att.buffer, w: w.wo, out: x.buffer, M: 1, N: dim, K: qDim, accumulate: true });

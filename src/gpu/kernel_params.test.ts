@@ -37,7 +37,7 @@ describe('kernel params', () => {
         r.dispatch('attention_decode', {
           params: {
             T: 1, nHeads: 1, nKvHeads: 1, group: 1, fullStart: 0, fullLen: 0, kvStart: 0, kvLen: 0, causal: 1,
-            causalOffset, scaleLog2: 1, tilesPerSplit: 1, writeLse: 0,
+            causalOffset, scaleLog2: 1, tilesPerSplit: 1, writeLse: 0, splitBase: 0,
           },
           buffers: [buf, buf, buf, buf, buf],
           workgroups: [0],

@@ -39,6 +39,7 @@ export interface AttentionParams {
   tilesPerSplit: number; // u32
   nQTiles: number; // u32
   writeLse: number; // u32
+  splitBase: number; // u32
 }
 
 /** `Params` of shaders/attention_decode.wgsl. */
@@ -56,6 +57,7 @@ export interface AttentionDecodeParams {
   scaleLog2: number; // f32
   tilesPerSplit: number; // u32
   writeLse: number; // u32
+  splitBase: number; // u32
 }
 
 /** `Params` of shaders/attention_merge.wgsl. */
@@ -82,6 +84,16 @@ export interface FillRandomParams {
   seed: number; // u32
   scale: number; // f32
   packed: number; // u32
+}
+
+/** `Params` of shaders/kv_store.wgsl. */
+export interface KvStoreParams {
+  rows: number; // u32
+  cols: number; // u32
+  rowWords: number; // u32
+  srcBase: number; // u32
+  dstBase: number; // u32
+  dtype: number; // u32
 }
 
 /** `Params` of shaders/matmul_gemm.wgsl. */
@@ -175,6 +187,7 @@ export interface KernelParams {
   attention_merge: AttentionMergeParams;
   embedding: EmbeddingParams;
   fill_random: FillRandomParams;
+  kv_store: KvStoreParams;
   matmul_gemm: MatmulGemmParams;
   matmul_gemm_v3: MatmulGemmV3Params;
   matmul_gemv: MatmulGemvParams;
@@ -189,21 +202,21 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
   add: { size: 4, fields: [['n', 0, 'u32']] },
   argmax: { size: 12, fields: [['n', 0, 'u32'], ['base', 4, 'u32'], ['outIdx', 8, 'u32']] },
   attention: {
+    size: 60,
+    fields: [
+      ['T', 0, 'u32'], ['nHeads', 4, 'u32'], ['nKvHeads', 8, 'u32'], ['group', 12, 'u32'],
+      ['fullStart', 16, 'u32'], ['fullLen', 20, 'u32'], ['kvStart', 24, 'u32'], ['kvLen', 28, 'u32'],
+      ['causal', 32, 'u32'], ['causalOffset', 36, 'i32'], ['scaleLog2', 40, 'f32'], ['tilesPerSplit', 44, 'u32'],
+      ['nQTiles', 48, 'u32'], ['writeLse', 52, 'u32'], ['splitBase', 56, 'u32'],
+    ],
+  },
+  attention_decode: {
     size: 56,
     fields: [
       ['T', 0, 'u32'], ['nHeads', 4, 'u32'], ['nKvHeads', 8, 'u32'], ['group', 12, 'u32'],
       ['fullStart', 16, 'u32'], ['fullLen', 20, 'u32'], ['kvStart', 24, 'u32'], ['kvLen', 28, 'u32'],
       ['causal', 32, 'u32'], ['causalOffset', 36, 'i32'], ['scaleLog2', 40, 'f32'], ['tilesPerSplit', 44, 'u32'],
-      ['nQTiles', 48, 'u32'], ['writeLse', 52, 'u32'],
-    ],
-  },
-  attention_decode: {
-    size: 52,
-    fields: [
-      ['T', 0, 'u32'], ['nHeads', 4, 'u32'], ['nKvHeads', 8, 'u32'], ['group', 12, 'u32'],
-      ['fullStart', 16, 'u32'], ['fullLen', 20, 'u32'], ['kvStart', 24, 'u32'], ['kvLen', 28, 'u32'],
-      ['causal', 32, 'u32'], ['causalOffset', 36, 'i32'], ['scaleLog2', 40, 'f32'], ['tilesPerSplit', 44, 'u32'],
-      ['writeLse', 48, 'u32'],
+      ['writeLse', 48, 'u32'], ['splitBase', 52, 'u32'],
     ],
   },
   attention_merge: {
@@ -220,6 +233,13 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   fill_random: { size: 16, fields: [['n', 0, 'u32'], ['seed', 4, 'u32'], ['scale', 8, 'f32'], ['packed', 12, 'u32']] },
+  kv_store: {
+    size: 24,
+    fields: [
+      ['rows', 0, 'u32'], ['cols', 4, 'u32'], ['rowWords', 8, 'u32'], ['srcBase', 12, 'u32'],
+      ['dstBase', 16, 'u32'], ['dtype', 20, 'u32'],
+    ],
+  },
   matmul_gemm: {
     size: 40,
     fields: [

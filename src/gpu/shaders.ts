@@ -16,6 +16,7 @@ import sample from '../../shaders/sample.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
 import attention_decode from '../../shaders/attention_decode.wgsl?raw';
 import attention_merge from '../../shaders/attention_merge.wgsl?raw';
+import kv_store from '../../shaders/kv_store.wgsl?raw';
 
 export const kShaders = {
   add,
@@ -34,6 +35,7 @@ export const kShaders = {
   attention,
   attention_decode,
   attention_merge,
+  kv_store,
 } as const;
 
 export type ShaderName = keyof typeof kShaders;

@@ -2,9 +2,24 @@
 // prefill chunks, Star phases 1 and 2, decode), both kernels and their splits forced on the same shapes,
 // GQA ratios 1/2/4, head sizes 8–128, ragged sizes, empty segments, and the merge of partials with empty
 // (−∞) shards. Cache rows that no query may see hold large "decoy" keys, so a leak cannot hide.
+// 16-bit caches (f16, bf16) are checked against the same reference fed the rounded K/V (src/model/f16.ts
+// rounds and packs them), and paged caches with small pages: segments crossing page boundaries, pages no
+// row sees, merges in rounds through a deliberately small scratch, query rows cut into blocks.
+import { packHalfRows, roundHalf, type HalfDType } from '../../model/f16';
 import { refAttention, refMerge, type AttentionShape } from '../../model/reference/attention';
 import type { GpuContext } from '../context';
-import { attention, AttentionScratch, mergeAttention, planAttention, type AttentionPlan, type AttentionTuning } from '../ops/attention';
+import {
+  attention,
+  AttentionScratch,
+  mergeAttention,
+  scheduleAttention,
+  type AttentionCapacity,
+  type AttentionPlan,
+  type AttentionSchedule,
+  type AttentionTuning,
+  type KvElement,
+  type KvPages,
+} from '../ops/attention';
 import { readF32 } from '../readback';
 import { createTensor, poison, uploadTensor, type Tensor } from '../tensor';
 import { maxRelError, randomF32 } from '../testing';
@@ -26,6 +41,12 @@ interface Case {
   tuning?: AttentionTuning;
   /** Read lse back too (default true); false exercises the path that never writes it. */
   withLse?: boolean;
+  /** Element type of the cache (default f32). */
+  kv?: KvElement;
+  /** Rows per cache page (default: the whole cache in one page). */
+  pageRows?: number;
+  /** A scratch of its own (small ones force merge rounds or row blocks). */
+  scratch?: AttentionCapacity;
 }
 
 type Shape = Omit<AttentionShape, 'scale'>;
@@ -53,11 +74,27 @@ function lseError(got: Float32Array, ref: Float64Array): number {
   return worst;
 }
 
-async function runCase(ctx: GpuContext, rng: () => number, scratch: AttentionScratch, c: Case): Promise<CheckResult[]> {
+// the cache as pages of pageRows rows (the last one shorter), f32 or packed 16-bit
+function uploadPages(ctx: GpuContext, values: Float32Array, rows: number, kvRow: number, pageRows: number, kv: KvElement, label: string): Tensor[] {
+  const pages: Tensor[] = [];
+  for (let r0 = 0; r0 < rows; r0 += pageRows) {
+    const n = Math.min(pageRows, rows - r0);
+    const slice = values.subarray(r0 * kvRow, (r0 + n) * kvRow);
+    const dtype = kv === 'f32' ? 'f32' : halfType(kv);
+    const data = kv === 'f32' ? slice : packHalfRows(slice, n, kvRow, halfType(kv));
+    pages.push(uploadTensor(ctx.device, data, [n, kvRow], dtype, `${label} page ${pages.length}`));
+  }
+  return pages;
+}
+
+const halfType = (kv: Exclude<KvElement, 'f32'>): HalfDType => (kv === 'f16' ? 'f16x2' : 'bf16x2');
+
+async function runCase(ctx: GpuContext, rng: () => number, shared: AttentionScratch, c: Case): Promise<CheckResult[]> {
   const s = c.shape;
   const a: AttentionShape = { ...s, scale: 1 / Math.sqrt(s.headSize) };
   const kvRow = s.nKvHeads * s.headSize;
   const cacheRows = Math.max(s.fullStart + s.fullLen, s.kvStart + s.kvLen) + 3;
+  const kv = c.kv ?? 'f32';
   const q = randomF32(s.T * s.nHeads * s.headSize, rng, c.qScale ?? 1);
   const k = randomF32(cacheRows * kvRow, rng);
   const v = randomF32(cacheRows * kvRow, rng);
@@ -68,23 +105,32 @@ async function runCase(ctx: GpuContext, rng: () => number, scratch: AttentionScr
     if (inFull || inKv) continue;
     for (let i = row * kvRow; i < (row + 1) * kvRow; i++) k[i] *= 40;
   }
+  // a 16-bit cache holds the rounded values: the reference sees exactly what the kernels widen
+  if (kv !== 'f32') {
+    for (const x of [k, v]) for (let i = 0; i < x.length; i++) x[i] = roundHalf(x[i], halfType(kv));
+  }
   const ref = refAttention(q, k, v, a);
 
   const device = ctx.device;
+  const pageRows = c.pageRows ?? cacheRows;
+  const kPages = uploadPages(ctx, k, cacheRows, kvRow, pageRows, kv, 'k');
+  const vPages = uploadPages(ctx, v, cacheRows, kvRow, pageRows, kv, 'v');
   const tensors: Tensor[] = [
     uploadTensor(device, q, [s.T, s.nHeads, s.headSize], 'f32', 'q'),
-    uploadTensor(device, k, [cacheRows, s.nKvHeads, s.headSize], 'f32', 'k'),
-    uploadTensor(device, v, [cacheRows, s.nKvHeads, s.headSize], 'f32', 'v'),
     createTensor(device, [s.T, s.nHeads, s.headSize], 'f32', 'out'),
     createTensor(device, [s.T, s.nHeads], 'f32', 'lse'),
+    ...kPages,
+    ...vPages,
   ];
-  const [tq, tk, tv, tout, tlse] = tensors;
+  const [tq, tout, tlse] = tensors;
+  const scratch = c.scratch ? new AttentionScratch(device, c.scratch) : shared;
   try {
     poison(device, tout);
     poison(device, tlse);
     const withLse = c.withLse ?? true;
-    const args = { ...a, q: tq.buffer, k: tk.buffer, v: tv.buffer, out: tout.buffer, lse: withLse ? tlse.buffer : undefined, tuning: c.tuning };
-    const name = `${c.name} [${describePlan(planAttention(device.limits, args, scratch))}]`;
+    const pages = (ts: Tensor[]): KvPages => ({ pages: ts.map((t) => t.buffer), pageRows, dtype: kv });
+    const args = { ...a, q: tq.buffer, k: pages(kPages), v: pages(vPages), out: tout.buffer, lse: withLse ? tlse.buffer : undefined, tuning: c.tuning };
+    const name = `${c.name} [${describeSchedule(scheduleAttention(device.limits, args, scratch))}]`;
     const r = ctx.recorder(`check ${c.name}`);
     attention(r, args, scratch);
     await r.flush();
@@ -94,12 +140,21 @@ async function runCase(ctx: GpuContext, rng: () => number, scratch: AttentionScr
     return results;
   } finally {
     for (const t of tensors) t.buffer.destroy();
+    if (scratch !== shared) scratch.destroy();
   }
 }
 
 function describePlan(p: AttentionPlan): string {
   const shape = p.tiles ? `${p.tiles.tx}x${p.tiles.ty}` : `wg${p.decode!.wg} bk${p.decode!.bk} r${p.decode!.rmax}`;
   return `${p.kernel} ${shape}, ${p.splits} split${p.splits > 1 ? 's' : ''}`;
+}
+
+function describeSchedule(s: AttentionSchedule): string {
+  if (s.kind === 'page') return `${s.call.page > 0 ? `page ${s.call.page}: ` : ''}${describePlan(s.call.plan)}`;
+  if (s.kind === 'rows') return `rows in blocks of ${s.blockRows}`;
+  const calls = s.rounds.flat();
+  const splits = calls.map((c) => c.plan.splits).join('+');
+  return `pages ${calls.map((c) => c.page).join(',')}, ${s.rounds.length} round${s.rounds.length > 1 ? 's' : ''} of ≤${s.slots} slots, ${describePlan(calls[0].plan).replace(/, .*$/, '')}, splits ${splits}`;
 }
 
 function caseCheck(id: string, cases: Case[]): Check {
@@ -173,6 +228,57 @@ const edge: Case[] = [
   { name: 'full only, more splits than tiles', shape: shape({ T: 2, nHeads: 2, nKvHeads: 1, headSize: 16, fullStart: 4, fullLen: 37 }), tuning: { path: 'decode', decodeBk: 16, splits: 50 } },
 ];
 
+// 16-bit caches through both kernels, splits forced, head sizes 8–128 (d8 and d24: an odd number of 8-value loads)
+const half: Case[] = [
+  { name: 'f16 prefill chunk p0=19 T=29 h4/2 d16', kv: 'f16', shape: shape({ T: 29, nHeads: 4, nKvHeads: 2, headSize: 16, kvLen: 48, causalOffset: 19 }), qScale: 8 },
+  { name: 'bf16 prefill chunk p0=7 T=21 h8/2 d128', kv: 'bf16', shape: shape({ T: 21, nHeads: 8, nKvHeads: 2, headSize: 128, kvLen: 28, causalOffset: 7 }) },
+  { name: 'f16 phase1 anchor 33 + block 27 h2/1 d24 flash 3 splits', kv: 'f16', shape: shape({ T: 27, nHeads: 2, nKvHeads: 1, headSize: 24, fullLen: 33, kvStart: 99, kvLen: 27 }), qScale: 4, tuning: { path: 'flash', splits: 3 } },
+  { name: 'bf16 flash 8x2 d16 3 splits', kv: 'bf16', shape: base, qScale: 6, tuning: { path: 'flash', flash: { tx: 8, ty: 2 }, splits: 3 } },
+  { name: 'f16 flash 8x8 d80 h6/2 2 splits', kv: 'f16', shape: { ...base, headSize: 80, nHeads: 6 }, tuning: { path: 'flash', flash: { tx: 8, ty: 8 }, splits: 2 } },
+  { name: 'f16 decode S=700 h4/4 d64 13 splits', kv: 'f16', shape: shape({ T: 1, nHeads: 4, nKvHeads: 4, headSize: 64, kvLen: 700, causalOffset: 699 }), qScale: 4, tuning: { splits: 13 } },
+  { name: 'bf16 decode S=333 h2/1 d8', kv: 'bf16', shape: shape({ T: 1, nHeads: 2, nKvHeads: 1, headSize: 8, kvLen: 333, causalOffset: 332 }), qScale: 8 },
+  { name: 'bf16 decode bk32 d16 3 splits', kv: 'bf16', shape: base, qScale: 6, tuning: { path: 'decode', decodeBk: 32, splits: 3 } },
+  { name: 'f16 decode d24 T=5 h4/2 2 splits no lse', kv: 'f16', shape: { ...base, T: 5, headSize: 24 }, tuning: { path: 'decode', splits: 2 }, withLse: false },
+  { name: 'bf16 phase2 remote shard 150 T=3 h4/4 d80', kv: 'bf16', shape: shape({ T: 3, nHeads: 4, nKvHeads: 4, headSize: 80, fullStart: 150, fullLen: 150 }), qScale: 4 },
+];
+
+// paged caches: pages of a few rows (not multiples of the key tiles), segments crossing page boundaries,
+// pages no row sees (decoys, or keys the causal rule hides), merges in rounds, query rows in blocks
+const paged: Case[] = [
+  { name: 'paged f32 prefill p0=13 T=11 h4/2 d16, 4 pages of 7', pageRows: 7, shape: shape({ T: 11, nHeads: 4, nKvHeads: 2, headSize: 16, kvLen: 24, causalOffset: 13 }), qScale: 4 },
+  { name: 'paged f16 phase1 anchor 10 + block 12, pages of 7, 2 unseen', kv: 'f16', pageRows: 7, shape: shape({ T: 12, nHeads: 4, nKvHeads: 2, headSize: 16, fullLen: 10, kvStart: 22, kvLen: 12 }), qScale: 4 },
+  { name: 'paged bf16 phase2 shard 20 + own 12, pages of 8, flash 2 splits', kv: 'bf16', pageRows: 8, shape: shape({ T: 9, nHeads: 4, nKvHeads: 2, headSize: 16, fullLen: 20, kvStart: 20, kvLen: 12, causalOffset: 3 }), tuning: { path: 'flash', splits: 2 } },
+  { name: 'paged bf16 decode S=150, pages of 37, 2 splits each', kv: 'bf16', pageRows: 37, shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 32, kvLen: 150, causalOffset: 149 }), qScale: 4, tuning: { path: 'decode', decodeBk: 16, splits: 2 } },
+  { name: 'paged f32 decode T=3, causal hides the last 2 of 5 pages', pageRows: 6, shape: shape({ T: 3, nHeads: 4, nKvHeads: 2, headSize: 16, kvLen: 30, causalOffset: 10 }), qScale: 4 },
+  { name: 'paged f16 one page seen (page 2)', kv: 'f16', pageRows: 10, shape: shape({ T: 2, nHeads: 4, nKvHeads: 2, headSize: 16, fullStart: 21, fullLen: 7 }) },
+  { name: 'paged f32 no row sees a key', pageRows: 4, shape: shape({ T: 2, nHeads: 2, nKvHeads: 1, headSize: 16, kvStart: 10, kvLen: 5, causalOffset: -5 }) },
+  {
+    name: 'paged f32 rounds, 2 slots (carry + 1 page), 6 pages of 8', pageRows: 8, qScale: 4,
+    shape: shape({ T: 5, nHeads: 4, nKvHeads: 2, headSize: 16, fullLen: 30, kvStart: 30, kvLen: 10, causalOffset: 5 }),
+    scratch: { maxRows: 5, nHeads: 4, headSize: 16, maxSplits: 2 },
+  },
+  {
+    name: 'paged f16 rounds, flash, 2 slots', kv: 'f16', pageRows: 8, tuning: { path: 'flash', splits: 3 },
+    shape: shape({ T: 5, nHeads: 4, nKvHeads: 2, headSize: 16, fullLen: 30, kvStart: 30, kvLen: 10, causalOffset: 5 }),
+    scratch: { maxRows: 5, nHeads: 4, headSize: 16, maxSplits: 2 },
+  },
+  {
+    name: 'paged bf16 rounds, 3 slots, 3 splits a page cut to 2', kv: 'bf16', pageRows: 37, qScale: 4, tuning: { path: 'decode', decodeBk: 16, splits: 3 },
+    shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 32, kvLen: 150, causalOffset: 149 }),
+    scratch: { maxRows: 1, nHeads: 4, headSize: 32, maxSplits: 3 },
+  },
+  {
+    name: 'paged f32 prefill T=150 in row blocks, 4 pages of 50', pageRows: 50, qScale: 4,
+    shape: shape({ T: 150, nHeads: 2, nKvHeads: 1, headSize: 16, kvLen: 170, causalOffset: 20 }),
+    scratch: { maxRows: 64, nHeads: 2, headSize: 16, maxSplits: 2 },
+  },
+  {
+    name: 'paged f16 row blocks, full + causal, no lse', kv: 'f16', pageRows: 30, withLse: false,
+    shape: shape({ T: 70, nHeads: 2, nKvHeads: 1, headSize: 16, fullLen: 40, kvStart: 45, kvLen: 70 }),
+    scratch: { maxRows: 64, nHeads: 2, headSize: 16, maxSplits: 2 },
+  },
+];
+
 // ---- merge
 
 async function mergeCase(ctx: GpuContext, rng: () => number, name: string, H: number, T: number, nHeads: number, headSize: number, empty: (h: number, row: number) => boolean): Promise<CheckResult[]> {
@@ -222,7 +328,7 @@ const mergeCheck: Check = {
   },
 };
 
-/** Every attention check: kernels a (flash), b (split-KV) and c (merge). */
+/** Every attention check: kernels a (flash), b (split-KV) and c (merge), over f32 and 16-bit, paged caches. */
 export const attentionChecks: Check[] = [
   caseCheck('attention.prefill', prefill),
   caseCheck('attention.star.phase1', phase1),
@@ -230,5 +336,7 @@ export const attentionChecks: Check[] = [
   caseCheck('attention.decode', decode),
   caseCheck('attention.paths', paths),
   caseCheck('attention.edge', edge),
+  caseCheck('attention.kv16', half),
+  caseCheck('attention.paged', paged),
   mergeCheck,
 ];

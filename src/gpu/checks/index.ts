@@ -4,12 +4,13 @@ import type { GpuContext } from '../context';
 import { attentionChecks } from './attention';
 import { basicChecks } from './basic';
 import type { Check, CheckResult } from './check';
+import { kvStoreChecks } from './kv_store';
 import { linearChecks } from './linear';
 
 export type { Check, CheckResult } from './check';
 
 /** Every kernel check, in the order they run. */
-export const allChecks: Check[] = [...basicChecks, ...linearChecks, ...attentionChecks];
+export const allChecks: Check[] = [...basicChecks, ...linearChecks, ...kvStoreChecks, ...attentionChecks];
 
 /**
  * Which checks to run: a predicate on the id, or a comma-separated list of id prefixes

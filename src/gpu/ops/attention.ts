@@ -3,17 +3,36 @@
 // the query's own rows) and decode. Two kernels share one key rule and one output format: flash
 // (attention.wgsl) for many rows, split-KV (attention_decode.wgsl) for few; either may split the key list
 // over workgroups, whose partial results attention_merge.wgsl combines exactly.
+// The cache is paged (a layer's K and V in several bindings of pageRows rows) and f32 or 16-bit: a call runs
+// per page it sees, each page's partials going to consecutive slots of the scratch, then one exact merge (in
+// rounds when the partials outgrow the scratch). A call that sees one page dispatches as an unpaged cache would.
 import { grid, type Binding, type Recorder } from '../context';
 import type { AttentionDecodeParams } from '../kernel_params';
-import { ceilPow2, dummyBuffer, expectBindingFloats } from './binding';
+import { scheduleAttention, type AttentionScratch, type AttentionTuning, type PageCall } from './attention_plan';
+import { dummyBuffer, expectBindingFloats } from './binding';
+import { copyWords } from './kv_store';
+
+export * from './attention_plan';
+
+/** Element type of a KV cache: f32, or 16-bit values two per u32. */
+export type KvElement = 'f32' | 'f16' | 'bf16';
+
+/** One layer's K (or V): pages in row order; page p holds cache rows [p·pageRows, p·pageRows + its rows). */
+export interface KvPages {
+  /** f32: (rows, kvDim) f32; f16/bf16: (rows, kvDim) 16-bit values, two per u32 (element 2i in the low half, as src/model/f16.ts packs) */
+  pages: Binding[];
+  /** Every page but the last has exactly pageRows rows. */
+  pageRows: number;
+  dtype: KvElement;
+}
 
 export interface AttentionArgs {
   /** (T, nHeads, headSize) f32 */
   q: Binding;
-  /** (S, nKvHeads, headSize) f32: a layer's key cache, absolute rows */
-  k: Binding;
-  /** (S, nKvHeads, headSize) f32 */
-  v: Binding;
+  /** a layer's key cache, pages of (pageRows, nKvHeads, headSize); visibility below is in absolute rows across pages */
+  k: KvPages;
+  /** the layer's value cache, same pageRows and dtype as k */
+  v: KvPages;
   /** (T, nHeads, headSize) f32 */
   out: Binding;
   /** (T, nHeads) f32: natural-log log-sum-exp of the scaled scores each row saw; −∞ if it saw none. */
@@ -36,222 +55,123 @@ export interface AttentionArgs {
   tuning?: AttentionTuning;
 }
 
-/** Flash tile shape: TX threads per row group (key tile 4·TX), TY row groups (query tile 4·TY). */
-export interface FlashTiles {
-  tx: number;
-  ty: number;
-}
+/** Which cache rows the query rows see (see AttentionArgs). */
+export type AttentionVisibility = Pick<AttentionArgs, 'fullStart' | 'fullLen' | 'kvStart' | 'kvLen' | 'causal' | 'causalOffset'>;
 
-export interface AttentionTuning {
-  path?: 'flash' | 'decode';
-  /** Exact number of key splits (clamped to the key tiles and to the scratch capacity). */
-  splits?: number;
-  flash?: FlashTiles;
-  /** Keys per tile of the split-KV kernel. */
-  decodeBk?: number;
-  /** Workgroups to aim for when deciding how far to split the keys. */
-  targetWorkgroups?: number;
-}
+/** What planning needs of a call: everything but the bindings. */
+export type AttentionCall = Omit<AttentionArgs, 'q' | 'k' | 'v' | 'out' | 'lse'>;
 
-/** Query rows per KV head (T · group) up to which the split-KV kernel is used (a guess: tune on the H200). */
-export const kDecodeMaxRows = 16;
-/** Workgroups a dispatch should offer to fill a large GPU (an H200 has 132 SMs). */
-export const kTargetWorkgroups = 512;
-const kMaxSplits = 1024;
-const kMinTilesPerSplit = 2;
-// preferred first; each must fit the device's invocation and workgroup-storage limits
-const kFlashCandidates: FlashTiles[] = [
-  { tx: 8, ty: 16 },
-  { tx: 8, ty: 8 },
-  { tx: 8, ty: 4 },
-  { tx: 16, ty: 4 },
-  { tx: 8, ty: 2 },
-];
-
-/** What an `AttentionScratch` serves: calls of up to maxRows query tokens of one model's head shape. */
-export interface AttentionCapacity {
-  /** Query tokens of the largest call (a prefill chunk's rows). */
-  maxRows: number;
-  nHeads: number;
-  headSize: number;
-  /** Most splits of one call. Default 64. */
-  maxSplits?: number;
-}
-
-// splitting pays only while a call offers fewer than kTargetWorkgroups workgroups of ≤ 64 rows: then
-// splits · T · nHeads < 2 · kTargetWorkgroups · 64, whatever T is, so the scratch needs no more rows than that
-const kMaxPartialRows = 2 * kTargetWorkgroups * 64;
-
-/** Preallocated partial results of split-KV attention, reused by every call on one device. */
-export class AttentionScratch {
-  /** (partialRows, headSize) f32: (splits, T, nHeads, headSize) of the current call */
-  readonly outs: GPUBuffer;
-  /** (partialRows) f32: (splits, T, nHeads) */
-  readonly lses: GPUBuffer;
-  private readonly partialRows: number;
-  private readonly maxSplits: number;
-
-  constructor(device: GPUDevice, readonly capacity: AttentionCapacity) {
-    this.maxSplits = Math.min(kMaxSplits, capacity.maxSplits ?? 64);
-    this.partialRows = Math.max(1, Math.min(this.maxSplits * capacity.maxRows * capacity.nHeads, kMaxPartialRows));
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.outs = device.createBuffer({ size: this.partialRows * capacity.headSize * 4, usage, label: 'attention split outs' });
-    this.lses = device.createBuffer({ size: this.partialRows * 4, usage, label: 'attention split lses' });
-  }
-
-  /** How many splits fit for a call of T tokens (0 when even one does not). */
-  maxSplitsFor(T: number, nHeads: number, headSize: number): number {
-    if (headSize > this.capacity.headSize) return 0;
-    return Math.min(this.maxSplits, Math.floor(this.partialRows / (T * nHeads)));
-  }
-
-  destroy(): void {
-    this.outs.destroy();
-    this.lses.destroy();
-  }
-}
-
-/** Workgroup storage (bytes) of the flash kernel for one tile shape. */
-export function flashStorageBytes(headSize: number, t: FlashTiles): number {
-  const stride = headSize / 4 + 1;
-  return (4 * t.ty * stride + 4 * t.tx * stride + 4 * t.ty * (t.tx + 1) + t.tx * t.ty) * 16;
-}
-
-/** The first preferred flash tile shape this device can run for `headSize`, or `want` after checking it. */
-export function chooseFlashTiles(limits: GPUSupportedLimits, headSize: number, want?: FlashTiles): FlashTiles {
-  const fits = (t: FlashTiles) =>
-    t.tx * t.ty <= limits.maxComputeInvocationsPerWorkgroup &&
-    Math.ceil(headSize / 4 / t.tx) <= 4 &&
-    flashStorageBytes(headSize, t) <= limits.maxComputeWorkgroupStorageSize;
-  if (want) {
-    if (!fits(want)) throw new RangeError(`flash tiles tx=${want.tx} ty=${want.ty} do not fit headSize ${headSize} on this device`);
-    return want;
-  }
-  const t = kFlashCandidates.find(fits);
-  if (!t) throw new RangeError(`no flash attention tiling fits headSize ${headSize} on this device`);
-  return t;
-}
-
-/** Split-KV kernel shape: workgroup size, keys per tile, query rows per KV head its tiles hold. */
-export interface DecodeConfig {
-  wg: number;
-  bk: number;
-  rmax: number;
-}
-
-/** Split-KV kernel configuration for `rows` query rows per KV head, or null when they do not fit it. */
-export function chooseDecodeConfig(limits: GPUSupportedLimits, headSize: number, rows: number, bk?: number): DecodeConfig | null {
-  const hd4 = headSize / 4;
-  const outputs = rows * hd4;
-  const wg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, Math.max(64, ceilPow2(outputs)));
-  if (outputs > 4 * wg) return null;
-  // few buckets, so that few pipelines get compiled
-  const rmax = Math.max(4, ceilPow2(rows));
-  for (const b of bk ? [bk] : [64, 32, 16]) {
-    const bytes = rmax * hd4 * 16 + b * (2 * hd4 + 1) * 16 + rmax * b * 4;
-    if (bytes <= limits.maxComputeWorkgroupStorageSize) return { wg, bk: b, rmax };
-  }
-  return null;
-}
-
-/** What `attention` dispatches for one call. */
-export interface AttentionPlan {
-  kernel: 'flash' | 'decode';
-  /** flash: tile shape */
-  tiles?: FlashTiles;
-  /** decode: workgroup size, keys per tile, rows the tiles hold */
-  decode?: DecodeConfig;
-  /** Keys per tile. */
-  bk: number;
-  /** Query tiles per KV head (1 for decode). */
-  nQTiles: number;
-  /** Key splits (1: results go straight to out; more: to the scratch, then merged). */
-  splits: number;
-  tilesPerSplit: number;
-}
-
-/** Chooses the kernel, its tiles and the key splits for a call on a device with these limits. */
-export function planAttention(limits: GPUSupportedLimits, a: AttentionArgs, scratch?: AttentionScratch): AttentionPlan {
-  const nRows = a.T * (a.nHeads / a.nKvHeads);
-  const tune = a.tuning ?? {};
-  let decode: DecodeConfig | null = null;
-  if (tune.path === 'decode') {
-    decode = chooseDecodeConfig(limits, a.headSize, nRows, tune.decodeBk);
-    if (!decode) throw new RangeError(`split-KV attention cannot hold ${nRows} rows of headSize ${a.headSize}`);
-  } else if (tune.path !== 'flash' && nRows <= kDecodeMaxRows) {
-    decode = chooseDecodeConfig(limits, a.headSize, nRows);
-  }
-  const tiles = decode ? undefined : chooseFlashTiles(limits, a.headSize, tune.flash);
-  const bk = decode ? decode.bk : 4 * tiles!.tx;
-  const nQTiles = decode ? 1 : Math.ceil(nRows / (4 * tiles!.ty));
-
-  // key tiles of the q tile that sees the most keys; splits cut this list into equal runs
-  const causalKeys = a.causal ? Math.max(0, Math.min(a.kvLen, a.T + a.causalOffset)) : a.kvLen;
-  const nTiles = Math.ceil(a.fullLen / bk) + Math.ceil(causalKeys / bk);
-  const maxSplits = Math.min(scratch ? scratch.maxSplitsFor(a.T, a.nHeads, a.headSize) : 1, limits.maxComputeWorkgroupsPerDimension);
-  const wanted = Math.ceil((tune.targetWorkgroups ?? kTargetWorkgroups) / (nQTiles * a.nKvHeads));
-  let splits = tune.splits ?? Math.min(wanted, Math.ceil(nTiles / kMinTilesPerSplit));
-  splits = Math.max(1, Math.min(splits, maxSplits, nTiles));
-  const tilesPerSplit = Math.max(1, Math.ceil(nTiles / splits));
-  splits = Math.max(1, Math.ceil(nTiles / tilesPerSplit));
-  return { kernel: decode ? 'decode' : 'flash', tiles, decode: decode ?? undefined, bk, nQTiles, splits, tilesPerSplit };
-}
-
-/** Records attention as described by `a`; pass a scratch to let long key lists split over workgroups. */
+/** Records attention as described by `a`; a scratch lets long key lists split and several pages merge. */
 export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScratch): void {
   validate(a);
   if (a.T === 0) return;
   const device = r.ctx.device;
-  const limits = device.limits;
-  const plan = planAttention(limits, a, scratch);
-  const { splits } = plan;
-  const direct = splits === 1;
+  const sched = scheduleAttention(device.limits, a, scratch);
   const rows = a.T * a.nHeads;
-  const out: Binding = direct ? a.out : { buffer: scratch!.outs, offset: 0, size: splits * rows * a.headSize * 4 };
-  const lse: Binding = direct ? (a.lse ?? dummyBuffer(device)) : { buffer: scratch!.lses, offset: 0, size: splits * rows * 4 };
-  const writeLse = !direct || a.lse ? 1 : 0;
+  if (sched.kind === 'page') {
+    const { call } = sched;
+    const { splits } = call.plan;
+    if (splits === 1) {
+      dispatchPage(r, a, call, a.out, a.lse ?? dummyBuffer(device), a.lse ? 1 : 0);
+      return;
+    }
+    const s = scratch!;
+    const out = { buffer: s.outs, offset: 0, size: splits * rows * a.headSize * 4 };
+    dispatchPage(r, a, call, out, { buffer: s.lses, offset: 0, size: splits * rows * 4 }, 1);
+    mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: a.lse, H: splits, T: a.T, nHeads: a.nHeads, headSize: a.headSize });
+  } else if (sched.kind === 'pages') {
+    const s = scratch!;
+    const out = { buffer: s.outs, offset: 0, size: sched.slots * rows * a.headSize * 4 };
+    const lse = { buffer: s.lses, offset: 0, size: sched.slots * rows * 4 };
+    const carryLse = { buffer: s.carryLse, offset: 0, size: rows * 4 };
+    sched.rounds.forEach((round, i) => {
+      for (const call of round) dispatchPage(r, a, call, out, lse, 1);
+      const last = round[round.length - 1];
+      const H = last.splitBase + last.plan.splits;
+      const final = i === sched.rounds.length - 1;
+      mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: final ? a.lse : carryLse, H, T: a.T, nHeads: a.nHeads, headSize: a.headSize });
+      if (final) return;
+      // the running result becomes slot 0 of the next round
+      copyWords(r, a.out, 0, s.outs, 0, rows * a.headSize);
+      copyWords(r, carryLse, 0, s.lses, 0, rows);
+    });
+  } else {
+    const { blockRows } = sched;
+    const qRow = a.nHeads * a.headSize;
+    for (let t0 = 0; t0 < a.T; t0 += blockRows) {
+      const T = Math.min(blockRows, a.T - t0);
+      attention(
+        r,
+        {
+          ...a,
+          q: window(a.q, t0 * qRow, T * qRow),
+          out: window(a.out, t0 * qRow, T * qRow),
+          lse: a.lse && window(a.lse, t0 * a.nHeads, T * a.nHeads),
+          T,
+          causalOffset: a.causalOffset + t0,
+        },
+        scratch,
+      );
+    }
+  }
+}
+
+// one page's dispatch: the kernel sees the page's rows and the call's visibility inside it
+function dispatchPage(r: Recorder, a: AttentionArgs, call: PageCall, out: Binding, lse: Binding, writeLse: number): void {
+  const { plan, vis } = call;
+  const limits = r.ctx.device.limits;
+  const kv = kKvCode[a.k.dtype];
   // the split-KV kernel's Params; the flash kernel's add nQTiles
   const common: AttentionDecodeParams = {
     T: a.T,
     nHeads: a.nHeads,
     nKvHeads: a.nKvHeads,
     group: a.nHeads / a.nKvHeads,
-    fullStart: a.fullStart,
-    fullLen: a.fullLen,
-    kvStart: a.kvStart,
-    kvLen: a.kvLen,
-    causal: a.causal ? 1 : 0,
-    causalOffset: a.causalOffset,
+    fullStart: vis.fullStart,
+    fullLen: vis.fullLen,
+    kvStart: vis.kvStart,
+    kvLen: vis.kvLen,
+    causal: vis.causal ? 1 : 0,
+    causalOffset: vis.causalOffset,
     scaleLog2: a.scale * Math.LOG2E,
     tilesPerSplit: plan.tilesPerSplit,
     writeLse,
+    splitBase: call.splitBase,
   };
-  const buffers = [a.q, a.k, a.v, out, lse];
+  const buffers = [a.q, a.k.pages[call.page], a.v.pages[call.page], out, lse];
   const hd4 = a.headSize / 4;
   if (plan.decode) {
     const d = plan.decode;
     if (a.nKvHeads > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`nKvHeads ${a.nKvHeads} over the workgroup limit`);
+    // f32 keeps the constants (and so the pipeline) of the unpaged f32 kernel
+    const constants = { HD4: hd4, WG: d.wg, BK: d.bk, RMAX: d.rmax };
     r.dispatch('attention_decode', {
-      constants: { HD4: hd4, WG: d.wg, BK: d.bk, RMAX: d.rmax },
+      constants: kv ? { ...constants, KV: kv } : constants,
       params: common,
       buffers,
-      workgroups: [a.nKvHeads, splits],
+      workgroups: [a.nKvHeads, plan.splits],
       label: 'attention_decode',
     });
   } else {
     const t = plan.tiles!;
     const [x, y] = grid(plan.nQTiles * a.nKvHeads, limits.maxComputeWorkgroupsPerDimension);
+    const constants = { HD4: hd4, TX: t.tx, TY: t.ty };
     r.dispatch('attention', {
-      constants: { HD4: hd4, TX: t.tx, TY: t.ty },
+      constants: kv ? { ...constants, KV: kv } : constants,
       params: { ...common, nQTiles: plan.nQTiles },
       buffers,
-      workgroups: [x, y, splits],
+      workgroups: [x, y, plan.splits],
       label: 'attention',
     });
   }
-  if (!direct) {
-    mergeAttention(r, { outs: scratch!.outs, lses: scratch!.lses, out: a.out, lse: a.lse, H: splits, T: a.T, nHeads: a.nHeads, headSize: a.headSize });
-  }
+}
+
+const kKvCode: Record<KvElement, number> = { f32: 0, f16: 1, bf16: 2 };
+
+// elements [start, start + count) of a binding of 4-byte elements (offsets stay aligned: see scheduleAttention)
+function window(b: Binding, start: number, count: number): Binding {
+  if ('buffer' in b && b.buffer) return { buffer: b.buffer, offset: (b.offset ?? 0) + start * 4, size: count * 4 };
+  return { buffer: b as GPUBuffer, offset: start * 4, size: count * 4 };
 }
 
 /** Exact merge of H partial results over disjoint key sets (split-KV reduction, Star phase-2 host merge). */
@@ -301,11 +221,14 @@ function validate(a: AttentionArgs): void {
   if (!Number.isInteger(a.causalOffset)) throw new RangeError(`attention: causalOffset ${a.causalOffset} is not an integer`);
   if (a.headSize === 0 || a.headSize % 4 !== 0) throw new RangeError(`attention: headSize ${a.headSize} is not a positive multiple of 4`);
   if (a.nKvHeads === 0 || a.nHeads % a.nKvHeads !== 0) throw new RangeError(`attention: nHeads ${a.nHeads} is not a multiple of nKvHeads ${a.nKvHeads}`);
-  const kvRow = a.nKvHeads * a.headSize;
-  const cacheRows = Math.max(a.fullLen ? a.fullStart + a.fullLen : 0, a.kvLen ? a.kvStart + a.kvLen : 0);
+  if (!(a.k.dtype in kKvCode)) throw new TypeError(`attention: unknown KV dtype ${String(a.k.dtype)}`);
+  if (a.k.dtype !== a.v.dtype || a.k.pageRows !== a.v.pageRows || a.k.pages.length !== a.v.pages.length) {
+    throw new RangeError('attention: k and v must have the same dtype, pageRows and number of pages');
+  }
+  if (!Number.isInteger(a.k.pageRows) || a.k.pageRows <= 0) throw new RangeError(`attention: pageRows ${a.k.pageRows} is not a positive integer`);
+  if (a.k.pages.length === 0) throw new RangeError('attention: the cache has no pages');
+  if (a.k.dtype !== 'f32' && a.headSize % 8 !== 0) throw new RangeError(`attention: ${a.k.dtype} KV needs headSize % 8 == 0, got ${a.headSize}`);
   expectBindingFloats(a.q, a.T * a.nHeads * a.headSize, 'attention q');
   expectBindingFloats(a.out, a.T * a.nHeads * a.headSize, 'attention out');
   if (a.lse) expectBindingFloats(a.lse, a.T * a.nHeads, 'attention lse');
-  expectBindingFloats(a.k, cacheRows * kvRow, 'attention k');
-  expectBindingFloats(a.v, cacheRows * kvRow, 'attention v');
 }
