@@ -11,6 +11,8 @@ import { describeResults, runHarness } from './harness';
 const kParityMs = 6 * 60_000;
 const kStarMs = 4 * 60_000;
 const kDeathMs = 2 * 60_000;
+// kv-paging: measured below; two engines, three settings, one of them starting two Web Worker hosts
+const kPagingMs = 4 * 60_000;
 
 /** Runs `suite` in the page and asserts that it produced results and that every one passed. */
 async function expectSuitePasses(page: import('@playwright/test').Page, suite: string, timeoutMs: number, filter = ''): Promise<void> {
@@ -37,4 +39,9 @@ test('Star Attention: single-device matches torch; Web Worker hosts equal single
 test('a host Web Worker dying in phase 1 rejects the run within seconds, naming it; the others shut down', async ({ page }) => {
   test.setTimeout(kDeathMs + 60_000);
   await expectSuitePasses(page, 'host-death', kDeathMs);
+});
+
+test('KV caches paged in 2 KiB bindings equal unpaged ones (1e-5): page and Web Worker hosts, f32 and f16', async ({ page }) => {
+  test.setTimeout(kPagingMs + 60_000);
+  await expectSuitePasses(page, 'kv-paging', kPagingMs);
 });

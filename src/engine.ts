@@ -1,18 +1,20 @@
 // The engine: one typed API for the page, the worker client and the CLI. It tokenizes, validates,
 // plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
-import { AbortError, ContextTooLongError, EngineDisposedError, GpuLimitError, HostCrashedError, InvalidRequestError } from './errors';
+import { AbortError, ContextTooLongError, EngineDisposedError, HostCrashedError, InvalidRequestError } from './errors';
 import { GpuContext } from './gpu/context';
 import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 import { checkSequenceLength, type ModelConfig } from './model/config';
+import { kKvDtypes, type KvDtype } from './model/kv_cache';
 import { readModelConfig } from './model/load';
 import { samplingParams, seededUniform, type SamplingOptions } from './model/sampler';
 import { openSource } from './model/source';
-import { loadTokenizer, StreamDecoder, type Tokenizer } from './model/tokenizer';
+import { checkTokenizerFitsModel, loadTokenizer, StreamDecoder, type Tokenizer } from './model/tokenizer';
 import type { WeightStorage } from './model/weights';
-import type { Host, HostInit, ModelLocation } from './hosts/host';
+import type { Host, HostInit, HostMemoryUse, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
 import { WorkerHost } from './hosts/worker_host';
 import { runStar, type PhaseTimings } from './star/coordinator';
+import { checkMemory, maxKvRows, planMemory, type MemoryInputs, type MemoryPlan } from './star/memory_plan';
 import { compileStar, type StarMode, type StarProgram } from './star/program';
 import type { SizeSpec } from './star/size';
 
@@ -26,14 +28,37 @@ export interface EngineOptions {
   model: ModelLocation;
   /** Weight storage on the GPU (default f32; 16-bit halves memory). */
   storage?: WeightStorage;
-  /** Longest prompt + generation the engine accepts (default: the model's max positions, capped at 32768). */
-  maxContext?: number;
+  /**
+   * Longest prompt + generation the engine accepts (default: the model's max positions, capped at 32768).
+   * 'auto': the model's max positions, capped by what fits one host's device when its memory is known.
+   */
+  maxContext?: number | 'auto';
+  /**
+   * KV cache element type (default 'f16', as every peer; 'bf16'; 'f32' for exact parity with transformers).
+   * 16-bit K (after RoPE) and V are rounded to nearest even. A request may override it.
+   */
+  kvDtype?: KvDtype;
+  /**
+   * GPU memory each host's device may use, in bytes, checked by the memory plan before anything is allocated
+   * (default: what the platform reports, where it does; otherwise only the device's buffer limits are checked).
+   */
+  gpuMemoryBytes?: number;
   /** Rows per prefill chunk (bounds activation memory; default 512). */
   chunkRows?: number;
   adapter?: AdapterChoice;
   /** Node: download cache folder. */
   cacheDir?: string;
-  /** Split weight matrices above this many bytes per binding (default: the device's limit; tests use less). */
+  /** Node: the download cache's size cap in bytes (default $STAR_ATTN_CACHE_MAX_BYTES, else 64 GiB). */
+  cacheMaxBytes?: number;
+  /** Milliseconds to wait for a server's response headers, and for each 1 KiB of a body (default 15 000 each). */
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Scan every weight for NaN/Inf while loading and name the first bad tensor (default off: one more pass). */
+  checkWeights?: boolean;
+  /**
+   * Largest binding the engine plans with (default: the device's limit): weight matrices above it are split
+   * and KV caches paged. Lower it for browsers with small limits, or to test paging.
+   */
   maxBindingBytes?: number;
   /** Node workers mode: a child process per host (default, crash-isolated) or a worker_thread per host. */
   isolation?: 'process' | 'thread';
@@ -91,6 +116,8 @@ export interface GenerateRequest extends AttentionOptions, SamplingOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** Return the logits of the first generated position. */
   wantLogits?: boolean;
+  /** KV cache element type for this request (default: the engine's). */
+  kvDtype?: KvDtype;
 }
 
 export interface GenerateResult {
@@ -102,12 +129,21 @@ export interface GenerateResult {
   timings: PhaseTimings & { prefillMs: number; decodeMsPerToken: number; decodeTokensPerSecond: number };
   /** GPU memory held by the hosts that ran: weights, KV cache and activations (bytes). */
   gpuMemoryBytes: number;
+  /** The same, by part (summed over hosts). */
+  gpuMemory: HostMemoryUse;
   attention: 'global' | 'star';
-  plan: { blockSize: number; anchorSize: number; hosts: number; mode: 'workers' | 'single-device' };
+  plan: { blockSize: number; anchorSize: number; hosts: number; mode: 'workers' | 'single-device'; kvDtype: KvDtype };
   logits?: Float32Array;
 }
 
 /** What the page's worker client and the in-process engine both implement. */
+/** What a request would run, before it runs: its per-host programs and their memory. */
+export interface RunPlan {
+  program: StarProgram;
+  memory: MemoryPlan;
+  kvDtype: KvDtype;
+}
+
 export interface EngineApi {
   readonly config: ModelConfig;
   generate(req: GenerateRequest): Promise<GenerateResult>;
@@ -130,34 +166,61 @@ export class Engine implements EngineApi {
 
   static async load(opts: EngineOptions): Promise<Engine> {
     const progress = opts.onProgress as ((e: unknown) => void) | undefined;
-    const src = await openSource(opts.model, { cacheDir: opts.cacheDir, onProgress: progress });
+    const source = { connectTimeoutMs: opts.connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs, cacheMaxBytes: opts.cacheMaxBytes };
+    const src = await openSource(opts.model, { ...source, cacheDir: opts.cacheDir, onProgress: progress });
     const config = await readModelConfig(src);
     const tokenizer = await loadTokenizer(src);
-    const maxContext = opts.maxContext ?? Math.min(config.maxPos, 32768);
-    for (const [name, v] of [['maxContext', maxContext], ['chunkRows', opts.chunkRows ?? 512]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${v}`);
+    checkTokenizerFitsModel(tokenizer, config, src.description);
+    const kvDtype = opts.kvDtype ?? 'f16';
+    if (!kKvDtypes.includes(kvDtype)) throw new InvalidRequestError(`kvDtype must be one of ${kKvDtypes.join(', ')}, got '${kvDtype}'`);
+    const chunkRows = opts.chunkRows ?? 512;
+    for (const [name, v] of [['chunkRows', chunkRows], ['maxBindingBytes', opts.maxBindingBytes ?? 4], ['gpuMemoryBytes', opts.gpuMemoryBytes ?? 1]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${v}`);
     }
-    if (maxContext > config.maxPos) {
-      throw new ContextTooLongError(`maxContext ${maxContext} exceeds the model's max_position_embeddings (${config.maxPos})`);
-    }
-    const init: HostInit = {
-      model: opts.model,
-      storage: opts.storage ?? 'f32',
-      maxPositions: maxContext,
-      chunkRows: opts.chunkRows ?? 512,
-      adapter: opts.adapter,
-      cacheDir: opts.cacheDir,
-      maxBindingBytes: opts.maxBindingBytes,
-      isolation: opts.isolation,
-    };
     const ctx = new GpuContext(await requestDevice(opts.adapter));
-    const engine = new Engine(config, tokenizer, init, ctx, opts);
-    if (opts.preload ?? true) await engine.localHost(progress);
-    return engine;
+    try {
+      const deviceBytes = opts.gpuMemoryBytes ?? ctx.handle.info.memoryBytes;
+      const storage = opts.storage ?? 'f32';
+      let maxContext: number;
+      if (opts.maxContext === 'auto') {
+        // the RoPE table of the model's positions is planned in, so the fit errs small
+        const m = memoryInputs(config, ctx, storage, config.maxPos, chunkRows, kvDtype, opts.maxBindingBytes);
+        maxContext = Math.max(1, Math.min(config.maxPos, deviceBytes === undefined ? Infinity : maxKvRows(m, deviceBytes)));
+      } else {
+        maxContext = opts.maxContext ?? Math.min(config.maxPos, 32768);
+      }
+      if (!Number.isInteger(maxContext) || maxContext < 1) throw new InvalidRequestError(`maxContext must be a positive integer or 'auto', got ${maxContext}`);
+      if (maxContext > config.maxPos) {
+        throw new ContextTooLongError(`maxContext ${maxContext} exceeds the model's max_position_embeddings (${config.maxPos})`);
+      }
+      const init: HostInit = {
+        model: opts.model,
+        storage,
+        maxPositions: maxContext,
+        chunkRows,
+        adapter: opts.adapter,
+        cacheDir: opts.cacheDir,
+        source,
+        checkWeights: opts.checkWeights,
+        maxBindingBytes: opts.maxBindingBytes,
+        isolation: opts.isolation,
+      };
+      const engine = new Engine(config, tokenizer, init, ctx, { ...opts, kvDtype, gpuMemoryBytes: deviceBytes });
+      if (opts.preload ?? true) await engine.localHost(progress);
+      return engine;
+    } catch (e) {
+      ctx.handle.destroy();
+      throw e;
+    }
   }
 
   get gpu(): GpuInfo {
     return this.ctx.handle.info;
+  }
+
+  /** The KV cache element type requests use unless they say otherwise. */
+  get kvDtype(): KvDtype {
+    return this.opts.kvDtype ?? 'f16';
   }
 
   get maxContext(): number {
@@ -249,10 +312,11 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * Checks every option against the model and device and compiles the run's per-host programs, all before
-   * any GPU work starts. `bindAlign` is the hosts' binding alignment (default: this engine's device).
+   * Checks every option against the model and device, compiles the run's per-host programs and plans their
+   * memory, all before any GPU work starts. `bindAlign` is the hosts' binding alignment (default: this
+   * engine's device).
    */
-  planRequest(ctxLen: number, queryLen: number, maxNewTokens: number, opts: AttentionOptions, bindAlign?: number): StarProgram {
+  planRequest(ctxLen: number, queryLen: number, maxNewTokens: number, opts: AttentionOptions & { kvDtype?: KvDtype }, bindAlign?: number): RunPlan {
     const total = ctxLen + queryLen + maxNewTokens;
     if (total > this.maxContext) {
       throw new ContextTooLongError(
@@ -261,6 +325,8 @@ export class Engine implements EngineApi {
       );
     }
     checkSequenceLength(this.config, total);
+    const kvDtype = opts.kvDtype ?? this.opts.kvDtype ?? 'f16';
+    if (!kKvDtypes.includes(kvDtype)) throw new InvalidRequestError(`kvDtype must be one of ${kKvDtypes.join(', ')}, got '${kvDtype}'`);
     const program = compileStar({
       attention: opts.attention ?? 'global',
       ctxLen,
@@ -275,12 +341,16 @@ export class Engine implements EngineApi {
       qDim: this.config.qDim,
       nHeads: this.config.nHeads,
     });
-    const perLayer = total * this.config.kvDim * 4;
-    const limit = this.ctx.device.limits.maxStorageBufferBindingSize;
-    if (program.mode === 'single-device' && perLayer > limit) {
-      throw new GpuLimitError(`a KV cache of ${total} rows needs ${perLayer} bytes per layer, over this device's binding limit ${limit}; use mode 'workers' with more hosts`);
-    }
-    return program;
+    const m = memoryInputs(this.config, this.ctx, this.init.storage, this.init.maxPositions, this.init.chunkRows, kvDtype, this.init.maxBindingBytes, this.opts.gpuMemoryBytes);
+    const memory = planMemory(program, m);
+    checkMemory(memory, program, m);
+    return { program, memory, kvDtype };
+  }
+
+  /** What `generate(req)` would run and the memory it would take, without running it (tokenizes only). */
+  plan(req: GenerateRequest): RunPlan {
+    const { contextIds, queryIds } = this.tokenizeRequest(req);
+    return this.planRequest(contextIds.length, queryIds.length, req.maxNewTokens ?? 128, req);
   }
 
   /** Settles when every request accepted so far has finished (resolved or rejected). */
@@ -320,7 +390,7 @@ export class Engine implements EngineApi {
     const { contextIds, queryIds } = this.tokenizeRequest(req);
     const maxNewTokens = req.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidRequestError(`maxNewTokens must be ≥ 1, got ${maxNewTokens}`);
-    let program = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req);
+    let { program, kvDtype } = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req);
     const sampling = samplingParams(req);
     const onProgress = req.onProgress ?? this.opts.onProgress;
     let hosts: Host[];
@@ -328,7 +398,7 @@ export class Engine implements EngineApi {
       const pool = await this.workerHosts(hostDescsOf(req), onProgress);
       hosts = pool.hosts;
       // short blocks share chunks where the hosts' own devices can bind them
-      if (pool.bindAlign !== program.spec.bindAlign) program = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req, pool.bindAlign);
+      if (pool.bindAlign !== program.spec.bindAlign) ({ program, kvDtype } = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req, pool.bindAlign));
     } else {
       hosts = [await this.localHost()];
     }
@@ -367,6 +437,7 @@ export class Engine implements EngineApi {
         queryIds: Uint32Array.from(queryIds),
         maxNewTokens,
         nLayers: this.config.nLayers,
+        kvDtype,
         sampling,
         uniform: seededUniform(req.seed ?? 0),
         onToken,
@@ -384,6 +455,7 @@ export class Engine implements EngineApi {
       if (text.length > emitted) req.onToken?.(text.slice(emitted), generated[generated.length - 1]);
     }
     const t = run.timings;
+    const memory = await this.memoryOf(hosts);
     const decodeSteps = Math.max(0, t.steps - 1);
     return {
       text,
@@ -397,16 +469,21 @@ export class Engine implements EngineApi {
         decodeMsPerToken: decodeSteps ? t.decodeMs / decodeSteps : 0,
         decodeTokensPerSecond: decodeSteps ? (1000 * decodeSteps) / t.decodeMs : 0,
       },
-      gpuMemoryBytes: await this.memoryOf(hosts),
+      gpuMemoryBytes: memory.weights + memory.kvCache + memory.activations,
+      gpuMemory: memory,
       attention: req.attention ?? 'global',
-      plan: { blockSize: program.plan.blockSize, anchorSize: program.plan.anchorSize, hosts: program.plan.hosts.length, mode: program.mode },
+      plan: { blockSize: program.plan.blockSize, anchorSize: program.plan.anchorSize, hosts: program.plan.hosts.length, mode: program.mode, kvDtype },
       logits: run.firstLogits,
     };
   }
 
-  private async memoryOf(hosts: Host[]): Promise<number> {
-    const each = await Promise.all(hosts.map((h) => h.memoryBytes()));
-    return each.reduce((a, b) => a + b, 0);
+  private async memoryOf(hosts: Host[]): Promise<HostMemoryUse> {
+    const each = await Promise.all(hosts.map((h) => h.memory()));
+    return {
+      weights: each.reduce((n, m) => n + m.weights, 0),
+      kvCache: each.reduce((n, m) => n + m.kvCache, 0),
+      activations: each.reduce((n, m) => n + m.activations, 0),
+    };
   }
 
   /**
@@ -437,6 +514,32 @@ function waitTurn(before: Promise<unknown>, signal?: AbortSignal): Promise<void>
       resolve();
     });
   });
+}
+
+/** The memory plan's view of this model on this engine's device (worker hosts' devices are taken to match). */
+function memoryInputs(
+  cfg: ModelConfig,
+  ctx: GpuContext,
+  storage: WeightStorage,
+  maxPositions: number,
+  chunkRows: number,
+  kvDtype: KvDtype,
+  maxBindingBytes?: number,
+  deviceBytes?: number,
+): MemoryInputs {
+  const limits = ctx.device.limits;
+  const binding = Math.min(maxBindingBytes ?? Infinity, limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return {
+    cfg,
+    storage,
+    maxPositions,
+    chunkRows,
+    kvDtype,
+    maxBufferSize: limits.maxBufferSize,
+    bindingLimit: limits.maxStorageBufferBindingSize,
+    maxBindingBytes: binding,
+    deviceBytes,
+  };
 }
 
 function hostDescsOf(o: AttentionOptions): HostDescriptor[] {

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'GPU_LIMIT'
   | 'GPU_OUT_OF_MEMORY'
   | 'KV_CACHE_FULL'
+  | 'MEMORY_PLAN'
   | 'MODEL_NOT_FOUND'
   | 'MODEL_FORMAT'
   | 'MODEL_CONFIG'
@@ -140,6 +141,12 @@ export class KvCacheFullError extends StarAttentionError {
   override readonly name = 'KvCacheFullError';
 }
 
+/** A run the memory plan shows cannot fit (the message gives the numbers and what would fit). */
+export class MemoryPlanError extends StarAttentionError {
+  readonly code = 'MEMORY_PLAN';
+  override readonly name = 'MemoryPlanError';
+}
+
 // ---- models and files
 
 /** A model folder, file, Hub id or URL that does not exist. */
@@ -220,6 +227,7 @@ const kClasses: Record<ErrorCode, ErrorClass> = {
   GPU_LIMIT: GpuLimitError,
   GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
   KV_CACHE_FULL: KvCacheFullError,
+  MEMORY_PLAN: MemoryPlanError,
   MODEL_NOT_FOUND: ModelNotFoundError,
   MODEL_FORMAT: ModelFormatError,
   MODEL_CONFIG: ModelConfigError,

@@ -49,7 +49,7 @@ export const parity: Suite = async (_ctx, { filter, log }) => {
     const ref = await fetchReference(name);
     const t0 = performance.now();
     // the Node test's settings: a small chunk forces chunked prefill on the longer prompts
-    const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16 });
+    const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
     try {
       for (const p of ref.prompts) {
         const res = await generateLikeReference(engine, p);
@@ -81,7 +81,7 @@ export const star: Suite = async (_ctx, { log }) => {
   const name = 'tiny-llama';
   const ref = await fetchReference(name);
   const { contextIds, queryIds } = ref.star;
-  const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16 });
+  const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
   const run = (blockSize: number, anchorSize: number, hosts: number, mode: 'workers' | 'single-device') =>
     engine.generate({ contextIds, queryIds, attention: 'star', blockSize, anchorSize, hosts, mode, maxNewTokens: 8, stopAtEos: false, wantLogits: true });
   const out: CheckResult[] = [];
@@ -184,6 +184,7 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
       queryIds,
       maxNewTokens: 16,
       nLayers: 2,
+      kvDtype: 'f32',
       sampling: { temperature: 0, topK: 0, topP: 1 },
       uniform: () => 0.5,
       onToken: () => false,
@@ -202,7 +203,7 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
   out.push(await refusesWork('runStar: host 0 after dispose', hosts[0]));
 
   // 2. the same through the Engine: it must dispose its whole pool and start a fresh one next time
-  const engine = await Engine.load({ model: { baseUrl }, maxContext: 1024, chunkRows: 8, preload: false });
+  const engine = await Engine.load({ model: { baseUrl }, maxContext: 1024, chunkRows: 8, kvDtype: 'f32', preload: false });
   try {
     // test-only peek at the engine's private worker pool, to crash one of its hosts and see the rest shut
     const pool = () => (engine as unknown as { pool?: { hosts: WorkerHost[] } }).pool?.hosts;
@@ -247,6 +248,43 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
     log(`engine: rerun on a fresh pool ${(performance.now() - t0).toFixed(0)} ms`);
   } finally {
     await engine.dispose();
+  }
+  return out;
+};
+
+/**
+ * tiny-llama with KV caches paged in 2 KiB bindings (16 f32 or 32 16-bit rows per page) against one page per
+ * layer: global and Star in the page, Star with Web Worker hosts (each pages its own cache), f32 and f16;
+ * logits within 1e-5 and the same tokens.
+ */
+export const kvPaging: Suite = async (_ctx, { log }) => {
+  const name = 'tiny-llama';
+  const ref = await fetchReference(name);
+  const { contextIds, queryIds } = ref.star;
+  const load = (maxBindingBytes?: number) => Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16, maxBindingBytes });
+  const [unpaged, paged] = [await load(), await load(2048)];
+  const out: CheckResult[] = [];
+  try {
+    const settings = [
+      { what: 'global f32', kvDtype: 'f32' as const },
+      { what: 'Star b=16 a=8 single-device f16', kvDtype: 'f16' as const, attention: 'star' as const, blockSize: 16, anchorSize: 8, hosts: 2, mode: 'single-device' as const },
+      { what: 'Star b=24 Web Worker hosts f16', kvDtype: 'f16' as const, attention: 'star' as const, blockSize: 24, anchorSize: 24, hosts: 2, mode: 'workers' as const },
+    ];
+    for (const { what, ...opts } of settings) {
+      const t0 = performance.now();
+      const req = { contextIds, queryIds, ...opts, maxNewTokens: 6, stopAtEos: false, wantLogits: true };
+      const pages = paged.plan(req).memory.hosts.map((h) => h.kvPages);
+      const [a, b] = [await paged.generate(req), await unpaged.generate(req)];
+      const err = vectorRelError(a.logits!, b.logits!);
+      out.push(agrees(`${what}: paged (${pages.join('/')} pages per layer)`, pages.every((p) => p >= 2)));
+      out.push(result(`${what}: paged vs unpaged logits`, err, 1e-5));
+      const same = a.tokens.length === b.tokens.length && a.tokens.every((t, i) => t === b.tokens[i]);
+      out.push(agrees(same ? `${what}: tokens` : `${what}: tokens [${a.tokens}] vs [${b.tokens}]`, same));
+      log(`${what}: ${pages.join('/')} pages, rel err ${err.toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms`);
+    }
+  } finally {
+    await paged.dispose();
+    await unpaged.dispose();
   }
   return out;
 };

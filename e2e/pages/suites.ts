@@ -37,6 +37,7 @@ export const kSuites: Record<string, Suite> = {
   parity: async (ctx, opts) => (await import('./model_suites')).parity(ctx, opts),
   star: async (ctx, opts) => (await import('./model_suites')).star(ctx, opts),
   'host-death': async (ctx, opts) => (await import('./model_suites')).hostDeath(ctx, opts),
+  'kv-paging': async (ctx, opts) => (await import('./model_suites')).kvPaging(ctx, opts),
 };
 
 /** The suite called `name`, or an error listing the known ones. */

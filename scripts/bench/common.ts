@@ -58,6 +58,7 @@ export async function timedRun(
     contextIds,
     queryIds: Uint32Array.of(1),
     nLayers: cfg.nLayers,
+    kvDtype: 'f32',
     sampling: { temperature: 0, topK: 0, topP: 1 },
     uniform: () => 0.5,
     onToken: () => false,

@@ -42,6 +42,17 @@ export function sizeFlag(name: string, v: string | undefined): SizeSpec | undefi
   return spec;
 }
 
+const kUnits: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
+
+/** A byte count: 4096, 64K, 1.5GB, 80GiB (K/M/G/T = powers of 1000, Ki/Mi/Gi/Ti = of 1024; B optional). */
+export function bytesFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]i?)?b?\s*$/i.exec(v);
+  const n = m ? Number(m[1]) * kUnits[(m[2] ?? '').toLowerCase()] : NaN;
+  if (!Number.isFinite(n) || n < 1) throw new UsageError(`--${name} must be a byte count such as 4096, 64K or 80GiB, got "${v}"`);
+  return Math.floor(n);
+}
+
 export function numFlag(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -73,7 +84,15 @@ export const kModelFlags = {
   'max-context': { type: 'string' },
   'chunk-rows': { type: 'string' },
   adapter: { type: 'string' },
+  'kv-dtype': { type: 'string' },
+  'max-binding-bytes': { type: 'string' },
+  'gpu-memory': { type: 'string' },
+  'check-weights': { type: 'boolean' },
 } as const;
+
+/** The model flags in a usage line. */
+export const kModelUsage =
+  '[--storage f32|f16|bf16] [--kv-dtype f16|bf16|f32] [--max-context N|auto] [--chunk-rows N] [--max-binding-bytes B] [--gpu-memory B] [--adapter name|index] [--check-weights]';
 
 export function attentionFromFlags(v: Record<string, unknown>) {
   const attention = oneOf('attention', v.attention as string | undefined, ['global', 'star'] as const, 'global');

@@ -1,15 +1,17 @@
 // star-attn generate: streams an answer, then timings.
 import { readFileSync } from 'node:fs';
 import { Engine } from '../engine';
-import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, numFlag, kSizeHelp, parse, UsageError } from './args';
+import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, kModelUsage, kSizeHelp, numFlag, parse, UsageError } from './args';
 import { engineOptions } from './model_flag';
+import { planSummary } from './plan_summary';
 
 const kUsage = `usage: star-attn generate [--model <folder|hub id>] --prompt <text|@file> [--max-tokens N] [--chat]
          [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop <text>]
          [--context <text|@file> --query <text|@file>]
          [--attention global|star] [--block-size B|L/n] [--anchor-size A|L/n] [--hosts H] [--mode workers|single-device]
-         [--storage f32|f16|bf16] [--max-context N] [--json]
-${kSizeHelp}`;
+         ${kModelUsage} [--json] [--dry-run]
+${kSizeHelp}
+--dry-run prints the run's plan (hosts, chunks, KV pages, memory per host) as JSON without running it.`;
 
 function textArg(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -40,6 +42,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       stop: { type: 'string', multiple: true },
       json: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
     },
     kUsage,
   );
@@ -49,11 +52,11 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const query = textArg(v.query);
   if (!prompt && !query) throw new UsageError(`give --prompt, or --context with --query\n${kUsage}`);
   const att = attentionFromFlags(v);
-  const engine = await Engine.load({ ...engineOptions(v), preload: att.mode !== 'workers' });
+  const engine = await Engine.load({ ...engineOptions(v), preload: att.mode !== 'workers' && !v['dry-run'] });
   try {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
-    const res = await engine.generate({
+    const req = {
       ...att,
       prompt,
       context,
@@ -66,8 +69,13 @@ export async function generateCommand(argv: string[]): Promise<void> {
       seed: intFlag('seed', v.seed, 0),
       stop: v.stop,
       signal: ac.signal,
-      onToken: v.json ? undefined : (t) => process.stdout.write(t),
-    });
+      onToken: v.json ? undefined : (t: string) => process.stdout.write(t),
+    };
+    if (v['dry-run']) {
+      console.log(JSON.stringify(planSummary(engine.plan(req)), null, 2));
+      return;
+    }
+    const res = await engine.generate(req);
     if (v.json) {
       console.log(JSON.stringify({ ...res, logits: undefined }));
       return;
@@ -75,7 +83,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     const t = res.timings;
     process.stdout.write('\n');
     console.error(
-      `[${res.attention}${res.attention === 'star' ? ` b=${res.plan.blockSize} a=${res.plan.anchorSize} hosts=${res.plan.hosts} ${res.plan.mode}` : ''}] ` +
+      `[${res.attention}${res.attention === 'star' ? ` b=${res.plan.blockSize} a=${res.plan.anchorSize} hosts=${res.plan.hosts} ${res.plan.mode}` : ''} kv ${res.plan.kvDtype}] ` +
         `context ${res.contextTokens} + query ${res.queryTokens} tokens; time to first token ${t.firstTokenMs.toFixed(1)} ms ` +
         `(phase 1 ${t.phase1Ms.toFixed(1)} ms); ${res.tokens.length} tokens, ${t.decodeMsPerToken.toFixed(2)} ms/token ` +
         `(${t.decodeTokensPerSecond.toFixed(1)} tok/s); stop: ${res.stopReason}; GPU memory ${(res.gpuMemoryBytes / 2 ** 20).toFixed(1)} MiB; ${engine.gpu.vendor} ${engine.gpu.architecture}`,

@@ -1,17 +1,28 @@
 // star-attn logits: the last position's logits and N greedy tokens as one JSON object.
 // Other tools check the engine through this exact interface: keep its flags and output stable.
 import { Engine } from '../engine';
-import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, kSizeHelp, parse, UsageError } from './args';
+import { attentionFromFlags, intFlag, kAttentionFlags, kModelFlags, kModelUsage, kSizeHelp, parse, UsageError } from './args';
 import { engineOptions } from './model_flag';
+import { planSummary } from './plan_summary';
 
 const kUsage = `usage: star-attn logits --model <folder> --ids <comma-separated token ids> [--greedy N] --json
          [--attention global|star --context-len N --block-size B|L/n --anchor-size A|L/n --hosts H --mode workers|single-device]
-${kSizeHelp}`;
+         ${kModelUsage} [--dry-run]
+${kSizeHelp}
+logits keeps an f32 KV cache unless --kv-dtype says otherwise: it is the interface for exact comparisons.`;
 
 export async function logitsCommand(argv: string[]): Promise<void> {
   const { values: v } = parse(
     argv,
-    { ...kModelFlags, ...kAttentionFlags, ids: { type: 'string' }, greedy: { type: 'string' }, 'context-len': { type: 'string' }, json: { type: 'boolean' } },
+    {
+      ...kModelFlags,
+      ...kAttentionFlags,
+      ids: { type: 'string' },
+      greedy: { type: 'string' },
+      'context-len': { type: 'string' },
+      json: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
     kUsage,
   );
   if (v.help) return console.log(kUsage);
@@ -27,19 +38,17 @@ export async function logitsCommand(argv: string[]): Promise<void> {
   const att = attentionFromFlags(v);
   const ctxLen = intFlag('context-len', v['context-len'], ids.length - 1)!;
   if (ctxLen < 0 || ctxLen >= ids.length) throw new UsageError(`--context-len must be in [0, ${ids.length - 1}] (the query needs ≥ 1 token)`);
-  const engine = await Engine.load({ ...engineOptions(v), preload: att.mode !== 'workers' });
+  const engine = await Engine.load({ ...engineOptions(v, undefined, 'f32'), preload: att.mode !== 'workers' && !v['dry-run'] });
   try {
     const vocab = engine.config.vocabSize;
     const bad = ids.find((i) => i >= vocab);
     if (bad !== undefined) throw new UsageError(`--ids: token ${bad} is outside the vocabulary (size ${vocab})`);
-    const res = await engine.generate({
-      ...att,
-      contextIds: ids.slice(0, ctxLen),
-      queryIds: ids.slice(ctxLen),
-      maxNewTokens: Math.max(1, greedy),
-      stopAtEos: false,
-      wantLogits: true,
-    });
+    const req = { ...att, contextIds: ids.slice(0, ctxLen), queryIds: ids.slice(ctxLen), maxNewTokens: Math.max(1, greedy), stopAtEos: false, wantLogits: true };
+    if (v['dry-run']) {
+      console.log(JSON.stringify(planSummary(engine.plan(req)), null, 2));
+      return;
+    }
+    const res = await engine.generate(req);
     const out = { logits: Array.from(res.logits!), greedy: res.tokens.slice(0, greedy) };
     console.log(JSON.stringify(out));
   } finally {

@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from '../engine';
+import { kKvDtypes, type KvDtype } from '../model/kv_cache';
 import type { WeightStorage } from '../model/weights';
-import { countFlag, oneOf, UsageError } from './args';
+import { bytesFlag, countFlag, oneOf, UsageError } from './args';
 
 /** The model bundled with the package (public/models/<name>), used when --model is omitted. */
 export const kDefaultModelName = 'ruler-llama-tiny';
@@ -16,7 +17,11 @@ export function defaultModelPath(): string | undefined {
   return undefined;
 }
 
-export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOptions['onProgress']): EngineOptions {
+/**
+ * The engine options of the model flags. `kvDefault`: the KV type when --kv-dtype is not given (the engine's
+ * default, f16, unless the command needs another: `logits` keeps f32 for exact parity).
+ */
+export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOptions['onProgress'], kvDefault?: KvDtype): EngineOptions {
   let model = v.model as string | undefined;
   if (!model) {
     model = defaultModelPath();
@@ -29,8 +34,12 @@ export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOpt
   return {
     model,
     storage: oneOf('storage', v.storage as string | undefined, ['f32', 'f16', 'bf16'] as const, 'f32') as WeightStorage,
-    maxContext: countFlag('max-context', v['max-context'] as string | undefined),
+    maxContext: v['max-context'] === 'auto' ? 'auto' : countFlag('max-context', v['max-context'] as string | undefined),
     chunkRows: countFlag('chunk-rows', v['chunk-rows'] as string | undefined),
+    kvDtype: v['kv-dtype'] === undefined ? kvDefault : oneOf('kv-dtype', v['kv-dtype'] as string, kKvDtypes, 'f16'),
+    maxBindingBytes: bytesFlag('max-binding-bytes', v['max-binding-bytes'] as string | undefined),
+    gpuMemoryBytes: bytesFlag('gpu-memory', v['gpu-memory'] as string | undefined),
+    checkWeights: v['check-weights'] === true,
     adapter: adapter === undefined ? undefined : /^\d+$/.test(adapter) ? { adapterIndex: Number(adapter) } : { adapterName: adapter },
     onProgress,
   };

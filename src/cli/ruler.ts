@@ -25,13 +25,14 @@ import {
   type TaskName,
 } from '../ruler/index';
 import { ContextTooLongError } from '../errors';
-import { countFlag, intFlag, kModelFlags, oneOf, parse, sizeFlag, UsageError } from './args';
+import { countFlag, intFlag, kModelFlags, kModelUsage, oneOf, parse, sizeFlag, UsageError } from './args';
 import { modelIdentity } from './model_id';
 import { engineOptions } from './model_flag';
 
 const kRunUsage = `usage: star-attn ruler [run] [--model <m>] --tasks <list|all|synthetic> --lengths 4096,8192 [--samples N] [--seed S]
          [--attention global,star] [--block-size L/4[,L/8…]] [--anchor-size A] [--hosts H] [--mode workers|single-device]
          [--out results.json] [--template chat|base] [--essay <file|url>] [--squad <file|url>] [--hotpotqa <file|url>]
+         ${kModelUsage}
        star-attn ruler generate [--model <m>] --tasks <list> --length L[,L…] --samples N --seed S --out samples.jsonl
        star-attn ruler score --in predictions.jsonl [--csv summary.csv]
 In ruler, L in --block-size/--anchor-size is the task length (--lengths): each configuration is resolved
@@ -206,7 +207,8 @@ async function runSub(argv: string[]): Promise<void> {
       applyTemplate,
       data,
       store: jsonlStore(recordsPath),
-      model: typeof opts.model === 'string' ? await modelIdentity(opts.model) : undefined,
+      // the KV type is part of what produced a record: an f16 run never resumes (or joins a table with) an f32 one
+      model: typeof opts.model === 'string' ? `${await modelIdentity(opts.model)}${kvTag(engine)}` : undefined,
       signal: ac.signal,
       onProgress: progress,
       generate: engineGenerateFn(engine, { signal: ac.signal }),
@@ -219,6 +221,11 @@ async function runSub(argv: string[]): Promise<void> {
   } finally {
     await engine.dispose();
   }
+}
+
+/** '' for an f32 KV cache (records from before 16-bit KV existed carry no tag), else ';kv=f16' etc. */
+function kvTag(engine: Engine): string {
+  return engine.kvDtype === 'f32' ? '' : `;kv=${engine.kvDtype}`;
 }
 
 /** A cache for lengths up to maxLen plus the seam slack, unless the model's positions end sooner. */

@@ -34,6 +34,11 @@ export interface GpuInfo {
   };
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
+  /**
+   * Device-local memory in bytes, where the implementation reports it (Dawn's experimental memory heaps);
+   * WebGPU itself does not, so usually undefined.
+   */
+  memoryBytes?: number;
   runtime: 'browser' | 'node';
 }
 
@@ -188,6 +193,7 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
     },
     subgroupMinSize: (ai as unknown as { subgroupMinSize?: number }).subgroupMinSize,
     subgroupMaxSize: (ai as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
+    memoryBytes: deviceLocalBytes(ai),
     runtime,
   };
   return {
@@ -219,4 +225,12 @@ async function nthAdapter(gpu: GPU, choice: AdapterChoice): Promise<GPUAdapter |
     `adapter index ${choice.adapterIndex} requested, but this WebGPU implementation cannot enumerate adapters; ` +
       'choose the adapter by name (adapterName) or by powerPreference instead',
   );
+}
+
+// Dawn's 'adapter-properties-memory-heaps': heaps of { size, properties }, bit 0 of properties = device-local
+function deviceLocalBytes(info: GPUAdapterInfo): number | undefined {
+  const heaps = (info as unknown as { memoryHeaps?: Array<{ size: number; properties: number }> }).memoryHeaps;
+  if (!Array.isArray(heaps)) return undefined;
+  const local = heaps.filter((h) => (h.properties & 1) !== 0).reduce((n, h) => n + Number(h.size), 0);
+  return local > 0 ? local : undefined;
 }

@@ -5,10 +5,12 @@
 import type { AdapterChoice, GpuInfo } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
 import type { AttentionWindow, Visibility } from '../model/forward';
+import type { KvDtype } from '../model/kv_cache';
 import type { RandomModel } from '../model/random_weights';
+import type { SourceOptions } from '../model/source';
 import type { WeightStorage } from '../model/weights';
 
-export type { AttentionWindow, Visibility };
+export type { AttentionWindow, KvDtype, Visibility };
 
 /** Where a host loads the model from: anything `openSource` accepts that can cross a worker boundary. */
 export type ModelLocation = string | { baseUrl: string } | { files: File[] } | RandomModel;
@@ -23,7 +25,14 @@ export interface HostInit {
   adapter?: AdapterChoice;
   /** Node: cache folder for downloads. */
   cacheDir?: string;
-  /** Split a weight matrix over several bindings above this size (default: the device's binding limit). */
+  /** Download limits and the cache's size cap (see `SourceOptions`). */
+  source?: Pick<SourceOptions, 'connectTimeoutMs' | 'idleTimeoutMs' | 'cacheMaxBytes'>;
+  /** Scan every weight for NaN/Inf while loading; the first bad one is named in a ModelFormatError. */
+  checkWeights?: boolean;
+  /**
+   * Largest binding the host plans with (default: the device's limit): weight matrices above it are split,
+   * and KV caches are paged in bindings of at most this size.
+   */
   maxBindingBytes?: number;
   /**
    * Node worker hosts: a child process each (default; a crash stays in that process) or a worker_thread
@@ -41,13 +50,11 @@ export interface HostInfo {
   weightBytes: number;
 }
 
-/** Element type of a KV cache (16-bit types arrive with the long-context work). */
-export type KvDtype = 'f32';
-
-/** The KV cache a run needs on one host. */
+/** The KV cache a run needs on one host (paged by the host's maxBindingBytes). */
 export interface KvLayout {
   /** Rows of K and V per layer. */
   rows: number;
+  /** f32, or 16-bit values rounded to nearest even (K after RoPE, and V). */
   dtype: KvDtype;
 }
 
@@ -82,6 +89,14 @@ export interface HeadSpec {
   uniform: number;
   /** Also return the last row's logits. */
   wantLogits: boolean;
+}
+
+/** GPU bytes a host holds. */
+export interface HostMemoryUse {
+  weights: number;
+  kvCache: number;
+  /** RoPE table, activations, attention scratch, merge buffers. */
+  activations: number;
 }
 
 export interface StepResult {
@@ -128,8 +143,8 @@ export interface Host {
   decodeSubmit(chunk: ChunkSpec, head: Omit<HeadSpec, 'wantLogits'>): Promise<void>;
   /** The token of the oldest step queued by decodeSubmit and not yet read. */
   decodeRead(): Promise<number>;
-  /** GPU memory this host holds: weights, KV cache, activations (bytes). */
-  memoryBytes(): Promise<number>;
+  /** GPU memory this host holds, in bytes. */
+  memory(): Promise<HostMemoryUse>;
   /** Asks the host to stop at the next chunk boundary. */
   abort(): Promise<void>;
   dispose(): Promise<void>;
@@ -148,7 +163,7 @@ export const kHostMethods = [
   'stepEnd',
   'decodeSubmit',
   'decodeRead',
-  'memoryBytes',
+  'memory',
   'abort',
   'dispose',
 ] as const satisfies readonly (keyof Host)[];

@@ -8,12 +8,13 @@ import { sample } from '../gpu/ops/sample';
 import { readF32, readU32 } from '../gpu/readback';
 import { createTensor, writeView, type Tensor } from '../gpu/tensor';
 import { attendWindow, embedRows, headAndArgmax, lmHead, postAttention, preAttention, type ModelOnGpu } from '../model/forward';
-import { createKvCache, destroyKvCache, type KvCache } from '../model/kv_cache';
+import { createKvCache, destroyKvCache, kKvDtypes, type KvCache } from '../model/kv_cache';
 import { loadModelOnGpu, randomModelOnGpu } from '../model/load';
 import { openSource } from '../model/source';
 import { createRunState, destroyRunState, type RunState } from '../model/state';
+import { halfWords, unpackHalfRows } from '../model/f16';
 import { destroyWeights } from '../model/weights';
-import type { AttentionPartial, ChunkSpec, HeadSpec, Host, HostInfo, HostInit, KvLayout, StepResult, Visibility } from './host';
+import type { AttentionPartial, ChunkSpec, HeadSpec, Host, HostInfo, HostInit, HostMemoryUse, KvLayout, StepResult, Visibility } from './host';
 
 /** Where the query host is in a step shared with other hosts (stepBegin … stepEnd). */
 type SharedStep = { chunk: ChunkSpec; layer: number; half: 'pre' | 'post' };
@@ -42,6 +43,7 @@ export class LocalHost implements Host {
     readonly model: ModelOnGpu,
     readonly state: RunState,
     private readonly ownsDevice: boolean,
+    private readonly maxBindingBytes?: number,
   ) {
     this.scratch = new AttentionScratch(ctx.device, {
       maxRows: state.maxRows,
@@ -59,14 +61,15 @@ export class LocalHost implements Host {
         ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions)
         : await loadModelOnGpu(
             ctx,
-            await openSource(init.model, { cacheDir: init.cacheDir, onProgress }),
+            await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
             init.storage,
             init.maxPositions,
             onProgress,
             init.maxBindingBytes,
+            { checkWeights: init.checkWeights },
           );
     const state = createRunState(ctx.device, model.cfg, init.chunkRows);
-    return new LocalHost(name, ctx, model, state, owns);
+    return new LocalHost(name, ctx, model, state, owns, init.maxBindingBytes);
   }
 
   info(): HostInfo {
@@ -78,17 +81,22 @@ export class LocalHost implements Host {
   }
 
   async allocate(kv: KvLayout): Promise<void> {
-    if (kv.dtype !== 'f32') throw new InvalidRequestError(`${this.name}: KV dtype '${kv.dtype}' is not supported (f32)`);
+    if (!kKvDtypes.includes(kv.dtype)) throw new InvalidRequestError(`${this.name}: KV dtype '${kv.dtype}' is not one of ${kKvDtypes.join(', ')}`);
     if (!Number.isInteger(kv.rows) || kv.rows < 1) throw new InvalidRequestError(`${this.name}: a KV cache needs at least 1 row, got ${kv.rows}`);
-    if (!this.cache || this.cache.capacity < kv.rows) {
+    if (!this.cache || this.cache.capacity < kv.rows || this.cache.dtype !== kv.dtype) {
       if (this.cache) destroyKvCache(this.cache);
       this.cache = undefined;
       this.ctx.device.pushErrorScope('out-of-memory');
-      const cache = createKvCache(this.ctx.device, this.model.cfg, kv.rows, `${this.name} kv`);
-      const oom = await this.ctx.device.popErrorScope();
-      if (oom) {
-        destroyKvCache(cache);
-        throw new GpuOutOfMemoryError(`${this.name}: out of GPU memory allocating a KV cache of ${kv.rows} rows (${cache.bytes} bytes): ${oom.message}`);
+      let cache: KvCache | undefined;
+      try {
+        cache = createKvCache(this.ctx.device, this.model.cfg, kv.rows, { dtype: kv.dtype, maxBindingBytes: this.maxBindingBytes, label: `${this.name} kv` });
+      } finally {
+        // popped whether or not the cache was made, so a refused layout leaves no scope behind
+        const oom = await this.ctx.device.popErrorScope();
+        if (oom && cache) {
+          destroyKvCache(cache);
+          throw new GpuOutOfMemoryError(`${this.name}: out of GPU memory allocating a KV cache of ${kv.rows} rows (${cache.bytes} bytes): ${oom.message}`);
+        }
       }
       this.cache = cache;
     }
@@ -350,8 +358,37 @@ export class LocalHost implements Host {
     return t;
   }
 
-  async memoryBytes(): Promise<number> {
-    return this.model.weights.bytes + this.cacheBytes + this.state.bytes + this.model.ropeTable.buffer.size;
+  async memory(): Promise<HostMemoryUse> {
+    const partials = this.partials ? this.partials.outs.buffer.size + this.partials.lses.buffer.size : 0;
+    return {
+      weights: this.model.weights.bytes,
+      kvCache: this.cacheBytes,
+      activations: this.state.bytes + this.model.ropeTable.buffer.size + AttentionScratch.bytesFor(this.scratch.capacity).total + partials,
+    };
+  }
+
+  /**
+   * Diagnostics and tests: cache rows [0, rows) of layer `layer` as the attention kernels see them (16-bit
+   * values widened to f32), read back across pages.
+   */
+  async readKv(layer: number, rows: number): Promise<{ keys: Float32Array; values: Float32Array }> {
+    const cache = this.kv();
+    if (rows > cache.capacity) throw new HostStateError(`${this.name}: readKv(${rows}) past the cache's ${cache.capacity} rows`);
+    const { kvDim } = this.model.cfg;
+    const read = async (pages: Tensor[]): Promise<Float32Array> => {
+      const out = new Float32Array(rows * kvDim);
+      for (let p = 0, r0 = 0; r0 < rows; p++, r0 += cache.pageRows) {
+        const n = Math.min(cache.pageRows, rows - r0);
+        if (cache.dtype === 'f32') {
+          out.set(await readF32(this.ctx.device, pages[p].buffer, 0, n * kvDim), r0 * kvDim);
+        } else {
+          const words = await readU32(this.ctx.device, pages[p].buffer, 0, n * halfWords(kvDim));
+          out.set(unpackHalfRows(words, n, kvDim, cache.dtype === 'f16' ? 'f16x2' : 'bf16x2'), r0 * kvDim);
+        }
+      }
+      return out;
+    };
+    return { keys: await read(cache.keys[layer]), values: await read(cache.values[layer]) };
   }
 
   async abort(): Promise<void> {

@@ -26,6 +26,7 @@ function request(hosts: number, extra: Partial<RunRequest> = {}): RunRequest {
     queryIds,
     maxNewTokens,
     nLayers: 2,
+    kvDtype: 'f32',
     sampling: { temperature: 0, topK: 0, topP: 1 },
     uniform: () => 0.5,
     onToken: () => false,

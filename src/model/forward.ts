@@ -3,6 +3,7 @@
 import type { Recorder } from '../gpu/context';
 import { attention, type AttentionArgs, type AttentionScratch } from '../gpu/ops/attention';
 import { embed } from '../gpu/ops/embedding';
+import { storeKv } from '../gpu/ops/kv_store';
 import { siluMul } from '../gpu/ops/elementwise';
 import { matmul } from '../gpu/ops/matmul';
 import { rmsnorm } from '../gpu/ops/norm';
@@ -52,20 +53,24 @@ export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvC
   const w = m.weights.layers[l];
   rmsnorm(r, { x: s.x.buffer, w: w.attnNorm, out: s.xb.buffer, rows: T, dim: cfg.dim, eps: cfg.normEps });
   matmul(r, { x: s.xb.buffer, w: w.wq, bias: w.bq, out: s.q.buffer, M: T, N: cfg.qDim, K: cfg.dim });
-  const kvOffset = cacheRow * cfg.kvDim;
-  matmul(r, { x: s.xb.buffer, w: w.wk, bias: w.bk, out: cache.keys[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
-  matmul(r, { x: s.xb.buffer, w: w.wv, bias: w.bv, out: cache.values[l].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
-  // RoPE before caching: keys are stored rotated by their own positions (anchor 0..a−1, blocks global)
   rope(r, { x: s.q.buffer, positions: s.positions.buffer, table: m.ropeTable, rows: T, nHeads: cfg.nHeads, headSize: cfg.headSize });
-  rope(r, {
-    x: cache.keys[l].buffer,
-    xOffset: kvOffset,
-    positions: s.positions.buffer,
-    table: m.ropeTable,
-    rows: T,
-    nHeads: cfg.nKvHeads,
-    headSize: cfg.headSize,
-  });
+  const page = Math.floor(cacheRow / cache.pageRows);
+  if (cache.dtype === 'f32' && page === Math.floor((cacheRow + T - 1) / cache.pageRows)) {
+    // f32 rows inside one page: projected straight into the cache, RoPE applied there (keys are stored rotated
+    // by their own positions: anchor 0..a−1, blocks global)
+    const kvOffset = (cacheRow - page * cache.pageRows) * cfg.kvDim;
+    const keys = cache.keys[l][page].buffer;
+    matmul(r, { x: s.xb.buffer, w: w.wk, bias: w.bk, out: keys, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
+    matmul(r, { x: s.xb.buffer, w: w.wv, bias: w.bv, out: cache.values[l][page].buffer, outOffset: kvOffset, M: T, N: cfg.kvDim, K: cfg.dim });
+    rope(r, { x: keys, xOffset: kvOffset, positions: s.positions.buffer, table: m.ropeTable, rows: T, nHeads: cfg.nKvHeads, headSize: cfg.headSize });
+    return;
+  }
+  // 16-bit rows, or rows crossing a page: projected and rotated in f32, then stored (rounded to the cache's type)
+  matmul(r, { x: s.xb.buffer, w: w.wk, bias: w.bk, out: s.k.buffer, M: T, N: cfg.kvDim, K: cfg.dim });
+  matmul(r, { x: s.xb.buffer, w: w.wv, bias: w.bv, out: s.v.buffer, M: T, N: cfg.kvDim, K: cfg.dim });
+  rope(r, { x: s.k.buffer, positions: s.positions.buffer, table: m.ropeTable, rows: T, nHeads: cfg.nKvHeads, headSize: cfg.headSize });
+  storeKv(r, { src: s.k.buffer, dst: cache.keyPages[l], row0: cacheRow, rows: T, kvDim: cfg.kvDim });
+  storeKv(r, { src: s.v.buffer, dst: cache.valuePages[l], row0: cacheRow, rows: T, kvDim: cfg.kvDim });
 }
 
 /**
@@ -87,8 +92,8 @@ export function attendWindow(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvC
     r,
     {
       q: rowsOf(s.q, cfg.qDim),
-      k: cache.keys[l].buffer,
-      v: cache.values[l].buffer,
+      k: cache.keyPages[l],
+      v: cache.valuePages[l],
       out: rowsOf(s.att, cfg.qDim),
       lse: rowsOf(s.lse, cfg.nHeads),
       T: w.rows,

@@ -20,7 +20,7 @@ describe.each(kFixtures)('%s', (name) => {
 
   it('loads and matches transformers on every prompt (logits 1e-4, greedy tokens)', async () => {
     // a small chunk forces chunked prefill on the longer prompts
-    engine = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16 });
+    engine = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
     engines.push(engine);
     for (const p of ref.prompts) {
       const res = await generateLikeReference(engine, p);

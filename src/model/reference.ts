@@ -1,6 +1,7 @@
 // A llama2.c-style CPU forward in Float64Array, one token at a time over an explicit KV list. Tests build
 // global attention and both phases of Star Attention from it independently of the GPU code.
 import type { ModelConfig } from './config';
+import { roundHalf } from './f16';
 import { ropeTable } from './rope';
 import { readTensor, toStorage, type TensorEntry } from './safetensors';
 import type { ModelSource } from './source';
@@ -102,11 +103,28 @@ function rope(x: Float64Array, heads: number, headSize: number, table: Float32Ar
   }
 }
 
+/** Element type of the reference's KV cache: 16-bit types round K (after RoPE) and V as the GPU's cache does. */
+export type RefKvDtype = 'f32' | 'f16' | 'bf16';
+
 export class RefModel {
   private table: Float32Array;
 
-  constructor(readonly w: RefWeights, maxPositions: number) {
+  /**
+   * `kvDtype` f16/bf16: every cached K and V value is rounded to f32 and then to the 16-bit type (nearest
+   * even), as the GPU computes them in f32 and stores them rounded; 'f32' (default) keeps them exact.
+   */
+  constructor(
+    readonly w: RefWeights,
+    maxPositions: number,
+    readonly kvDtype: RefKvDtype = 'f32',
+  ) {
     this.table = ropeTable(w.cfg.rope, w.cfg.headSize, maxPositions);
+  }
+
+  private stored(x: Float64Array): Float64Array {
+    if (this.kvDtype === 'f32') return x;
+    const dtype = this.kvDtype === 'f16' ? 'f16x2' : 'bf16x2';
+    return x.map((v) => roundHalf(v, dtype));
   }
 
   newCache(): RefCache {
@@ -142,8 +160,8 @@ export class RefModel {
       const v = matvec(L.wv, xb, kvDim, L.bv);
       rope(q, nHeads, headSize, this.table, pos);
       rope(k, nKvHeads, headSize, this.table, pos);
-      cache.keys[l].push(k);
-      cache.values[l].push(v);
+      cache.keys[l].push(this.stored(k));
+      cache.values[l].push(this.stored(v));
       const att = new Float64Array(qDim);
       const rows = cache.keys[l].length;
       for (let h = 0; h < nHeads; h++) {

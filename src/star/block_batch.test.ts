@@ -53,6 +53,7 @@ describe('phase 1 with short blocks sharing a chunk', () => {
       queryIds,
       maxNewTokens: s.greedyIds.length,
       nLayers: 2,
+      kvDtype: 'f32',
       sampling: { temperature: 0, topK: 0, topP: 1 },
       uniform: () => 0.5,
       onToken: () => false,

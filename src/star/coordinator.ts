@@ -2,7 +2,7 @@
 // hosts. Phase 2: per layer, the query host's q goes to every other host, each answers (out, lse) over its
 // shard, and the query host merges them exactly on its GPU. One host = no exchange at all.
 import { AbortError } from '../errors';
-import type { AttentionPartial, HeadSpec, Host, SamplingParams, StepResult } from '../hosts/host';
+import type { AttentionPartial, HeadSpec, Host, KvDtype, SamplingParams, StepResult } from '../hosts/host';
 import { shardVisibility, tailChunk, type HostProgram, type StarProgram } from './program';
 
 export interface PhaseTimings {
@@ -19,6 +19,8 @@ export interface RunRequest {
   queryIds: Uint32Array;
   maxNewTokens: number;
   nLayers: number;
+  /** Element type of every host's KV cache. */
+  kvDtype: KvDtype;
   sampling: SamplingParams;
   /** Uniform [0, 1) numbers for sampling, one per step. */
   uniform: () => number;
@@ -106,7 +108,7 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   req.onPhase?.('encode', 0, hosts.length);
   let encoded = 0;
   // every cache is allocated before any host starts encoding, so an out-of-memory host fails the run early
-  await abortable(Promise.all(hosts.map((h, i) => h.allocate({ rows: program.hosts[i].capacity, dtype: 'f32' }))), hosts, req.signal);
+  await abortable(Promise.all(hosts.map((h, i) => h.allocate({ rows: program.hosts[i].capacity, dtype: req.kvDtype }))), hosts, req.signal);
   await abortable(
     Promise.all(
       hosts.map(async (h, i) => {

@@ -31,6 +31,7 @@ function request(ids: number[], maxNewTokens: number, decodeAhead: number, extra
     queryIds: Uint32Array.from(ids.slice(-1)),
     maxNewTokens,
     nLayers: 2,
+    kvDtype: 'f32',
     sampling: { temperature: 0, topK: 0, topP: 1 },
     uniform: () => 0.5,
     onToken: () => false,
@@ -89,6 +90,20 @@ describe('pipelined decoding', () => {
       for (const p of ref.prompts) expect((await runStar([split], request(p.ids, p.greedyIds.length, 2))).tokens).toEqual(p.greedyIds);
     } finally {
       await split.dispose();
+    }
+  });
+
+  it('a 16-bit cache paged in 2 KiB bindings decodes the same tokens pipelined as step by step', async () => {
+    const paged = await LocalHost.create('paged', { ...init, maxBindingBytes: 2048 });
+    try {
+      for (const kvDtype of ['f16', 'bf16'] as const) {
+        for (const p of ref.prompts) {
+          const stepwise = (await runStar([paged], request(p.ids, 12, 0, { kvDtype }))).tokens;
+          expect((await runStar([paged], request(p.ids, 12, 2, { kvDtype }))).tokens, `${kvDtype} ${p.name}`).toEqual(stepwise);
+        }
+      }
+    } finally {
+      await paged.dispose();
     }
   });
 });

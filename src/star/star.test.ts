@@ -1,12 +1,13 @@
 // Star Attention on the committed fixtures: equal to global attention when one block covers the context,
-// equal to a float64 reference of both phases written here and to the torch reference, and the same in
+// equal to a float64 reference of both phases (src/model/reference/star.ts) and to the torch reference, and the same in
 // workers mode (host processes or worker_threads, one device each) as in single-device mode.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine';
 import { fixturePath, greedyAgrees, vectorRelError, type FixtureReference } from '../model/fixtures';
 import { readModelConfig } from '../model/load';
-import { argmax, loadRefWeights, RefModel, type RefCache } from '../model/reference';
+import { loadRefWeights, RefModel } from '../model/reference';
+import { refStar } from '../model/reference/star';
 import { openCheckpoint } from '../model/safetensors';
 import { openSource } from '../model/source';
 
@@ -16,7 +17,7 @@ const { contextIds, queryIds } = ref.star;
 let engine: Engine;
 
 beforeAll(async () => {
-  engine = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16 });
+  engine = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -24,28 +25,6 @@ afterAll(async () => {
 
 const star = (blockSize: number, anchorSize: number, hosts: number, mode: 'workers' | 'single-device', maxNewTokens = 8) =>
   engine.generate({ contextIds, queryIds, attention: 'star', blockSize, anchorSize, hosts, mode, maxNewTokens, stopAtEos: false, wantLogits: true });
-
-/** Star Attention's two phases on the float64 CPU model, written independently of src/star. */
-function refStar(model: RefModel, b: number, a: number, nGen: number): { logits: Float64Array; ids: number[] } {
-  const blocks: RefCache[] = [];
-  for (let s = 0; s < contextIds.length; s += b) {
-    const block = contextIds.slice(s, s + b);
-    const cache = model.newCache();
-    if (s > 0) contextIds.slice(0, a).forEach((id, i) => model.step(cache, id, i)); // the anchor, positions 0..a−1
-    block.forEach((id, i) => model.step(cache, id, s + i)); // the block at its global positions
-    blocks.push(s > 0 ? RefModel.slice(cache, a) : cache); // the anchor's KV is dropped
-  }
-  const cache = RefModel.concat(blocks);
-  let logits!: Float64Array;
-  queryIds.forEach((id, i) => (logits = model.step(cache, id, contextIds.length + i)));
-  const first = logits;
-  const ids: number[] = [];
-  for (let i = 0; i < nGen; i++) {
-    ids.push(argmax(logits));
-    if (i < nGen - 1) logits = model.step(cache, ids[i], contextIds.length + queryIds.length + i);
-  }
-  return { logits: first, ids };
-}
 
 describe('Star Attention (tiny-llama)', () => {
   it('equals global attention when one block covers the context', async () => {
@@ -69,7 +48,7 @@ describe('Star Attention (tiny-llama)', () => {
     const src = await openSource(fixturePath(name));
     const model = new RefModel(await loadRefWeights(await readModelConfig(src), src, await openCheckpoint(src)), 256);
     for (const [b, a] of [[16, 16], [16, 5], [24, 24], [29, 11]]) {
-      const want = refStar(model, b, a, 6);
+      const want = refStar(model, contextIds, queryIds, b, a, 6);
       const got = await star(b, a, 1, 'single-device', 6);
       const err = vectorRelError(got.logits!, want.logits);
       expect(err, `b=${b} a=${a}`).toBeLessThan(1e-4);
@@ -90,7 +69,7 @@ describe('Star Attention (tiny-llama)', () => {
   });
 
   it('workers mode on worker_threads equals single-device mode too', async () => {
-    const threads = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, isolation: 'thread', preload: false });
+    const threads = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, kvDtype: 'f32', isolation: 'thread', preload: false });
     try {
       const single = await star(16, 8, 2, 'single-device');
       const workers = await threads.generate({ contextIds, queryIds, attention: 'star', blockSize: 16, anchorSize: 8, hosts: 2, mode: 'workers', maxNewTokens: 8, stopAtEos: false, wantLogits: true });
