@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from './engine';
+import type { RunEvent } from './star/coordinator';
 import { fixturePath, greedyAgrees, vectorRelError, type FixtureReference } from './model/fixtures';
 
 const ref = (name: 'tiny-llama' | 'tiny-mistral') =>
@@ -138,6 +139,40 @@ describe('dispose', () => {
     await disposing;
     await expect(e.generate({ ...base, maxNewTokens: 1 })).rejects.toMatchObject({ name: 'EngineDisposedError', message: /Engine\.load/ });
     await e.dispose(); // a second call is harmless
+  });
+});
+
+describe('progress events', () => {
+  it('report the plan, every host\'s phase-1 chunks, each token (with its exchange across hosts) and the end', async () => {
+    const s = ref('tiny-llama').star;
+    const e = await Engine.load({ model: fixturePath('tiny-llama'), maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
+    try {
+      for (const mode of ['single-device', 'workers'] as const) {
+        const events: RunEvent[] = [];
+        const res = await e.generate({
+          contextIds: s.contextIds, queryIds: s.queryIds, attention: 'star', blockSize: 16, hosts: 2, mode, maxNewTokens: 5, stopAtEos: false,
+          onProgress: (p) => p.phase === 'run' && events.push(p.event),
+        });
+        const plan = events[0];
+        expect(plan.type).toBe('plan');
+        if (plan.type !== 'plan') return;
+        expect(plan.hosts).toHaveLength(mode === 'workers' ? 2 : 1);
+        expect(plan.hosts.flatMap((h) => h.blocks).map(([a, b]) => b - a).reduce((x, y) => x + y)).toBe(s.contextIds.length);
+        for (const h of plan.hosts) {
+          const done = events.filter((x) => x.type === 'chunk' && x.host === h.host).map((x) => (x.type === 'chunk' ? x.done : 0));
+          expect(done, `host ${h.host} chunks`).toEqual(Array.from({ length: h.chunks }, (_, i) => i + 1));
+        }
+        expect(events.filter((x) => x.type === 'phase').map((x) => (x.type === 'phase' ? x.phase : ''))).toEqual(['encode', 'query', 'decode']);
+        const steps = events.filter((x) => x.type === 'step');
+        expect(steps.map((x) => (x.type === 'step' ? x.step : -1))).toEqual([0, 1, 2, 3, 4]);
+        // only hosts that exchange report the time they waited for each other
+        expect(steps.every((x) => x.type === 'step' && (mode === 'workers' ? x.exchangeMs! > 0 : x.exchangeMs === undefined))).toBe(true);
+        const end = events.at(-1)!;
+        expect(end.type === 'end' && end.timings.steps).toBe(res.tokens.length);
+      }
+    } finally {
+      await e.dispose();
+    }
   });
 });
 

@@ -13,7 +13,7 @@ import type { WeightStorage } from './model/weights';
 import type { Host, HostInit, HostMemoryUse, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
 import { WorkerHost } from './hosts/worker_host';
-import { runStar, type PhaseTimings } from './star/coordinator';
+import { runStar, type PhaseTimings, type RunEvent } from './star/coordinator';
 import { checkMemory, maxKvRows, planMemory, type MemoryInputs, type MemoryPlan } from './star/memory_plan';
 import { compileStar, type StarMode, type StarProgram } from './star/program';
 import type { SizeSpec } from './star/size';
@@ -21,7 +21,9 @@ import type { SizeSpec } from './star/size';
 export type ProgressEvent =
   | { phase: 'download'; file: string; loaded: number; total: number }
   | { phase: 'weights'; host?: string; tensor: string; loaded: number; total: number }
-  | { phase: 'encode' | 'query' | 'decode'; done: number; total: number };
+  | { phase: 'encode' | 'query' | 'decode'; done: number; total: number }
+  /** The run as it goes: the plan, each host's phase-1 chunks, each token (and its exchange), the end. */
+  | { phase: 'run'; event: RunEvent };
 
 export interface EngineOptions {
   /** A local folder (Node), a Hub id (`org/name[@rev]`), a base URL, or picked files (browser). */
@@ -444,6 +446,7 @@ export class Engine implements EngineApi {
         signal,
         wantLogits: req.wantLogits,
         onPhase: (phase, done, total) => onProgress?.({ phase, done, total }),
+        onEvent: onProgress && ((event) => onProgress({ phase: 'run', event })),
       });
     } catch (e) {
       // a dead worker takes its pool with it: the next request starts fresh hosts

@@ -11,12 +11,17 @@ export type {
   GenerateResult,
   HostDescriptor,
   ProgressEvent,
+  RunPlan,
 } from './engine';
 export * from './errors';
 export { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 export type { ModelConfig } from './model/config';
 export type { WeightStorage } from './model/weights';
 export type { ModelLocation } from './hosts/host';
+export type { PhaseTimings, RunEvent } from './star/coordinator';
+export type { MemoryPlan, HostMemory } from './star/memory_plan';
+export type { KvDtype } from './model/kv_cache';
+export type { HostMemoryUse } from './hosts/host';
 export { planStar, type StarOptions, type StarPlan } from './star/plan';
 export { compileStar, type HostProgram, type StarProgram, type StarSpec } from './star/program';
 export { resolveSize, type SizeSpec } from './star/size';

@@ -12,6 +12,26 @@ export interface PhaseTimings {
   steps: number; // tokens generated
 }
 
+/**
+ * What a run reports as it goes, for live views (the demo page's hosts) and API users. Times are ms since the
+ * run started. A phase-1 chunk is reported done when its host takes the next one (chunks queue one behind the
+ * running one) and the last when the host settles.
+ */
+export type RunEvent =
+  | {
+      type: 'plan';
+      mode: StarProgram['mode'];
+      kvDtype: KvDtype;
+      ctxLen: number;
+      queryLen: number;
+      /** Per host: its context blocks [start, end), phase-1 chunks, and KV rows (capacity). */
+      hosts: Array<{ host: number; blocks: Array<[number, number]>; chunks: number; capacity: number }>;
+    }
+  | { type: 'chunk'; host: number; done: number; chunks: number; tokens: [number, number]; ms: number }
+  | { type: 'phase'; phase: 'encode' | 'query' | 'decode'; ms: number }
+  | { type: 'step'; step: number; ms: number; exchangeMs?: number }
+  | { type: 'end'; ms: number; timings: PhaseTimings };
+
 export interface RunRequest {
   /** What every host runs (compileStar); its spec's query length and maxNewTokens match the ids below. */
   program: StarProgram;
@@ -30,6 +50,7 @@ export interface RunRequest {
   /** Keep the logits of the first generated position (the `logits` CLI). */
   wantLogits?: boolean;
   onPhase?: (phase: 'encode' | 'query' | 'decode', done: number, total: number) => void;
+  onEvent?: (e: RunEvent) => void;
   /**
    * One host: keep this many decode steps queued ahead of the token being read (default 2; 0 = a step, a
    * readback, the next step). Steps queued past a stop are computed and discarded.
@@ -77,18 +98,24 @@ async function abortable<T>(p: Promise<T>, hosts: Host[], signal?: AbortSignal):
   }
 }
 
-/** Phase 1 on one host: its chunks in order, each queued behind the one running; settled even on failure. */
-async function encodeHost(h: Host, p: HostProgram, contextIds: Uint32Array): Promise<void> {
+/**
+ * Phase 1 on one host: its chunks in order, each queued behind the one running; settled even on failure.
+ * `done(n)` is told how many chunks have finished.
+ */
+async function encodeHost(h: Host, p: HostProgram, contextIds: Uint32Array, done: (n: number) => void): Promise<void> {
   try {
-    for (const c of p.encode) {
+    for (const [i, c] of p.encode.entries()) {
       if (c.tokenStart + c.rows > contextIds.length) throw new RangeError(`context ids end before token ${c.tokenStart + c.rows}`);
-      await h.encode(c, contextIds.subarray(c.tokenStart, c.tokenStart + c.rows));
+      // a copy: a view would carry the whole context's buffer across a worker boundary with every chunk
+      await h.encode(c, contextIds.slice(c.tokenStart, c.tokenStart + c.rows));
+      if (i > 0) done(i);
     }
   } catch (e) {
     await h.encodeEnd().catch(() => {});
     throw e;
   }
   await h.encodeEnd();
+  if (p.encode.length > 0) done(p.encode.length);
 }
 
 export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult> {
@@ -102,9 +129,25 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const qp = program.hosts[hosts.length - 1];
   const others = hosts.slice(0, -1);
   const t0 = now();
+  const since = () => now() - t0;
+  const emit = req.onEvent;
+  emit?.({
+    type: 'plan',
+    mode: program.mode,
+    kvDtype: req.kvDtype,
+    ctxLen: spec.ctxLen,
+    queryLen: spec.queryLen,
+    hosts: program.hosts.map((hp, i) => ({
+      host: hp.host,
+      blocks: program.plan.hosts[i].blocks.map((b): [number, number] => [b.start, b.end]),
+      chunks: hp.encode.length,
+      capacity: hp.capacity,
+    })),
+  });
 
   // ---- phase 1: context encoding, hosts in parallel and independent
   throwIfAborted(req.signal);
+  emit?.({ type: 'phase', phase: 'encode', ms: since() });
   req.onPhase?.('encode', 0, hosts.length);
   let encoded = 0;
   // every cache is allocated before any host starts encoding, so an out-of-memory host fails the run early
@@ -112,7 +155,11 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   await abortable(
     Promise.all(
       hosts.map(async (h, i) => {
-        await encodeHost(h, program.hosts[i], req.contextIds);
+        const hp = program.hosts[i];
+        await encodeHost(h, hp, req.contextIds, (n) => {
+          const c = hp.encode[n - 1];
+          emit?.({ type: 'chunk', host: hp.host, done: n, chunks: hp.encode.length, tokens: [c.tokenStart, c.tokenStart + c.rows], ms: since() });
+        });
         req.onPhase?.('encode', ++encoded, hosts.length);
       }),
     ),
@@ -123,6 +170,7 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
 
   // ---- phase 2: the query, then one token at a time
   let cached = 0; // query and generated rows on the query host
+  let exchangeMs = 0; // time the query host waited for the other hosts' partials, this step
   const head = (wantLogits: boolean): HeadSpec => ({ sampling: req.sampling, uniform: req.uniform(), wantLogits });
   const step = async (ids: Uint32Array, wantLogits: boolean): Promise<StepResult> => {
     let last: StepResult | undefined;
@@ -138,7 +186,9 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
         for (let l = 0; l < req.nLayers; l++) {
           throwIfAborted(req.signal);
           const q = await queryHost.stepLayerPre(l);
+          const x0 = now();
           const remote: AttentionPartial[] = await Promise.all(others.map((h, i) => h.attend(l, q, part.length, shardVisibility(program.hosts[i]))));
+          exchangeMs += now() - x0;
           await queryHost.stepLayerPost(l, remote);
         }
         last = await queryHost.stepEnd(head(wantLogits && final));
@@ -150,10 +200,16 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   };
 
   const tokens: number[] = [];
+  emit?.({ type: 'phase', phase: 'query', ms: since() });
   req.onPhase?.('query', 0, 1);
   const first = await abortable(step(req.queryIds, !!req.wantLogits), hosts, req.signal);
   const t2 = now();
   tokens.push(first.token);
+  const stepDone = (i: number, from: number) => {
+    emit?.({ type: 'step', step: i, ms: now() - from, ...(others.length > 0 && { exchangeMs }) });
+    exchangeMs = 0;
+  };
+  stepDone(0, t1);
   let stopped: 'stop' | 'length' = 'length';
   // one host: the next steps go to the GPU before this token is read back, so the GPU does not wait on the CPU
   const ahead = others.length === 0 ? (req.decodeAhead ?? 2) : 0;
@@ -172,11 +228,14 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   };
   if (req.onToken(first.token, 0)) stopped = 'stop';
   else {
+    emit?.({ type: 'phase', phase: 'decode', ms: since() });
     await abortable(fill(1 + ahead), hosts, req.signal);
     for (let i = 1; i < req.maxNewTokens; i++) {
       throwIfAborted(req.signal);
       req.onPhase?.('decode', i, req.maxNewTokens);
+      const s0 = now();
       const token = await abortable(next(i), hosts, req.signal);
+      stepDone(i, s0);
       tokens.push(token);
       if (req.onToken(token, i)) {
         stopped = 'stop';
@@ -185,10 +244,7 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
     }
   }
   const t3 = now();
-  return {
-    tokens,
-    firstLogits: first.logits,
-    stopped,
-    timings: { phase1Ms: t1 - t0, firstTokenMs: t2 - t0, decodeMs: t3 - t2, steps: tokens.length },
-  };
+  const timings = { phase1Ms: t1 - t0, firstTokenMs: t2 - t0, decodeMs: t3 - t2, steps: tokens.length };
+  emit?.({ type: 'end', ms: since(), timings });
+  return { tokens, firstLogits: first.logits, stopped, timings };
 }
