@@ -24,7 +24,7 @@ for (const T of rowsList) {
   const global: AttentionWindow = { row0: 0, rows: T, vis: { fullStart: 0, fullLen: 0, kvStart: 0, kvLen: L, causal: true, causalOffset: L - T } };
   const star: AttentionWindow = { row0: 0, rows: T, vis: { fullStart: 0, fullLen: T, kvStart: L - T, kvLen: T, causal: true, causalOffset: 0 } };
   for (const [name, w] of [['global', global], ['star', star]] as const) {
-    const pre = await timeGpu(ctx, (r) => preAttention(r, m, s, inner.cache, 0, T, L - T), 20);
+    const pre = await timeGpu(ctx, (r) => preAttention(r, m, s, inner.cache, 0, T, L - T, L - T), 20);
     const att = await timeGpu(ctx, (r) => attendWindow(r, m, s, inner.cache, 0, w, inner.scratch), 20);
     const post = await timeGpu(ctx, (r) => postAttention(r, m, s, 0, T), 20);
     console.log(

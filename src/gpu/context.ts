@@ -39,6 +39,8 @@ export class GpuContext {
   private bindGroups = new Map<string, GPUBindGroup>();
   private ids = new WeakMap<object, number>();
   private nextId = 1;
+  /** Dispatches recorded on this context so far (tests and benchmarks count a step's kernels by it). */
+  dispatches = 0;
 
   constructor(readonly handle: DeviceHandle) {
     this.device = handle.device;
@@ -247,6 +249,7 @@ export class Recorder {
   /** Records one dispatch of `shader`; throws a RangeError when a Params value does not fit its field's type. */
   dispatch<S extends ShaderName>(shader: S, args: DispatchArgs<S>): void {
     if (this.done) throw new Error('recorder already submitted');
+    this.ctx.dispatches++;
     const w = paramWriter(shader);
     const params = args.params as unknown as Record<string, number> | undefined;
     if (!w !== !params) throw new TypeError(`${shader}: ${w ? 'Params missing' : 'the kernel has no Params'}`);

@@ -68,6 +68,36 @@ export interface AttentionMergeParams {
   writeLse: number; // u32
 }
 
+/** `Params` of shaders/decode_gate_up.wgsl. */
+export interface DecodeGateUpParams {
+  M: number; // u32
+  K: number; // u32
+  N: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  kw: number; // u32
+  wtype: number; // u32
+}
+
+/** `Params` of shaders/decode_qkv.wgsl. */
+export interface DecodeQkvParams {
+  M: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  nHeads: number; // u32
+  nKvHeads: number; // u32
+  headSize: number; // u32
+  kw: number; // u32
+  wtype: number; // u32
+  position0: number; // u32
+  maxPos: number; // u32
+  kvType: number; // u32
+  kvRowWords: number; // u32
+  kBase: number; // u32
+  vBase: number; // u32
+}
+
 /** `Params` of shaders/embedding.wgsl. */
 export interface EmbeddingParams {
   rows: number; // u32
@@ -185,6 +215,8 @@ export interface KernelParams {
   attention: AttentionParams;
   attention_decode: AttentionDecodeParams;
   attention_merge: AttentionMergeParams;
+  decode_gate_up: DecodeGateUpParams;
+  decode_qkv: DecodeQkvParams;
   embedding: EmbeddingParams;
   fill_random: FillRandomParams;
   kv_store: KvStoreParams;
@@ -223,6 +255,22 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     size: 16,
     fields: [
       ['H', 0, 'u32'], ['rows', 4, 'u32'], ['hd4', 8, 'u32'], ['writeLse', 12, 'u32'],
+    ],
+  },
+  decode_gate_up: {
+    size: 28,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['N', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['eps', 16, 'f32'], ['kw', 20, 'u32'], ['wtype', 24, 'u32'],
+    ],
+  },
+  decode_qkv: {
+    size: 60,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['eps', 12, 'f32'],
+      ['nHeads', 16, 'u32'], ['nKvHeads', 20, 'u32'], ['headSize', 24, 'u32'], ['kw', 28, 'u32'],
+      ['wtype', 32, 'u32'], ['position0', 36, 'u32'], ['maxPos', 40, 'u32'], ['kvType', 44, 'u32'],
+      ['kvRowWords', 48, 'u32'], ['kBase', 52, 'u32'], ['vBase', 56, 'u32'],
     ],
   },
   embedding: {

@@ -17,6 +17,9 @@ import attention from '../../shaders/attention.wgsl?raw';
 import attention_decode from '../../shaders/attention_decode.wgsl?raw';
 import attention_merge from '../../shaders/attention_merge.wgsl?raw';
 import kv_store from '../../shaders/kv_store.wgsl?raw';
+// ---- fused decode steps
+import decode_qkv from '../../shaders/decode_qkv.wgsl?raw';
+import decode_gate_up from '../../shaders/decode_gate_up.wgsl?raw';
 
 export const kShaders = {
   add,
@@ -36,6 +39,9 @@ export const kShaders = {
   attention_decode,
   attention_merge,
   kv_store,
+  // ---- fused decode steps
+  decode_qkv,
+  decode_gate_up,
 } as const;
 
 export type ShaderName = keyof typeof kShaders;

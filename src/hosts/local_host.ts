@@ -143,7 +143,7 @@ export class LocalHost implements Host {
   /** Every layer over the chunk's rows: the projections and MLP over all rows, attention per window. */
   private recordLayers(r: Recorder, cache: KvCache, chunk: ChunkSpec): void {
     for (let l = 0; l < this.model.cfg.nLayers; l++) {
-      preAttention(r, this.model, this.state, cache, l, chunk.rows, chunk.cacheRow);
+      preAttention(r, this.model, this.state, cache, l, chunk.rows, chunk.cacheRow, chunk.position0);
       for (const w of chunk.windows) attendWindow(r, this.model, this.state, cache, l, w, this.scratch);
       postAttention(r, this.model, this.state, l, chunk.rows);
     }
@@ -244,7 +244,7 @@ export class LocalHost implements Host {
     this.check();
     const c = st.chunk;
     const r = this.ctx.recorder('step pre');
-    preAttention(r, this.model, this.state, cache, layer, c.rows, c.cacheRow);
+    preAttention(r, this.model, this.state, cache, layer, c.rows, c.cacheRow, c.position0);
     attendWindow(r, this.model, this.state, cache, layer, c.windows[0], this.scratch);
     r.submit();
     st.half = 'post';

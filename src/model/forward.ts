@@ -2,10 +2,11 @@
 // can put its own attention (local shard, remote partials, merge) between the two halves of a layer.
 import type { Recorder } from '../gpu/context';
 import { attention, type AttentionArgs, type AttentionScratch } from '../gpu/ops/attention';
+import { decodeFusable, decodeGateUp, decodeQkv } from '../gpu/ops/decode';
 import { embed } from '../gpu/ops/embedding';
 import { storeKv } from '../gpu/ops/kv_store';
 import { siluMul } from '../gpu/ops/elementwise';
-import { matmul } from '../gpu/ops/matmul';
+import { kGemvMaxRows, matmul } from '../gpu/ops/matmul';
 import { rmsnorm } from '../gpu/ops/norm';
 import { rope } from '../gpu/ops/rope';
 import { argmax } from '../gpu/ops/sample';
@@ -45,12 +46,36 @@ export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number,
 }
 
 /**
- * First half of layer l over T rows (ids and positions already in s): norm, q/k/v projections, RoPE; the
- * rows' K/V land in cache rows [cacheRow, cacheRow + T).
+ * Switches for comparisons and benchmarks: `fuseDecode` runs steps of at most 8 rows through the fused decode
+ * kernels (src/gpu/ops/decode.ts), which compute bit for bit what the unfused sequence computes.
  */
-export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, T: number, cacheRow: number): void {
+export const forwardTuning = { fuseDecode: true };
+
+/** Whether T rows from cacheRow take the fused decode kernels. */
+function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: number): boolean {
+  const { cfg } = m;
+  return (
+    forwardTuning.fuseDecode &&
+    decodeFusable(r.ctx.device.limits, { rows: T, dim: cfg.dim, headSize: cfg.headSize, qkvBias: cfg.qkvBias }) &&
+    Math.floor(cacheRow / cache.pageRows) === Math.floor((cacheRow + T - 1) / cache.pageRows)
+  );
+}
+
+/**
+ * First half of layer l over T rows at positions position0… (ids and positions already in s): norm, q/k/v
+ * projections, RoPE; the rows' K/V land in cache rows [cacheRow, cacheRow + T).
+ */
+export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, T: number, cacheRow: number, position0: number): void {
   const { cfg } = m;
   const w = m.weights.layers[l];
+  if (fused(r, m, cache, T, cacheRow)) {
+    decodeQkv(r, {
+      x: s.x.buffer, norm: w.attnNorm, eps: cfg.normEps, wq: w.wq, wk: w.wk, wv: w.wv, ropeTable: m.ropeTable, q: s.q.buffer,
+      k: cache.keyPages[l], v: cache.valuePages[l], cacheRow, position0, rows: T,
+      dim: cfg.dim, nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headSize: cfg.headSize,
+    });
+    return;
+  }
   rmsnorm(r, { x: s.x.buffer, w: w.attnNorm, out: s.xb.buffer, rows: T, dim: cfg.dim, eps: cfg.normEps });
   matmul(r, { x: s.xb.buffer, w: w.wq, bias: w.bq, out: s.q.buffer, M: T, N: cfg.qDim, K: cfg.dim });
   rope(r, { x: s.q.buffer, positions: s.positions.buffer, table: m.ropeTable, rows: T, nHeads: cfg.nHeads, headSize: cfg.headSize });
@@ -112,6 +137,11 @@ export function postAttention(r: Recorder, m: ModelOnGpu, s: RunState, l: number
   const { cfg } = m;
   const w = m.weights.layers[l];
   matmul(r, { x: s.att.buffer, w: w.wo, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.qDim, accumulate: true });
+  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows) {
+    decodeGateUp(r, { x: s.x.buffer, norm: w.mlpNorm, eps: cfg.normEps, wGate: w.wGate, wUp: w.wUp, out: s.hb.buffer, rows, dim: cfg.dim, hiddenDim: cfg.hiddenDim });
+    matmul(r, { x: s.hb.buffer, w: w.wDown, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.hiddenDim, accumulate: true });
+    return;
+  }
   rmsnorm(r, { x: s.x.buffer, w: w.mlpNorm, out: s.xb.buffer, rows, dim: cfg.dim, eps: cfg.normEps });
   matmul(r, { x: s.xb.buffer, w: w.wGate, out: s.hb.buffer, M: rows, N: cfg.hiddenDim, K: cfg.dim });
   matmul(r, { x: s.xb.buffer, w: w.wUp, out: s.hb2.buffer, M: rows, N: cfg.hiddenDim, K: cfg.dim });

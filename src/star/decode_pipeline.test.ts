@@ -8,6 +8,7 @@ import type { HostInit } from '../hosts/host';
 import { LocalHost } from '../hosts/local_host';
 import { WorkerHost } from '../hosts/worker_host';
 import { fixturePath, type FixtureReference } from '../model/fixtures';
+import { forwardTuning } from '../model/forward';
 import { runStar, type RunRequest } from './coordinator';
 import { compileStar } from './program';
 
@@ -104,6 +105,35 @@ describe('pipelined decoding', () => {
       }
     } finally {
       await paged.dispose();
+    }
+  });
+
+  it('a decode step records at most 6 kernels per layer (fused), 13 unfused, with the same tokens', { timeout: 600_000 }, async () => {
+    const bundled = await LocalHost.create('counted', init);
+    try {
+      const { nLayers } = bundled.model.cfg;
+      const perStep = async (fuse: boolean) => {
+        forwardTuning.fuseDecode = fuse;
+        const ids = Array.from({ length: 20 }, (_, i) => (i * 37) % 700);
+        const count = async (n: number) => {
+          const d0 = bundled.ctx.dispatches;
+          const res = await runStar([bundled], request(ids, n, 2));
+          return { n: bundled.ctx.dispatches - d0, tokens: res.tokens };
+        };
+        // the same prefill and query step, then 8 decode steps more: each an embedding, the layers, the final
+        // norm, the LM head and the argmax
+        const [one, nine] = [await count(1), await count(9)];
+        return { perLayer: ((nine.n - one.n) / 8 - 4) / nLayers, tokens: nine.tokens };
+      };
+      const fused = await perStep(true);
+      const unfused = await perStep(false);
+      console.log(`dispatches per layer per step: fused ${fused.perLayer.toFixed(2)}, unfused ${unfused.perLayer.toFixed(2)}`);
+      expect(fused.perLayer).toBeLessThanOrEqual(6);
+      expect(unfused.perLayer).toBeGreaterThanOrEqual(12);
+      expect(fused.tokens).toEqual(unfused.tokens);
+    } finally {
+      forwardTuning.fuseDecode = true;
+      await bundled.dispose();
     }
   });
 });

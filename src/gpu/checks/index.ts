@@ -3,6 +3,7 @@
 import type { GpuContext } from '../context';
 import { attentionChecks } from './attention';
 import { basicChecks } from './basic';
+import { decodeChecks } from './decode';
 import type { Check, CheckResult } from './check';
 import { kvStoreChecks } from './kv_store';
 import { linearChecks } from './linear';
@@ -10,7 +11,7 @@ import { linearChecks } from './linear';
 export type { Check, CheckResult } from './check';
 
 /** Every kernel check, in the order they run. */
-export const allChecks: Check[] = [...basicChecks, ...linearChecks, ...kvStoreChecks, ...attentionChecks];
+export const allChecks: Check[] = [...basicChecks, ...linearChecks, ...kvStoreChecks, ...attentionChecks, ...decodeChecks];
 
 /**
  * Which checks to run: a predicate on the id, or a comma-separated list of id prefixes
