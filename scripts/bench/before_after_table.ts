@@ -25,7 +25,7 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   const j = JSON.parse(readFileSync(join(dir, f), 'utf8'));
   for (const r of j.rows as Record<string, unknown>[]) {
     if (bench.startsWith('prefill')) add(`${bench} L=${r.length} ${r.config} phase 1`, 'ms', build, median(r.batched as number[]));
-    else if (bench.startsWith('decode')) add(`${bench} L=${r.length} ahead ${r.ahead}`, 'tok/s', build, r.median as number);
+    else if (bench.startsWith('decode')) add(`${bench} L=${r.length}${r.fused === false ? ' unfused' : ''} ahead ${r.ahead}`, 'tok/s', build, r.median as number);
     else if (bench.startsWith('star')) {
       const what = `${bench} ${r.mode} L=${r.length} ${r.attention}${r.blockSize ? ` b=${r.blockSize}` : ''}`;
       add(`${what} TTFT`, 'ms', build, r.ttftMs as number);
