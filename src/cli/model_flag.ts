@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from '../engine';
 import { kKvDtypes, type KvDtype } from '../model/kv_cache';
-import type { WeightStorage } from '../model/weights';
+import { kWeightStorages } from '../model/weights';
 import { bytesFlag, countFlag, oneOf, UsageError } from './args';
 
 /** The model bundled with the package (public/models/<name>), used when --model is omitted. */
@@ -33,7 +33,7 @@ export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOpt
   const adapter = v.adapter as string | undefined;
   return {
     model,
-    storage: oneOf('storage', v.storage as string | undefined, ['f32', 'f16', 'bf16'] as const, 'f32') as WeightStorage,
+    storage: oneOf('storage', v.storage as string | undefined, kWeightStorages, 'f32'),
     maxContext: v['max-context'] === 'auto' ? 'auto' : countFlag('max-context', v['max-context'] as string | undefined),
     chunkRows: countFlag('chunk-rows', v['chunk-rows'] as string | undefined),
     kvDtype: v['kv-dtype'] === undefined ? kvDefault : oneOf('kv-dtype', v['kv-dtype'] as string, kKvDtypes, 'f16'),

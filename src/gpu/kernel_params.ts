@@ -114,6 +114,7 @@ export interface FillRandomParams {
   seed: number; // u32
   scale: number; // f32
   packed: number; // u32
+  base: number; // u32
 }
 
 /** `Params` of shaders/kv_store.wgsl. */
@@ -138,6 +139,22 @@ export interface MatmulGemmParams {
   hasBias: number; // u32
   accumulate: number; // u32
   wtype: number; // u32
+}
+
+/** `Params` of shaders/matmul_gemm_q.wgsl. */
+export interface MatmulGemmQParams {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  quantWords: number; // u32
+  scaleBase: number; // u32
+  scaleWords: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  qtype: number; // u32
 }
 
 /** `Params` of shaders/matmul_gemm_v3.wgsl. */
@@ -166,6 +183,22 @@ export interface MatmulGemvParams {
   hasBias: number; // u32
   accumulate: number; // u32
   wtype: number; // u32
+}
+
+/** `Params` of shaders/matmul_gemv_q.wgsl. */
+export interface MatmulGemvQParams {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  quantWords: number; // u32
+  scaleBase: number; // u32
+  scaleWords: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  qtype: number; // u32
 }
 
 /** `Params` of shaders/rmsnorm.wgsl. */
@@ -221,8 +254,10 @@ export interface KernelParams {
   fill_random: FillRandomParams;
   kv_store: KvStoreParams;
   matmul_gemm: MatmulGemmParams;
+  matmul_gemm_q: MatmulGemmQParams;
   matmul_gemm_v3: MatmulGemmV3Params;
   matmul_gemv: MatmulGemvParams;
+  matmul_gemv_q: MatmulGemvQParams;
   rmsnorm: RmsnormParams;
   rope: RopeParams;
   sample: SampleParams;
@@ -280,7 +315,13 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['outBase', 16, 'u32'], ['wtype', 20, 'u32'],
     ],
   },
-  fill_random: { size: 16, fields: [['n', 0, 'u32'], ['seed', 4, 'u32'], ['scale', 8, 'f32'], ['packed', 12, 'u32']] },
+  fill_random: {
+    size: 20,
+    fields: [
+      ['n', 0, 'u32'], ['seed', 4, 'u32'], ['scale', 8, 'f32'], ['packed', 12, 'u32'],
+      ['base', 16, 'u32'],
+    ],
+  },
   kv_store: {
     size: 24,
     fields: [
@@ -294,6 +335,14 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
       ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
       ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
+    ],
+  },
+  matmul_gemm_q: {
+    size: 48,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
+      ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
     ],
   },
   matmul_gemm_v3: {
@@ -310,6 +359,14 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
       ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
       ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
+    ],
+  },
+  matmul_gemv_q: {
+    size: 48,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
+      ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
     ],
   },
   rmsnorm: {

@@ -6,6 +6,8 @@ import fill_random from '../../shaders/fill_random.wgsl?raw';
 import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
 import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
+import matmul_gemv_q from '../../shaders/matmul_gemv_q.wgsl?raw';
+import matmul_gemm_q from '../../shaders/matmul_gemm_q.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import silu_mul from '../../shaders/silu_mul.wgsl?raw';
@@ -28,6 +30,8 @@ export const kShaders = {
   matmul_gemm,
   matmul_gemv,
   matmul_gemm_v3,
+  matmul_gemv_q,
+  matmul_gemm_q,
   rmsnorm,
   rope,
   silu_mul,

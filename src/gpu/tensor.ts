@@ -1,14 +1,15 @@
 // GPU buffers that remember their shape and element type, so every binding can be checked and described.
+import { quantLayout, type QuantType } from './quant_layout';
 
 /**
  * Element types as they sit in GPU memory.
  * `f16x2` and `bf16x2` hold two 16-bit values per u32 (element 2i in the low half), widened to f32 in shaders.
  */
-export type DType = 'f32' | 'u32' | 'i32' | 'f16x2' | 'bf16x2';
+export type DType = 'f32' | 'u32' | 'i32' | 'f16x2' | 'bf16x2' | QuantType;
 
 /** Bytes per logical element (16-bit types count half a u32 each). */
 export function bytesPerElement(dtype: DType): number {
-  return dtype === 'f16x2' || dtype === 'bf16x2' ? 2 : 4;
+  return dtype === 'f16x2' || dtype === 'bf16x2' ? 2 : dtype === 'q8_0' ? 34 / 32 : dtype === 'q4_0' ? 18 / 32 : 4;
 }
 
 export interface Tensor {
@@ -28,6 +29,10 @@ export function numel(shape: readonly number[]): number {
  * 16-bit types pack each row (last dimension) into ceil(cols / 2) words, so an odd row leaves a pad half.
  */
 export function byteSize(shape: readonly number[], dtype: DType): number {
+  if (dtype === 'q8_0' || dtype === 'q4_0') {
+    const cols = shape.length ? shape[shape.length - 1] : 1;
+    return Math.max(4, quantLayout(numel(shape.slice(0, -1)), cols, dtype).words * 4);
+  }
   if (dtype === 'f16x2' || dtype === 'bf16x2') {
     const cols = shape.length ? shape[shape.length - 1] : 1;
     return Math.max(4, numel(shape.slice(0, -1)) * Math.ceil(cols / 2) * 4);

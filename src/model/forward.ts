@@ -51,11 +51,15 @@ export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number,
  */
 export const forwardTuning = { fuseDecode: true };
 
+/** Quantized weights go through the quantized GEMV: the fused kernels read f32 and 16-bit weights only. */
+const plainWeights = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16x2' || t.dtype === 'bf16x2';
+
 /** Whether T rows from cacheRow take the fused decode kernels. */
-function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: number): boolean {
+function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: number, l: number): boolean {
   const { cfg } = m;
   return (
     forwardTuning.fuseDecode &&
+    plainWeights(m.weights.layers[l].wq) &&
     decodeFusable(r.ctx.device.limits, { rows: T, dim: cfg.dim, headSize: cfg.headSize, qkvBias: cfg.qkvBias }) &&
     Math.floor(cacheRow / cache.pageRows) === Math.floor((cacheRow + T - 1) / cache.pageRows)
   );
@@ -68,7 +72,7 @@ function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: 
 export function preAttention(r: Recorder, m: ModelOnGpu, s: RunState, cache: KvCache, l: number, T: number, cacheRow: number, position0: number): void {
   const { cfg } = m;
   const w = m.weights.layers[l];
-  if (fused(r, m, cache, T, cacheRow)) {
+  if (fused(r, m, cache, T, cacheRow, l)) {
     decodeQkv(r, {
       x: s.x.buffer, norm: w.attnNorm, eps: cfg.normEps, wq: w.wq, wk: w.wk, wv: w.wv, ropeTable: m.ropeTable, q: s.q.buffer,
       k: cache.keyPages[l], v: cache.valuePages[l], cacheRow, position0, rows: T,
@@ -137,7 +141,7 @@ export function postAttention(r: Recorder, m: ModelOnGpu, s: RunState, l: number
   const { cfg } = m;
   const w = m.weights.layers[l];
   matmul(r, { x: s.att.buffer, w: w.wo, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.qDim, accumulate: true });
-  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows) {
+  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows && plainWeights(w.wGate)) {
     decodeGateUp(r, { x: s.x.buffer, norm: w.mlpNorm, eps: cfg.normEps, wGate: w.wGate, wUp: w.wUp, out: s.hb.buffer, rows, dim: cfg.dim, hiddenDim: cfg.hiddenDim });
     matmul(r, { x: s.hb.buffer, w: w.wDown, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.hiddenDim, accumulate: true });
     return;

@@ -2,6 +2,7 @@
 // global attention and both phases of Star Attention from it independently of the GPU code.
 import type { ModelConfig } from './config';
 import { roundHalf } from './f16';
+import { dequantize, kQuantBlock, quantize, type QuantType } from './quant';
 import { ropeTable } from './rope';
 import { readTensor, toStorage, type TensorEntry } from './safetensors';
 import type { ModelSource } from './source';
@@ -101,6 +102,30 @@ function rope(x: Float64Array, heads: number, headSize: number, table: Float32Ar
       x[o + half + i] = b * c + a * s;
     }
   }
+}
+
+/**
+ * The reference's weights with every projection the engine quantizes under `type` (input dimension a multiple
+ * of 32) replaced by exactly what the GPU computes with: the checkpoint's values quantized to llama.cpp's
+ * blocks (src/model/quant.ts) and dequantized. Everything else stays as it is.
+ */
+export function quantizeRefWeights(w: RefWeights, type: QuantType): RefWeights {
+  const { cfg } = w;
+  const q = (m: Float64Array, rows: number, cols: number): Float64Array =>
+    cols % kQuantBlock === 0 ? Float64Array.from(dequantize(quantize(Float32Array.from(m), rows, cols, type), rows, cols, type)) : m;
+  return {
+    ...w,
+    layers: w.layers.map((L) => ({
+      ...L,
+      wq: q(L.wq, cfg.qDim, cfg.dim),
+      wk: q(L.wk, cfg.kvDim, cfg.dim),
+      wv: q(L.wv, cfg.kvDim, cfg.dim),
+      wo: q(L.wo, cfg.dim, cfg.qDim),
+      wGate: q(L.wGate, cfg.hiddenDim, cfg.dim),
+      wUp: q(L.wUp, cfg.hiddenDim, cfg.dim),
+      wDown: q(L.wDown, cfg.dim, cfg.hiddenDim),
+    })),
+  };
 }
 
 /** Element type of the reference's KV cache: 16-bit types round K (after RoPE) and V as the GPU's cache does. */

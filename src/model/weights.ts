@@ -5,10 +5,18 @@ import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import { readTensor, toStorage, type ReadTensorOptions, type TensorEntry } from './safetensors';
 import { checkTensors } from './weights_io';
+import { kQuantBlock, quantize, type QuantType } from './quant';
 import type { ModelSource } from './source';
 
-/** How matrices are kept on the GPU: f32, or 16-bit (halves memory; norms and biases stay f32). */
-export type WeightStorage = 'f32' | 'f16' | 'bf16';
+/**
+ * How matrices are kept on the GPU: f32, 16-bit (halves memory; norms and biases stay f32), or q8_0 / q4_0
+ * blocks (src/model/quant.ts) for the seven projections of every layer whose input dimension is a multiple of
+ * 32, quantized at load; under q8_0/q4_0 the other matrices (embedding, LM head, projections that are not
+ * whole blocks) stay in the checkpoint's own type.
+ */
+export type WeightStorage = 'f32' | 'f16' | 'bf16' | QuantType;
+
+export const kWeightStorages: readonly WeightStorage[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 
 export interface LayerWeights {
   attnNorm: Tensor; // (dim) f32
@@ -97,22 +105,37 @@ export async function loadWeights(
   let loaded = 0;
   let bytes = 0;
 
-  const upload = async (name: string, shape: number[], kind: 'matrix' | 'vector'): Promise<Tensor> => {
+  const quant = storage === 'q8_0' || storage === 'q4_0' ? storage : undefined;
+  // what a matrix that is not quantized keeps: the asked storage, or under q8_0/q4_0 the checkpoint's own type
+  const plainStorage = (e: TensorEntry): 'f32' | 'f16' | 'bf16' =>
+    quant === undefined ? (storage as 'f32' | 'f16' | 'bf16') : e.dtype === 'F32' ? 'f32' : e.dtype === 'F16' ? 'f16' : 'bf16';
+
+  const upload = async (name: string, shape: number[], kind: 'matrix' | 'vector' | 'projection'): Promise<Tensor> => {
     const e = entries.get(name)!;
-    const st = toStorage(e, await readTensor(src, e, readOpts), kind === 'vector' ? 'f32' : storage);
-    const t = createTensor(device, shape, st.dtype, name);
-    writeTensor(device, t, st.data);
+    const bytesIn = await readTensor(src, e, readOpts);
+    let t: Tensor;
+    if (kind === 'projection' && quant && shape[1] % kQuantBlock === 0) {
+      // one tensor at a time: its f32 values exist only while it is quantized
+      const values = toStorage(e, bytesIn, 'f32').data as Float32Array;
+      t = createTensor(device, shape, quant, name);
+      writeTensor(device, t, quantize(values, shape[0], shape[1], quant));
+    } else {
+      const st = toStorage(e, bytesIn, kind === 'vector' ? 'f32' : plainStorage(e));
+      t = createTensor(device, shape, st.dtype, name);
+      writeTensor(device, t, st.data);
+    }
     bytes += t.buffer.size;
     onProgress?.({ phase: 'weights', tensor: name, loaded: ++loaded, total });
     return t;
   };
 
   const uploadChunked = async (name: string, rows: number, cols: number): Promise<ChunkedMatrix> => {
-    const bytesPerRow = storage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
+    const rowStorage = plainStorage(entries.get(name)!);
+    const bytesPerRow = rowStorage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
     const maxRows = Math.floor(maxBindingBytes / bytesPerRow);
     if (rows <= maxRows) return { chunks: [await upload(name, [rows, cols], 'matrix')], rowsPerChunk: rows, rows, cols };
     const e = entries.get(name)!;
-    const st = toStorage(e, await readTensor(src, e, readOpts), storage);
+    const st = toStorage(e, await readTensor(src, e, readOpts), rowStorage);
     const wordsPerRow = bytesPerRow / 4;
     const chunks: Tensor[] = [];
     for (let r0 = 0; r0 < rows; r0 += maxRows) {
@@ -133,17 +156,17 @@ export async function loadWeights(
     const n = names[l];
     layers.push({
       attnNorm: await upload(n.attnNorm, [dim], 'vector'),
-      wq: await upload(n.wq, [qDim, dim], 'matrix'),
-      wk: await upload(n.wk, [kvDim, dim], 'matrix'),
-      wv: await upload(n.wv, [kvDim, dim], 'matrix'),
+      wq: await upload(n.wq, [qDim, dim], 'projection'),
+      wk: await upload(n.wk, [kvDim, dim], 'projection'),
+      wv: await upload(n.wv, [kvDim, dim], 'projection'),
       bq: cfg.qkvBias ? await upload(n.bq, [qDim], 'vector') : undefined,
       bk: cfg.qkvBias ? await upload(n.bk, [kvDim], 'vector') : undefined,
       bv: cfg.qkvBias ? await upload(n.bv, [kvDim], 'vector') : undefined,
-      wo: await upload(n.wo, [dim, qDim], 'matrix'),
+      wo: await upload(n.wo, [dim, qDim], 'projection'),
       mlpNorm: await upload(n.mlpNorm, [dim], 'vector'),
-      wGate: await upload(n.wGate, [hiddenDim, dim], 'matrix'),
-      wUp: await upload(n.wUp, [hiddenDim, dim], 'matrix'),
-      wDown: await upload(n.wDown, [dim, hiddenDim], 'matrix'),
+      wGate: await upload(n.wGate, [hiddenDim, dim], 'projection'),
+      wUp: await upload(n.wUp, [hiddenDim, dim], 'projection'),
+      wDown: await upload(n.wDown, [dim, hiddenDim], 'projection'),
     });
   }
   const finalNorm = await upload('model.norm.weight', [dim], 'vector');

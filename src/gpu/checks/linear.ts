@@ -2,6 +2,7 @@
 // inputs with NaN-poisoned outputs. Shapes are small and ragged (SwiftShader is slow), covering every dtype,
 // bias/accumulate, offsets and strides, and each kernel variant.
 import { packHalfRows, unpackHalfRows, type HalfDType } from '../../model/f16';
+import { dequantize, quantize, type QuantType } from '../../model/quant';
 import {
   refArgmax,
   refEmbed,
@@ -26,7 +27,7 @@ import { maxRelError, randomF32 } from '../testing';
 import { result, type Check, type CheckResult } from './check';
 
 type Rng = () => number;
-type WDType = 'f32' | HalfDType;
+type WDType = 'f32' | HalfDType | QuantType;
 
 const kNaNBits = 0x7fc00000;
 const kF32Bound = 1e-5;
@@ -49,6 +50,10 @@ function uploadWords(ctx: GpuContext, words: Uint32Array | Float32Array, shape: 
 function randomWeight(ctx: GpuContext, rows: number, cols: number, dtype: WDType, rng: Rng, label: string) {
   const values = randomF32(rows * cols, rng);
   if (dtype === 'f32') return { t: uploadWords(ctx, values, [rows, cols], 'f32', label), seen: values };
+  if (dtype === 'q8_0' || dtype === 'q4_0') {
+    const words = quantize(values, rows, cols, dtype);
+    return { t: uploadWords(ctx, words, [rows, cols], dtype, label), seen: dequantize(words, rows, cols, dtype) };
+  }
   const words = packHalfRows(values, rows, cols, dtype);
   return { t: uploadWords(ctx, words, [rows, cols], dtype, label), seen: unpackHalfRows(words, rows, cols, dtype) };
 }
@@ -131,7 +136,8 @@ async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<Chec
   }
   const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside);
   for (const b of [x, w.t.buffer, bias?.buffer, out]) b?.destroy();
-  const kernel = c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N);
+  const quant = c.dtype === 'q8_0' || c.dtype === 'q4_0';
+  const kernel = quant ? (M <= 8 ? 'gemv_q' : 'gemm_q') : (c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N));
   const flags = [c.bias && 'bias', c.accumulate && 'acc', c.strided && 'strided'].filter(Boolean).join(' ');
   return result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound);
 }
@@ -156,6 +162,24 @@ function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, nu
   };
 }
 
+/** The quantized kernels (GEMV up to 8 rows, GEMM beyond): K whole blocks of 32, one to several per lane. */
+function matmulQuantCheck(id: string, shapes: Array<[number, number, number]>): Check {
+  return {
+    id,
+    async run(ctx, rng) {
+      const out: CheckResult[] = [];
+      let i = 0;
+      for (const dtype of ['q8_0', 'q4_0'] as const) {
+        for (const [M, N, K] of shapes) {
+          const bits = i++;
+          out.push(await runMatmul(ctx, rng, { M, N, K, dtype, alignedX: true, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
+        }
+      }
+      return out;
+    },
+  };
+}
+
 const matmulChecks: Check[] = [
   // lanes per row follow K (gemvLanes): 4 (K = 7, 2), 8 (129), 16 (300), 32 (600)
   matmulCheck('matmul.gemv', 'gemv', [[1, 65, 300], [3, 513, 7], [8, 1, 129], [1, 70, 2], [2, 33, 600]]),
@@ -164,6 +188,8 @@ const matmulChecks: Check[] = [
   // the vec4 fast paths: K a multiple of 8 but not of the 16-wide K step, ragged M and N, one tile exactly;
   // K = 30 takes the general fallback
   matmulCheck('matmul.gemm128v3', 'gemm128v3', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
+  matmulQuantCheck('matmul.quant.gemv', [[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32]]),
+  matmulQuantCheck('matmul.quant.gemm', [[37, 130, 64], [9, 257, 96], [130, 5, 160]]),
   {
     id: 'matmul.auto',
     async run(ctx, rng) {

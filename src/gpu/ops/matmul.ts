@@ -2,6 +2,8 @@
 // A few rows (decode) go to the memory-bound GEMV kernel, more rows to the tiled GEMM.
 import { grid, type Recorder } from '../context';
 import type { MatmulGemmParams } from '../kernel_params';
+import { GpuLimitError } from '../../errors';
+import { quantLayout, type QuantType } from '../quant_layout';
 import type { Tensor } from '../tensor';
 import {
   dummyBuffer,
@@ -17,7 +19,10 @@ export interface MatmulArgs {
   /** (M, K) f32; `xOffset` is the element offset of row 0. */
   x: GPUBuffer;
   xOffset?: number;
-  /** (N, K) f32 | f16x2 | bf16x2 in HF Linear layout; 16-bit rows packed into ceil(K/2) words. */
+  /**
+   * (N, K) f32 | f16x2 | bf16x2 in HF Linear layout, 16-bit rows packed into ceil(K/2) words; or q8_0 | q4_0
+   * blocks of 32 along K (src/gpu/quant_layout.ts), dequantized in the kernels.
+   */
   w: Tensor;
   /** (N) f32. */
   bias?: Tensor;
@@ -88,7 +93,11 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
   expectCount(M, 'matmul M');
   expectCount(N, 'matmul N');
   expectCount(K, 'matmul K');
-  expectTensor(a.w, [N, K], ['f32', 'f16x2', 'bf16x2'], 'matmul w');
+  expectTensor(a.w, [N, K], ['f32', 'f16x2', 'bf16x2', 'q8_0', 'q4_0'], 'matmul w');
+  if (a.w.dtype === 'q8_0' || a.w.dtype === 'q4_0') {
+    matmulQuant(r, a, a.w.dtype);
+    return;
+  }
   const kw = rowWords(a.w, K);
   if (a.w.buffer.size < N * kw * 4) {
     throw new RangeError(`matmul w: ${a.w.label} holds ${a.w.buffer.size} bytes, ${N}×${K} ${a.w.dtype} needs ${N * kw * 4}`);
@@ -168,4 +177,54 @@ function gemmFits(limits: GPUSupportedLimits, c: { BM: number; BN: number; BK: n
     threads <= limits.maxComputeWorkgroupSizeX &&
     bytes <= limits.maxComputeWorkgroupStorageSize
   );
+}
+
+/** out (+)= x · Wᵀ with W in q8_0 / q4_0 blocks: the quantized GEMV for a few rows, else the quantized GEMM. */
+function matmulQuant(r: Recorder, a: MatmulArgs, qtype: QuantType): void {
+  const { M, N, K } = a;
+  const L = quantLayout(N, K, qtype);
+  if (a.w.buffer.size < L.words * 4) throw new RangeError(`matmul w: ${a.w.label} holds ${a.w.buffer.size} bytes, ${N}×${K} ${qtype} needs ${L.words * 4}`);
+  if (a.bias) expectTensor(a.bias, [N], ['f32'], 'matmul bias');
+  const ldOut = a.ldOut ?? N;
+  if (ldOut < N) throw new RangeError(`matmul ldOut ${ldOut} < N ${N}`);
+  const ctx = r.ctx;
+  const x = elementWindow(a.x, a.xOffset ?? 0, M * K, 'matmul x');
+  const out = elementWindow(a.out, a.outOffset ?? 0, (M - 1) * ldOut + N, 'matmul out');
+  const params = {
+    M,
+    N,
+    K,
+    xBase: x.base,
+    outBase: out.base,
+    ldOut,
+    quantWords: L.quantWords,
+    scaleBase: L.scaleBase,
+    scaleWords: L.scaleWords,
+    hasBias: a.bias ? 1 : 0,
+    accumulate: a.accumulate ? 1 : 0,
+    qtype: qtype === 'q8_0' ? 0 : 1,
+  };
+  const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
+  if (M <= kGemvMaxRows) {
+    const TPR = gemvLanes(L.quantWords * 16);
+    const RPW = TPR >= 32 ? 8 : 16;
+    r.dispatch('matmul_gemv_q', {
+      constants: { TPR, RPW, MR: M },
+      params,
+      buffers,
+      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
+      label: `matmul_gemv_q ${M}×${N}×${K} ${qtype}`,
+    });
+    return;
+  }
+  if (x.base % 4 !== 0) throw new RangeError(`matmul ${qtype}: x must start on a 16-byte boundary for the quantized GEMM (element ${x.base})`);
+  const lim = ctx.device.limits;
+  if (lim.maxComputeInvocationsPerWorkgroup < 256 || lim.maxComputeWorkgroupSizeX < 256 || lim.maxComputeWorkgroupStorageSize < 20480) {
+    throw new GpuLimitError(`the quantized GEMM needs 256 invocations and 20 KiB of workgroup memory; this device offers ${lim.maxComputeInvocationsPerWorkgroup} and ${lim.maxComputeWorkgroupStorageSize}`);
+  }
+  const wx = Math.ceil(N / 128), wy = Math.ceil(M / 128);
+  if (wx > ctx.maxWorkgroupsPerDim || wy > ctx.maxWorkgroupsPerDim) {
+    throw new RangeError(`matmul ${M}×${N}: ${wx}×${wy} tiles exceed ${ctx.maxWorkgroupsPerDim} per dimension`);
+  }
+  r.dispatch('matmul_gemm_q', { params, buffers, workgroups: [wx, wy], label: `matmul_gemm_q ${M}×${N}×${K} ${qtype}` });
 }
