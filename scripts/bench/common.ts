@@ -4,7 +4,7 @@ import type { ModelConfig } from '../../src/model/config';
 import { runStar, type RunRequest, type RunResult } from '../../src/star/coordinator';
 import type { StarPlan } from '../../src/star/plan';
 import { compileStar } from '../../src/star/program';
-import { kLlama32_1B, kTiny } from './shapes';
+import { kLlama31_8B, kLlama32_1B, kTiny } from './shapes';
 
 /** The value after `--name` on the command line, else `dflt`. */
 export function arg(name: string, dflt: string): string {
@@ -16,7 +16,12 @@ export function arg(name: string, dflt: string): string {
 export function modelFlags(): { model: ModelLocation; label: string } {
   const folder = arg('model', '');
   const shape = arg('config', 'llama-3.2-1b');
-  return { model: folder || { randomConfig: shape === 'tiny' ? kTiny : kLlama32_1B }, label: folder || shape };
+  return { model: folder || { randomConfig: shapeOf(shape) }, label: folder || shape };
+}
+
+/** The config of `--config <name>`: llama-3.2-1b (default), llama-3.1-8b, tiny. */
+export function shapeOf(name: string): Record<string, unknown> {
+  return name === 'tiny' ? kTiny : name === 'llama-3.1-8b' ? kLlama31_8B : kLlama32_1B;
 }
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

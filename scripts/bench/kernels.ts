@@ -1,5 +1,6 @@
 // npm run bench:kernels — TFLOP/s or GB/s per kernel at realistic sizes; prints a table and writes JSON.
-// Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick]
+// Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick] [--matmul-only]
+// Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
@@ -21,13 +22,14 @@ interface Row {
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/kernels.json';
+const matmulOnly = args.includes('--matmul-only');
 
 const ctx = new GpuContext(await requestDevice({ powerPreference: 'high-performance' }));
 const d = ctx.device;
 const info = ctx.handle.info;
 console.error(`adapter: ${info.vendor} ${info.architecture} ${info.device} (${info.description})`);
 const rows: Row[] = [];
-const fill = (shape: number[], dtype: 'f32' | 'f16x2' | 'bf16x2', label: string) => {
+const fill = (shape: number[], dtype: 'f32' | 'f16x2' | 'bf16x2' | 'q8_0' | 'q4_0', label: string) => {
   const t = createTensor(d, shape, dtype, label);
   const r = ctx.recorder();
   fillRandom(r, { t, seed: 7, scale: 1 });
@@ -45,7 +47,7 @@ const report = (r: Row) => {
 
 // ---- matmul (GEMM) and GEMV
 const sizes = quick ? [1024] : [2048, 4096, 8192];
-for (const dtype of ['f32', 'bf16x2'] as const) {
+for (const dtype of ['f32', 'bf16x2', 'q8_0', 'q4_0'] as const) {
   for (const n of sizes) {
     const x = fill([n, n], 'f32', 'x');
     const w = fill([n, n], dtype, 'w');
@@ -61,6 +63,16 @@ for (const dtype of ['f32', 'bf16x2'] as const) {
   const t = await timeGpu(ctx, (r) => matmul(r, { x: x.buffer, w, out: out.buffer, M: 1, N, K }), 50);
   report({ kernel: `gemv ${dtype}`, shape: `1x${N}x${K}`, ms: t.ms, gbps: w.buffer.size / t.ms / 1e6, timing: t.source });
   for (const b of [x, w, out]) b.buffer.destroy();
+  // Llama-3.1-8B's gate projection: the widest decode GEMV
+  const x8 = fill([1, 4096], 'f32', 'x'), w8 = fill([14336, 4096], dtype, 'w'), o8 = createTensor(d, [1, 14336], 'f32', 'out');
+  const t8 = await timeGpu(ctx, (r) => matmul(r, { x: x8.buffer, w: w8, out: o8.buffer, M: 1, N: 14336, K: 4096 }), 50);
+  report({ kernel: `gemv ${dtype}`, shape: '1x14336x4096', ms: t8.ms, gbps: w8.buffer.size / t8.ms / 1e6, timing: t8.source });
+  for (const b of [x8, w8, o8]) b.buffer.destroy();
+}
+if (matmulOnly) {
+  writeFileSync(outPath, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows }, null, 2));
+  ctx.handle.destroy();
+  process.exit(0);
 }
 
 // ---- attention: 32 heads of 64, causal prefill, and decode over a long cache

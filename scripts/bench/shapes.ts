@@ -19,6 +19,19 @@ export const kLlama32_1B = {
   eos_token_id: 128001,
 };
 
+/** Llama-3.1-8B's shape (untied embeddings, 128-wide heads). */
+export const kLlama31_8B = {
+  ...kLlama32_1B,
+  hidden_size: 4096,
+  intermediate_size: 14336,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 128,
+  rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  tie_word_embeddings: false,
+};
+
 /** A small shape for trying a benchmark on SwiftShader. */
 export const kTiny = {
   ...kLlama32_1B,

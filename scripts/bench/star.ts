@@ -16,10 +16,9 @@ import type { KvDtype } from '../../src/model/kv_cache';
 import type { WeightStorage } from '../../src/model/weights';
 import { phase1AttentionFlops, planStar } from '../../src/star/plan';
 import { resolveSize } from '../../src/star/size';
-import { kLlama32_1B, kTiny } from './shapes';
-import { arg, timedRun } from './common';
+import { arg, shapeOf, timedRun } from './common';
 
-const shape = arg('config', 'llama-3.2-1b') === 'tiny' ? kTiny : kLlama32_1B;
+const shape = shapeOf(arg('config', 'llama-3.2-1b'));
 const lengths = arg('lengths', '8192,32768').split(',').map(Number);
 const noStar = process.argv.includes('--no-star') || arg('blocks', '') === 'none';
 const noGlobal = process.argv.includes('--no-global');
