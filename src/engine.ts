@@ -17,6 +17,7 @@ import { runStar, type PhaseTimings, type RunEvent } from './star/coordinator';
 import { checkMemory, maxKvRows, planMemory, type MemoryInputs, type MemoryPlan } from './star/memory_plan';
 import { compileStar, type StarMode, type StarProgram } from './star/program';
 import type { SizeSpec } from './star/size';
+import { chatApi, type ChatApi } from './chat_api';
 
 export type ProgressEvent =
   | { phase: 'download'; file: string; loaded: number; total: number }
@@ -227,6 +228,11 @@ export class Engine implements EngineApi {
 
   get maxContext(): number {
     return this.init.maxPositions;
+  }
+
+  /** OpenAI-style chat completions: `engine.chat.completions.create({ messages, stream, … })` (src/chat_api.ts). */
+  get chat(): ChatApi {
+    return chatApi(this);
   }
 
   encode(text: string, addSpecialTokens = true): number[] {

@@ -13,6 +13,21 @@ export type {
   ProgressEvent,
   RunPlan,
 } from './engine';
+export { chatApi } from './chat_api';
+export type {
+  ChatApi,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParams,
+  ChatCompletionMessageParam,
+  ChatCompletions,
+  ChatCompletionStream,
+  ChatContent,
+  ChatStarOptions,
+  ChatStarResult,
+  CompletionUsage,
+  FinishReason,
+} from './chat_api';
 export * from './errors';
 export { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 export type { ModelConfig } from './model/config';
