@@ -201,22 +201,6 @@ export interface MatmulGemvQParams {
   qtype: number; // u32
 }
 
-/** `Params` of shaders/matmul_gemv_qb.wgsl. */
-export interface MatmulGemvQbParams {
-  M: number; // u32
-  N: number; // u32
-  K: number; // u32
-  xBase: number; // u32
-  outBase: number; // u32
-  ldOut: number; // u32
-  quantWords: number; // u32
-  scaleBase: number; // u32
-  scaleWords: number; // u32
-  hasBias: number; // u32
-  accumulate: number; // u32
-  qtype: number; // u32
-}
-
 /** `Params` of shaders/rmsnorm.wgsl. */
 export interface RmsnormParams {
   rows: number; // u32
@@ -274,7 +258,6 @@ export interface KernelParams {
   matmul_gemm_v3: MatmulGemmV3Params;
   matmul_gemv: MatmulGemvParams;
   matmul_gemv_q: MatmulGemvQParams;
-  matmul_gemv_qb: MatmulGemvQbParams;
   rmsnorm: RmsnormParams;
   rope: RopeParams;
   sample: SampleParams;
@@ -379,14 +362,6 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   matmul_gemv_q: {
-    size: 48,
-    fields: [
-      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
-      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
-      ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
-    ],
-  },
-  matmul_gemv_qb: {
     size: 48,
     fields: [
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],

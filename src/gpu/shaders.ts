@@ -7,7 +7,6 @@ import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
 import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
 import matmul_gemv_q from '../../shaders/matmul_gemv_q.wgsl?raw';
-import matmul_gemv_qb from '../../shaders/matmul_gemv_qb.wgsl?raw';
 import matmul_gemm_q from '../../shaders/matmul_gemm_q.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
@@ -32,7 +31,6 @@ export const kShaders = {
   matmul_gemv,
   matmul_gemm_v3,
   matmul_gemv_q,
-  matmul_gemv_qb,
   matmul_gemm_q,
   rmsnorm,
   rope,

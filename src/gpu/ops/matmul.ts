@@ -205,19 +205,6 @@ function matmulQuant(r: Recorder, a: MatmulArgs, qtype: QuantType): void {
     qtype: qtype === 'q8_0' ? 0 : 1,
   };
   const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
-  if (M <= kGemvMaxRows && x.base % 4 === 0) {
-    // a block per lane, x read in quads (aligned x: every projection's input)
-    const TPR = floorPow2(Math.min(32, K / 32));
-    const RPW = 256 / TPR;
-    r.dispatch('matmul_gemv_qb', {
-      constants: { TPR, RPW, MR: M },
-      params,
-      buffers: [...buffers, a.w.buffer],
-      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
-      label: `matmul_gemv_qb ${M}×${N}×${K} ${qtype}`,
-    });
-    return;
-  }
   if (M <= kGemvMaxRows) {
     const TPR = gemvLanes(L.quantWords * 16);
     const RPW = TPR >= 32 ? 8 : 16;
