@@ -13,6 +13,8 @@ const kStarMs = 4 * 60_000;
 const kDeathMs = 2 * 60_000;
 // kv-paging: measured below; two engines, three settings, one of them starting two Web Worker hosts
 const kPagingMs = 4 * 60_000;
+// quant: measured below; the float64 reference is built in the page, then 2 storages × (global, Star on 2 workers)
+const kQuantMs = 6 * 60_000;
 
 /** Runs `suite` in the page and asserts that it produced results and that every one passed. */
 async function expectSuitePasses(page: import('@playwright/test').Page, suite: string, timeoutMs: number, filter = ''): Promise<void> {
@@ -44,4 +46,9 @@ test('a host Web Worker dying in phase 1 rejects the run within seconds, naming 
 test('KV caches paged in 2 KiB bindings equal unpaged ones (1e-5): page and Web Worker hosts, f32 and f16', async ({ page }) => {
   test.setTimeout(kPagingMs + 60_000);
   await expectSuitePasses(page, 'kv-paging', kPagingMs);
+});
+
+test('q8_0 and q4_0 weights equal the float64 reference on the same dequantized weights (2e-5): page and Web Worker hosts', async ({ page }) => {
+  test.setTimeout(kQuantMs + 60_000);
+  await expectSuitePasses(page, 'quant', kQuantMs);
 });

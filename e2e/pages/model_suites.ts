@@ -9,6 +9,11 @@ import { HostCrashedError } from '../../src/errors';
 import type { HostInit } from '../../src/hosts/host';
 import { WorkerHost } from '../../src/hosts/worker_host';
 import { generateLikeReference, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
+import { readModelConfig } from '../../src/model/load';
+import { loadRefWeights, quantizeRefWeights, RefModel } from '../../src/model/reference';
+import { refStar } from '../../src/model/reference/star';
+import { openCheckpoint } from '../../src/model/safetensors';
+import { openSource } from '../../src/model/source';
 import { runStar } from '../../src/star/coordinator';
 import { compileStar } from '../../src/star/program';
 import type { Suite } from './suites';
@@ -285,6 +290,38 @@ export const kvPaging: Suite = async (_ctx, { log }) => {
   } finally {
     await paged.dispose();
     await unpaged.dispose();
+  }
+  return out;
+};
+
+/**
+ * tiny-llama with q8_0 and q4_0 weights against the float64 reference computing with the same dequantized
+ * weights (built here, in the page, from the fixture's safetensors): global in the page, Star on 2 Web Worker
+ * hosts; logits within 2e-5 and the same greedy tokens.
+ */
+export const quant: Suite = async (_ctx, { log }) => {
+  const name = 'tiny-llama';
+  const ref = await fetchReference(name);
+  const { contextIds, queryIds } = ref.star;
+  const src = await openSource({ baseUrl: fixtureUrl(name) });
+  const weights = await loadRefWeights(await readModelConfig(src), src, await openCheckpoint(src));
+  const out: CheckResult[] = [];
+  for (const storage of ['q8_0', 'q4_0'] as const) {
+    const model = new RefModel(quantizeRefWeights(weights, storage), 256);
+    const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, storage, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
+    try {
+      for (const [what, star] of [['global', undefined], ['Star b=16 a=8 on 2 Web Worker hosts', { attention: 'star' as const, blockSize: 16, anchorSize: 8, hosts: 2, mode: 'workers' as const }]] as const) {
+        const t0 = performance.now();
+        const got = await engine.generate({ contextIds, queryIds, ...star, maxNewTokens: 4, stopAtEos: false, wantLogits: true });
+        const want = refStar(model, contextIds, queryIds, star ? 16 : contextIds.length, star ? 8 : contextIds.length, 4);
+        const err = vectorRelError(got.logits!, want.logits);
+        out.push(result(`${storage} ${what}: logits vs the dequantized reference`, err, 2e-5));
+        out.push(greedyResult(`${storage} ${what}`, got.tokens, want.ids, want.ids.map(() => 1)));
+        log(`${storage} ${what}: rel err ${err.toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms`);
+      }
+    } finally {
+      await engine.dispose();
+    }
   }
   return out;
 };
