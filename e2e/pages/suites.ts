@@ -38,6 +38,7 @@ export const kSuites: Record<string, Suite> = {
   star: async (ctx, opts) => (await import('./model_suites')).star(ctx, opts),
   'host-death': async (ctx, opts) => (await import('./model_suites')).hostDeath(ctx, opts),
   'kv-paging': async (ctx, opts) => (await import('./model_suites')).kvPaging(ctx, opts),
+  quant: async (ctx, opts) => (await import('./model_suites')).quant(ctx, opts),
 };
 
 /** The suite called `name`, or an error listing the known ones. */
