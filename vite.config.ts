@@ -1,23 +1,41 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The page's Content-Security-Policy, sent by the dev server and by `vite preview`, and the one to send from
+ * any server that hosts the built page (README "The demo page"). Scripts only from the page's origin: no
+ * inline script, no eval (`script-src` lacks 'unsafe-inline' and 'unsafe-eval'). Workers (the Web Worker
+ * hosts, PDF.js) from the origin. WebGPU needs no directive. Model downloads: this origin and the Hugging
+ * Face Hub with its file CDNs. Styles allow inline: Vite's dev server injects CSS as <style> elements.
+ */
+export const kContentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self'",
+  "connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const kHeaders = {
+  // cross-origin isolation gives the page SharedArrayBuffer for worker hosts
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Content-Security-Policy': kContentSecurityPolicy,
+};
+
 export default defineConfig({
   // pages are separate entries (demo, e2e harness); a missing file must be a 404, not index.html
   appType: 'mpa',
-  server: {
-    // cross-origin isolation gives the page SharedArrayBuffer for worker hosts
-    headers: {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-    },
-  },
-  preview: {
-    headers: {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-    },
-  },
+  server: { headers: kHeaders },
+  preview: { headers: kHeaders },
   worker: { format: 'es' },
-  build: { target: 'es2022' },
+  // the built page goes beside the Node bundles, never into dist/ (the package's files)
+  build: { target: 'es2022', outDir: 'dist-page', emptyOutDir: true },
   test: {
     environment: 'node',
     include: ['src/**/*.test.ts'],

@@ -1,53 +1,89 @@
-// RULER results as HTML: an overview (config × length, Star as % of global), a plot of the same, and a
-// table per length with every task. Built from rulerReport's JSON, as the committed tables are.
+// RULER results as the page shows them, built from rulerReport's JSON (as the committed tables are): one
+// table "RULER results" (configuration × length: every task, the average, Star as % of global, the
+// effective length, time to first token) and three charts (accuracy vs length per configuration, Star's
+// share of global vs block size, time to first token vs length).
+import type { Chart } from 'chart.js';
 import type { RulerReportJson } from '../ruler/index';
-import { lineChart } from './plot';
+import { lineChart, type Series } from './charts';
+import { h, table } from './dom';
 
-function table(head: string[], rows: string[][]): HTMLTableElement {
-  const t = document.createElement('table');
-  const tr = t.createTHead().insertRow();
-  for (const h of head) tr.append(Object.assign(document.createElement('th'), { textContent: h }));
-  const body = t.createTBody();
-  for (const r of rows) {
-    const row = body.insertRow();
-    for (const c of r) row.insertCell().textContent = c;
-  }
-  return t;
-}
+/** RULER's bar for chat models (Llama-2-7B-chat at 4K), as summarize() uses it. */
+export const kEffectiveThreshold = 85.6;
 
 const fmt = (x: number) => x.toFixed(1);
 
-/** Replaces `into`'s content with the report's tables and plot. */
-export function renderReport(into: HTMLElement, report: RulerReportJson): void {
+/** Largest length whose average exceeds the threshold, or null. */
+export function effectiveLength(c: RulerReportJson['configs'][number]): number | null {
+  const passing = c.lengths.filter((l) => l.average > kEffectiveThreshold).map((l) => l.length);
+  return passing.length ? Math.max(...passing) : null;
+}
+
+/** The block expression of a Star label (`star(block=L/4,…)` → `L/4`), else the label. */
+function blockOf(label: string): string {
+  return /block=([^,)]+)/.exec(label)?.[1] ?? label;
+}
+
+/** Replaces `into`'s content with the results table. */
+export function renderReport(into: HTMLElement, report: RulerReportJson, caption = 'RULER results'): void {
+  into.replaceChildren();
+  const tasks = report.tasks;
+  const rows = report.configs.flatMap((c) => {
+    const eff = effectiveLength(c);
+    return c.lengths.map((l) => [
+      c.config,
+      String(l.length),
+      l.resolved.attention === 'star' ? String(l.resolved.blockSize) : '–',
+      ...tasks.map((t) => (l.tasks[t] ? fmt(l.tasks[t].score) : '')),
+      fmt(l.average),
+      l.ofGlobal != null ? `${fmt(l.ofGlobal)}%` : '',
+      eff === null ? `< ${report.lengths[0]}` : String(eff),
+      `${l.prefillMs.toFixed(0)} ms`,
+    ]);
+  });
+  into.append(table(caption, ['config', 'length', 'block', ...tasks, 'average', '% of global', 'effective length', 'first token'], rows));
+  const n = report.samples;
+  into.append(h('p', { class: 'hint' },
+    `${report.records} generations; ${n.min === n.max ? n.max : `${n.min}–${n.max}`} sample${n.max === 1 ? '' : 's'} per cell. ` +
+      `Effective length: the longest length whose average exceeds ${kEffectiveThreshold} (RULER's bar). First token: mean time to the first token.`));
+}
+
+/** Replaces `into`'s charts (destroying `previous`) with the report's three; `into` should be in the page. */
+export function renderCharts(into: HTMLElement, report: RulerReportJson, previous: Chart[] = []): Chart[] {
+  for (const c of previous) c.destroy();
   into.replaceChildren();
   const lengths = report.lengths;
-  const overview = report.configs.map((c) => [
-    c.config,
-    ...lengths.map((len) => {
-      const l = c.lengths.find((x) => x.length === len);
-      if (!l) return '';
-      return l.ofGlobal != null ? `${fmt(l.average)} (${fmt(l.ofGlobal)}% of global)` : fmt(l.average);
-    }),
-  ]);
-  const h = (text: string) => Object.assign(document.createElement('h3'), { textContent: text });
-  into.append(h('Average score per length'), table(['config', ...lengths.map(String)], overview));
-  into.append(
-    lineChart(
-      lengths.map(String),
-      report.configs.map((c) => ({ label: c.config, values: lengths.map((len) => c.lengths.find((x) => x.length === len)?.average) })),
-      { yLabel: 'average score' },
-    ),
-  );
-  for (const len of lengths) {
-    const tasks = report.tasks.filter((t) => report.configs.some((c) => c.lengths.find((x) => x.length === len)?.tasks[t]));
-    const rows = report.configs.flatMap((c) => {
-      const l = c.lengths.find((x) => x.length === len);
-      return l ? [[c.config, ...tasks.map((t) => (l.tasks[t] ? fmt(l.tasks[t].score) : '')), fmt(l.average)]] : [];
-    });
-    into.append(h(`${len} tokens`), table(['config', ...tasks, 'avg'], rows));
-  }
-  const n = report.samples;
-  into.append(Object.assign(document.createElement('p'), {
-    textContent: `${report.records} generations; ${n.min === n.max ? n.max : `${n.min}–${n.max}`} sample${n.max === 1 ? '' : 's'} per cell.`,
+  const out: Chart[] = [];
+  out.push(lineChart(into, {
+    title: 'Accuracy vs length',
+    x: 'context length (tokens)',
+    y: 'average score',
+    categories: lengths.map(String),
+    series: report.configs.map((c): Series => ({ label: c.config, values: lengths.map((len) => c.lengths.find((x) => x.length === len)?.average ?? null) })),
+    yMax: 100,
   }));
+  const star = report.configs.filter((c) => c.config.startsWith('star'));
+  if (star.length) {
+    // block sizes from largest to smallest, as Star's cost grows
+    const ordered = star.slice().sort((a, b) => {
+      const size = (c: typeof a) => (c.lengths[0].resolved.attention === 'star' ? (c.lengths[0].resolved as { blockSize: number }).blockSize : 0);
+      return size(b) - size(a);
+    });
+    const blocks = ordered.map((c) => blockOf(c.config));
+    const unique = new Set(blocks).size === blocks.length;
+    out.push(lineChart(into, {
+      title: "Star's share of global vs block size",
+      x: 'block size',
+      y: '% of global',
+      categories: unique ? blocks : ordered.map((c) => c.config),
+      series: lengths.map((len): Series => ({ label: `${len} tokens`, values: ordered.map((c) => c.lengths.find((x) => x.length === len)?.ofGlobal ?? null) })),
+    }));
+  }
+  out.push(lineChart(into, {
+    title: 'Time to first token vs length',
+    x: 'context length (tokens)',
+    y: 'ms (mean)',
+    categories: lengths.map(String),
+    series: report.configs.map((c): Series => ({ label: c.config, values: lengths.map((len) => c.lengths.find((x) => x.length === len)?.prefillMs ?? null) })),
+  }));
+  return out;
 }
