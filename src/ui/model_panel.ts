@@ -296,6 +296,7 @@ export function initModelPanel(session: Session, progress: LoadProgress): void {
       showStatus(status, 'loading…');
       await session.load();
     } catch (e) {
+      $('m-progress').hidden = true;
       showError(status, e);
     } finally {
       button.disabled = false;
