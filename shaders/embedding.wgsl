@@ -1,19 +1,22 @@
-// Token embedding lookup: out[t, :] = table[ids[t], :], the table f32 or 16-bit pairs widened to f32.
-// One thread per table word (one f32, or two 16-bit values); an id past the vocabulary writes NaN.
+// Token embedding lookup: out[t, :] = table[ids[t], :], the table f32, 16-bit pairs widened to f32, or q8_0 /
+// q4_0 blocks of 32 dequantized (src/gpu/quant_layout.ts). One thread per table word of quants or values (one
+// f32, two 16-bit values, four q8_0 or eight q4_0 values); an id past the vocabulary writes NaN.
 struct Params {
   rows: u32,
   dim: u32,
   vocab: u32,
-  kw: u32,       // u32 words per table row: dim (f32) or ceil(dim / 2) (16-bit pairs)
+  kw: u32,       // u32 words per table row: dim (f32), ceil(dim / 2) (16-bit pairs), dim / 4 (q8_0), dim / 8 (q4_0)
   outBase: u32,  // element offset of out[0, 0] in the out binding
-  wtype: u32,    // 0 f32, 1 f16 pairs, 2 bf16 pairs
+  wtype: u32,    // 0 f32, 1 f16 pairs, 2 bf16 pairs, 3 q8_0, 4 q4_0
+  scaleBase: u32,   // q8_0 / q4_0: word index of row 0's scales
+  scaleWords: u32,  // q8_0 / q4_0: words of scales per row
 }
 
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;        // (rows) u32
-@group(0) @binding(2) var<storage, read> table: array<u32>;      // (vocab, kw) f32 bits or 16-bit pairs
+@group(0) @binding(2) var<storage, read> table: array<u32>;      // (vocab, kw) f32 bits, 16-bit pairs or quants, then scales
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (rows, dim) f32 from outBase
 
 fn widen(u: u32) -> vec2<f32> {
@@ -33,6 +36,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let nan = bitcast<f32>(0x7fc00000u | (tok & 0u));
   if (p.wtype == 0u) {
     out[o + j] = select(nan, bitcast<f32>(table[min(tok, p.vocab - 1u) * p.kw + j]), tok < p.vocab);
+    return;
+  }
+  if (p.wtype >= 3u) {
+    let row = min(tok, p.vocab - 1u);
+    let u = table[row * p.kw + j];
+    let per = select(4u, 8u, p.wtype == 3u);  // quant words per block: 8 (q8_0), 4 (q4_0)
+    let b = j / per;
+    let sw = table[p.scaleBase + row * p.scaleWords + b / 2u];
+    let d = select(nan, unpack2x16float(sw)[b % 2u], tok < p.vocab);
+    if (p.wtype == 3u) {
+      let s = bitcast<i32>(u);
+      for (var i = 0u; i < 4u; i++) { out[o + 4u * j + i] = d * f32(extractBits(s, 8u * i, 8u)); }
+    } else {
+      let k = 32u * b + 4u * (j % 4u);
+      for (var i = 0u; i < 4u; i++) {
+        out[o + k + i] = d * (f32((u >> (8u * i)) & 15u) - 8.0);
+        out[o + k + 16u + i] = d * (f32((u >> (8u * i + 4u)) & 15u) - 8.0);
+      }
+    }
     return;
   }
   var v = vec2<f32>(nan, nan);

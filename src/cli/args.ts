@@ -88,11 +88,12 @@ export const kModelFlags = {
   'max-binding-bytes': { type: 'string' },
   'gpu-memory': { type: 'string' },
   'check-weights': { type: 'boolean' },
+  'quantize-embeddings': { type: 'boolean' },
 } as const;
 
 /** The model flags in a usage line. */
 export const kModelUsage =
-  '[--storage f32|f16|bf16|q8_0|q4_0] [--kv-dtype f16|bf16|f32] [--max-context N|auto] [--chunk-rows N] [--max-binding-bytes B] [--gpu-memory B] [--adapter name|index] [--check-weights]';
+  '[--storage f32|f16|bf16|q8_0|q4_0] [--kv-dtype f16|bf16|f32] [--max-context N|auto] [--chunk-rows N] [--max-binding-bytes B] [--gpu-memory B] [--adapter name|index] [--check-weights] [--quantize-embeddings]';
 
 export function attentionFromFlags(v: Record<string, unknown>) {
   const attention = oneOf('attention', v.attention as string | undefined, ['global', 'star'] as const, 'global');

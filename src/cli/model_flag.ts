@@ -40,6 +40,7 @@ export function engineOptions(v: Record<string, unknown>, onProgress?: EngineOpt
     maxBindingBytes: bytesFlag('max-binding-bytes', v['max-binding-bytes'] as string | undefined),
     gpuMemoryBytes: bytesFlag('gpu-memory', v['gpu-memory'] as string | undefined),
     checkWeights: v['check-weights'] === true,
+    quantizeEmbeddings: v['quantize-embeddings'] === true,
     adapter: adapter === undefined ? undefined : /^\d+$/.test(adapter) ? { adapterIndex: Number(adapter) } : { adapterName: adapter },
     onProgress,
   };

@@ -106,6 +106,8 @@ export interface EmbeddingParams {
   kw: number; // u32
   outBase: number; // u32
   wtype: number; // u32
+  scaleBase: number; // u32
+  scaleWords: number; // u32
 }
 
 /** `Params` of shaders/fill_random.wgsl. */
@@ -309,10 +311,10 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   embedding: {
-    size: 24,
+    size: 32,
     fields: [
       ['rows', 0, 'u32'], ['dim', 4, 'u32'], ['vocab', 8, 'u32'], ['kw', 12, 'u32'],
-      ['outBase', 16, 'u32'], ['wtype', 20, 'u32'],
+      ['outBase', 16, 'u32'], ['wtype', 20, 'u32'], ['scaleBase', 24, 'u32'], ['scaleWords', 28, 'u32'],
     ],
   },
   fill_random: {

@@ -29,6 +29,8 @@ export interface HostInit {
   source?: Pick<SourceOptions, 'connectTimeoutMs' | 'idleTimeoutMs' | 'cacheMaxBytes'>;
   /** Scan every weight for NaN/Inf while loading; the first bad one is named in a ModelFormatError. */
   checkWeights?: boolean;
+  /** Under q8_0 / q4_0 storage, quantize the embedding and the LM head too. */
+  quantizeEmbeddings?: boolean;
   /**
    * Largest binding the host plans with (default: the device's limit): weight matrices above it are split,
    * and KV caches are paged in bindings of at most this size.

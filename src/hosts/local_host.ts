@@ -58,7 +58,7 @@ export class LocalHost implements Host {
     ctx ??= new GpuContext(await requestDevice(init.adapter));
     const model =
       typeof init.model === 'object' && 'randomConfig' in init.model
-        ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions)
+        ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions, init.quantizeEmbeddings)
         : await loadModelOnGpu(
             ctx,
             await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
@@ -66,7 +66,7 @@ export class LocalHost implements Host {
             init.maxPositions,
             onProgress,
             init.maxBindingBytes,
-            { checkWeights: init.checkWeights },
+            { checkWeights: init.checkWeights, quantizeEmbeddings: init.quantizeEmbeddings },
           );
     const state = createRunState(ctx.device, model.cfg, init.chunkRows);
     return new LocalHost(name, ctx, model, state, owns, init.maxBindingBytes);

@@ -31,9 +31,9 @@ export async function loadModelOnGpu(
 }
 
 /** Random weights from a config alone, for benchmarks (nothing downloaded). */
-export function randomModelOnGpu(ctx: GpuContext, m: RandomModel, storage: WeightStorage, maxPositions: number): ModelOnGpu {
+export function randomModelOnGpu(ctx: GpuContext, m: RandomModel, storage: WeightStorage, maxPositions: number, quantizeEmbeddings = false): ModelOnGpu {
   const cfg = normalizeConfig(m.randomConfig as never);
-  const weights = randomWeights(ctx, cfg, storage, m.seed ?? 1);
+  const weights = randomWeights(ctx, cfg, storage, m.seed ?? 1, quantizeEmbeddings);
   const table = ropeTable(cfg.rope, cfg.headSize, maxPositions);
   const rope = uploadTensor(ctx.device, table, [maxPositions, cfg.headSize], 'f32', 'rope table');
   return { cfg, weights, ropeTable: rope };

@@ -13,7 +13,7 @@ function matrixDtype(storage: WeightStorage): DType {
  * Bytes of the weights as loaded with `storage` (matrices in it; norms and biases f32), and the largest matrix.
  * Under q8_0/q4_0 the projections whose input dimension is whole blocks are counted quantized.
  */
-export function weightBytes(cfg: ModelConfig, storage: WeightStorage): { total: number; largest: number } {
+export function weightBytes(cfg: ModelConfig, storage: WeightStorage, quantizeEmbeddings = false): { total: number; largest: number } {
   const quant = storage === 'q8_0' || storage === 'q4_0' ? storage : undefined;
   const m = (rows: number, cols: number) => byteSize([rows, cols], matrixDtype(storage));
   const proj = (rows: number, cols: number) => (quant && cols % 32 === 0 ? byteSize([rows, cols], quant) : m(rows, cols));
@@ -26,7 +26,7 @@ export function weightBytes(cfg: ModelConfig, storage: WeightStorage): { total: 
     proj(cfg.dim, cfg.qDim) +
     2 * proj(cfg.hiddenDim, cfg.dim) +
     proj(cfg.dim, cfg.hiddenDim);
-  const embed = m(cfg.vocabSize, cfg.dim);
+  const embed = quantizeEmbeddings ? proj(cfg.vocabSize, cfg.dim) : m(cfg.vocabSize, cfg.dim);
   const total = cfg.nLayers * layer + embed + (cfg.tieEmbeddings ? 0 : embed) + vec(cfg.dim);
   return { total, largest: Math.max(embed, proj(cfg.hiddenDim, cfg.dim), proj(cfg.dim, cfg.hiddenDim)) };
 }

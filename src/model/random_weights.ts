@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context';
 import { fillRandom } from '../gpu/ops/random';
 import { createTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
-import { kQuantBlock, type QuantType } from './quant';
+import { kQuantBlock, quantLayout, type QuantType } from './quant';
 import type { ChunkedMatrix, LayerWeights, Weights, WeightStorage } from './weights';
 
 /** A model with random weights made from a config.json alone (benchmarks). */
@@ -12,7 +12,7 @@ export interface RandomModel {
   seed?: number;
 }
 
-export function randomWeights(ctx: GpuContext, cfg: ModelConfig, storage: WeightStorage, seed = 1): Weights {
+export function randomWeights(ctx: GpuContext, cfg: ModelConfig, storage: WeightStorage, seed = 1, quantizeEmbeddings = false): Weights {
   const device = ctx.device;
   let bytes = 0;
   let s = seed;
@@ -39,10 +39,11 @@ export function randomWeights(ctx: GpuContext, cfg: ModelConfig, storage: Weight
     return t;
   };
   const chunked = (rows: number, cols: number, label: string): ChunkedMatrix => {
-    const bytesPerRow = plain === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
+    const q = quantizeEmbeddings && (storage === 'q8_0' || storage === 'q4_0') && cols % kQuantBlock === 0;
+    const bytesPerRow = q ? quantLayout(1, cols, storage as QuantType).words * 4 : plain === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
     const maxRows = Math.floor(device.limits.maxStorageBufferBindingSize / bytesPerRow);
     const chunks: Tensor[] = [];
-    for (let r0 = 0; r0 < rows; r0 += maxRows) chunks.push(matrix(Math.min(maxRows, rows - r0), cols, `${label}[${r0}]`));
+    for (let r0 = 0; r0 < rows; r0 += maxRows) chunks.push(matrix(Math.min(maxRows, rows - r0), cols, `${label}[${r0}]`, q));
     return { chunks, rowsPerChunk: maxRows, rows, cols };
   };
   const { dim, qDim, kvDim, hiddenDim } = cfg;

@@ -106,15 +106,19 @@ function rope(x: Float64Array, heads: number, headSize: number, table: Float32Ar
 
 /**
  * The reference's weights with every projection the engine quantizes under `type` (input dimension a multiple
- * of 32) replaced by exactly what the GPU computes with: the checkpoint's values quantized to llama.cpp's
- * blocks (src/model/quant.ts) and dequantized. Everything else stays as it is.
+ * of 32), and with `embeddings` the embedding and LM head too, replaced by exactly what the GPU computes with:
+ * the checkpoint's values quantized to llama.cpp's blocks (src/model/quant.ts) and dequantized.
  */
-export function quantizeRefWeights(w: RefWeights, type: QuantType): RefWeights {
+export function quantizeRefWeights(w: RefWeights, type: QuantType, opts: { embeddings?: boolean } = {}): RefWeights {
   const { cfg } = w;
   const q = (m: Float64Array, rows: number, cols: number): Float64Array =>
     cols % kQuantBlock === 0 ? Float64Array.from(dequantize(quantize(Float32Array.from(m), rows, cols, type), rows, cols, type)) : m;
+  const embed = opts.embeddings ? q(w.embed, cfg.vocabSize, cfg.dim) : w.embed;
   return {
     ...w,
+    embed,
+    // a tied LM head is the embedding itself
+    lmHead: !opts.embeddings ? w.lmHead : w.lmHead === w.embed ? embed : q(w.lmHead, cfg.vocabSize, cfg.dim),
     layers: w.layers.map((L) => ({
       ...L,
       wq: q(L.wq, cfg.qDim, cfg.dim),

@@ -5,7 +5,7 @@ import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import { readTensor, toStorage, type ReadTensorOptions, type TensorEntry } from './safetensors';
 import { checkTensors } from './weights_io';
-import { kQuantBlock, quantize, type QuantType } from './quant';
+import { kQuantBlock, quantize, quantLayout, type QuantType } from './quant';
 import type { ModelSource } from './source';
 
 /**
@@ -57,6 +57,8 @@ export interface WeightLoadOptions {
    * ModelFormatError naming the first bad tensor and element. Off by default.
    */
   checkWeights?: boolean;
+  /** Under q8_0 / q4_0 storage, quantize the embedding and the LM head too (when dim is whole blocks of 32). */
+  quantizeEmbeddings?: boolean;
 }
 
 export interface LoadProgress {
@@ -130,6 +132,7 @@ export async function loadWeights(
   };
 
   const uploadChunked = async (name: string, rows: number, cols: number): Promise<ChunkedMatrix> => {
+    if (quant && opts.quantizeEmbeddings && cols % kQuantBlock === 0) return uploadChunkedQuant(name, rows, cols, quant);
     const rowStorage = plainStorage(entries.get(name)!);
     const bytesPerRow = rowStorage === 'f32' ? cols * 4 : Math.ceil(cols / 2) * 4;
     const maxRows = Math.floor(maxBindingBytes / bytesPerRow);
@@ -147,6 +150,23 @@ export async function loadWeights(
     }
     onProgress?.({ phase: 'weights', tensor: name, loaded: ++loaded, total });
     return { chunks, rowsPerChunk: maxRows, rows, cols };
+  };
+
+  // the embedding / LM head quantized: chunks of whole rows that fit a binding, each quantized on its own
+  const uploadChunkedQuant = async (name: string, rows: number, cols: number, type: QuantType): Promise<ChunkedMatrix> => {
+    const e = entries.get(name)!;
+    const values = toStorage(e, await readTensor(src, e, readOpts), 'f32').data as Float32Array;
+    const maxRows = Math.max(1, Math.floor(maxBindingBytes / (quantLayout(1, cols, type).words * 4)));
+    const chunks: Tensor[] = [];
+    for (let r0 = 0; r0 < rows; r0 += maxRows) {
+      const n = Math.min(maxRows, rows - r0);
+      const t = createTensor(device, [n, cols], type, rows > maxRows ? `${name}[${r0}:${r0 + n}]` : name);
+      writeTensor(device, t, quantize(values.subarray(r0 * cols, (r0 + n) * cols), n, cols, type));
+      bytes += t.buffer.size;
+      chunks.push(t);
+    }
+    onProgress?.({ phase: 'weights', tensor: name, loaded: ++loaded, total });
+    return { chunks, rowsPerChunk: Math.min(maxRows, rows), rows, cols };
   };
 
   const { dim, qDim, kvDim, hiddenDim, vocabSize } = cfg;

@@ -15,6 +15,8 @@ import type { StarProgram } from './program';
 export interface MemoryInputs {
   cfg: ModelConfig;
   storage: WeightStorage;
+  /** q8_0 / q4_0: the embedding and LM head quantized too. */
+  quantizeEmbeddings?: boolean;
   /** Positions the RoPE table covers (the engine's maxContext). */
   maxPositions: number;
   chunkRows: number;
@@ -68,7 +70,7 @@ function activationBytes(m: MemoryInputs, nHosts: number, isQueryHost: boolean):
 
 export function planMemory(program: StarProgram, m: MemoryInputs): MemoryPlan {
   const { cfg } = m;
-  const weights = weightBytes(cfg, m.storage);
+  const weights = weightBytes(cfg, m.storage, m.quantizeEmbeddings);
   const rowBytes = kvRowBytes(cfg, m.kvDtype);
   let largestBuffer = Math.min(weights.largest, m.maxBindingBytes);
   const hosts = program.hosts.map((hp, i): HostMemory => {
@@ -141,6 +143,6 @@ export function checkMemory(plan: MemoryPlan, program: StarProgram, m: MemoryInp
 
 /** The most KV rows one host can hold within `deviceBytes` (besides its weights and activations). */
 export function maxKvRows(m: MemoryInputs, deviceBytes: number): number {
-  const fixed = weightBytes(m.cfg, m.storage).total + activationBytes(m, 1, true).total;
+  const fixed = weightBytes(m.cfg, m.storage, m.quantizeEmbeddings).total + activationBytes(m, 1, true).total;
   return Math.max(0, Math.floor((deviceBytes - fixed) / kvCacheBytes(m.cfg, 1, m.kvDtype)));
 }

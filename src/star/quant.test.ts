@@ -81,6 +81,33 @@ describe('quantized weights', () => {
     }
   });
 
+  it('quantizeEmbeddings: the embedding and LM head quantized too, against the reference with them dequantized', async () => {
+    const { contextIds, queryIds } = ref('tiny-llama').star;
+    for (const storage of ['q8_0', 'q4_0'] as const) {
+      const e = await Engine.load({ model: fixturePath('tiny-llama'), storage, quantizeEmbeddings: true, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
+      try {
+        const model = new RefModel(quantizeRefWeights(await refWeights('tiny-llama'), storage, { embeddings: true }), 256);
+        for (const star of [undefined, { attention: 'star' as const, blockSize: 16, anchorSize: 8, hosts: 2 }]) {
+          const got = await e.generate({ contextIds, queryIds, ...star, maxNewTokens: kGen, stopAtEos: false, wantLogits: true });
+          const want = refStar(model, contextIds, queryIds, star ? 16 : contextIds.length, star ? 8 : contextIds.length, kGen);
+          const err = vectorRelError(got.logits!, want.logits);
+          console.log(`${storage} + embeddings ${star ? 'Star' : 'global'}: rel err ${err.toExponential(2)}`);
+          expect(err).toBeLessThan(2e-5);
+          expect(got.tokens).toEqual(want.ids);
+        }
+        const plain = await (await engine('tiny-llama', storage)).generate({ contextIds, queryIds, maxNewTokens: 1, stopAtEos: false });
+        const quantized = await e.generate({ contextIds, queryIds, maxNewTokens: 1, stopAtEos: false });
+        const cfg = (await refWeights('tiny-llama')).cfg;
+        // one or two tables (tied or not) of vocab × dim, from bf16 (2 bytes) to 34/32 or 18/32 bytes a weight
+        const tables = cfg.tieEmbeddings ? 1 : 2;
+        expect(plain.gpuMemory.weights - quantized.gpuMemory.weights).toBe((tables * cfg.vocabSize * cfg.dim * (64 - (storage === 'q8_0' ? 34 : 18))) / 32);
+        expect(e.plan({ contextIds, queryIds, maxNewTokens: 1 }).memory.hosts[0].weights).toBe(quantized.gpuMemory.weights);
+      } finally {
+        await e.dispose();
+      }
+    }
+  });
+
   it('holds the projections in about 34/128 (q8_0) and 18/128 (q4_0) of their f32 bytes', async () => {
     const p = ref('tiny-llama').prompts[0];
     const req = { contextIds: p.ids.slice(0, -1), queryIds: p.ids.slice(-1), maxNewTokens: 1, stopAtEos: false };

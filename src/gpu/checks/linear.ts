@@ -325,8 +325,10 @@ const embeddingCheck: Check = {
   async run(ctx, rng) {
     const out: CheckResult[] = [];
     const vocab = 50;
-    for (const dtype of ['f32', 'f16x2', 'bf16x2'] as const) {
-      for (const [rows, dim] of [[1, 7], [5, 64], [33, 1]]) {
+    for (const dtype of ['f32', 'f16x2', 'bf16x2', 'q8_0', 'q4_0'] as const) {
+      const quant = dtype === 'q8_0' || dtype === 'q4_0';
+      // quantized rows are whole blocks of 32
+      for (const [rows, dim] of quant ? [[1, 32], [5, 64], [3, 96]] : [[1, 7], [5, 64], [33, 1]]) {
         const w = randomWeight(ctx, vocab, dim, dtype, rng, 'table');
         const ids = Uint32Array.from({ length: rows }, (_, t) => (t === 0 ? vocab - 1 : Math.floor(rng() * vocab)));
         if (rows > 2) ids[2] = vocab; // out of range: a NaN row
