@@ -4,7 +4,7 @@
 //
 //   node dist/bench/star.mjs --lengths 8192,32768 --blocks 4096,L/4 --modes single-device,workers:2
 //        [--adapters 0,1] [--decode 32] [--storage f32|bf16] [--kv-dtype f32|f16|bf16] [--no-global] [--no-star]
-//        [--cap-s 240] [--out bench/results/star.json]
+//        [--cap-s 240] [--quantize-embeddings] [--out bench/results/star.json]
 // --blocks none (or --no-star) times global attention only; --no-global Star only. Each row carries the GPU
 // memory every host holds (weights, KV cache, activations).
 import { writeFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ const rows: Row[] = [];
 const linearFlopsPerToken = 2 * cfg.nLayers * (cfg.dim * (cfg.qDim + 2 * cfg.kvDim) + cfg.qDim * cfg.dim + 3 * cfg.dim * cfg.hiddenDim);
 
 async function makeHosts(mode: string, maxPositions: number): Promise<Host[]> {
-  const init: HostInit = { model: { randomConfig: shape }, storage, maxPositions, chunkRows };
+  const init: HostInit = { model: { randomConfig: shape }, storage, maxPositions, chunkRows, quantizeEmbeddings: process.argv.includes('--quantize-embeddings') };
   if (mode === 'single-device') return [await LocalHost.create('host 0', init)];
   const n = Number(mode.split(':')[1] ?? 2);
   return Promise.all(
