@@ -3,10 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../model/fixtures';
 import { HostCrashedError, HostStateError, KvCacheFullError } from '../errors';
-import { runStar, type RunRequest } from '../star/coordinator';
-import { compileStar } from '../star/program';
-import type { ChunkSpec, HostInit } from './host';
-import { WorkerHost } from './worker_host';
+import { runStar, type RunRequest } from './coordinator';
+import { compileStar } from './program';
+import type { ChunkSpec, HostInit } from '../hosts/host';
+import { WorkerHost } from '../hosts/worker_host';
 
 const init: HostInit = { model: fixturePath('tiny-llama'), storage: 'f32', maxPositions: 512, chunkRows: 16 };
 // small enough for SwiftShader: phase 1 takes a few chunks, decode steps are the long part
