@@ -15,6 +15,8 @@ const kDeathMs = 2 * 60_000;
 const kPagingMs = 4 * 60_000;
 // quant: measured below; the float64 reference is built in the page, then 2 storages × (global, Star on 2 workers)
 const kQuantMs = 6 * 60_000;
+// quant-1b: measured below (random weights of two 1B-shape layers, 8 + 1 tokens and a decode step on SwiftShader)
+const kQuant1bMs = 8 * 60_000; // measured 1.7 min on a busy 2-core machine
 
 /** Runs `suite` in the page and asserts that it produced results and that every one passed. */
 async function expectSuitePasses(page: import('@playwright/test').Page, suite: string, timeoutMs: number, filter = ''): Promise<void> {
@@ -51,4 +53,9 @@ test('KV caches paged in 2 KiB bindings equal unpaged ones (1e-5): page and Web 
 test('q8_0 and q4_0 weights equal the float64 reference on the same dequantized weights (2e-5): page and Web Worker hosts', async ({ page }) => {
   test.setTimeout(kQuantMs + 60_000);
   await expectSuitePasses(page, 'quant', kQuantMs);
+});
+
+test('Llama-3.2-1B-shaped layers, vocabulary and tables in q4_0 run in the page (random weights, short context)', async ({ page }) => {
+  test.setTimeout(kQuant1bMs + 60_000);
+  await expectSuitePasses(page, 'quant-1b', kQuant1bMs);
 });

@@ -7,7 +7,10 @@ import { result, type CheckResult } from '../../src/gpu/checks/check';
 import { Engine } from '../../src/engine';
 import { HostCrashedError } from '../../src/errors';
 import type { HostInit } from '../../src/hosts/host';
+import { LocalHost } from '../../src/hosts/local_host';
 import { WorkerHost } from '../../src/hosts/worker_host';
+import { weightBytes } from '../../src/model/memory';
+import { kLlama32_1B } from '../../scripts/bench/shapes';
 import { generateLikeReference, greedyAgrees, kFixtures, vectorRelError, type FixtureReference } from '../../src/model/fixtures';
 import { readModelConfig } from '../../src/model/load';
 import { loadRefWeights, quantizeRefWeights, RefModel } from '../../src/model/reference';
@@ -322,6 +325,47 @@ export const quant: Suite = async (_ctx, { log }) => {
     } finally {
       await engine.dispose();
     }
+  }
+  return out;
+};
+
+/**
+ * The browser path of quantized weights at full size: the Llama-3.2-1B shape's layers, vocabulary and tables
+ * (two of its sixteen layers, to keep SwiftShader's time down) with random q4_0 weights (projections, embedding
+ * and LM head) in the page, an 8-token context, 2 greedy tokens. Speed on SwiftShader is not the point: that it
+ * runs, gives finite logits and valid tokens, and holds the weights the memory plan predicts.
+ */
+export const quant1b: Suite = async (_ctx, { log }) => {
+  const t0 = performance.now();
+  const shape = { ...kLlama32_1B, num_hidden_layers: 2 };
+  const host = await LocalHost.create('host 0', { model: { randomConfig: shape }, storage: 'q4_0', quantizeEmbeddings: true, maxPositions: 64, chunkRows: 16 });
+  const out: CheckResult[] = [];
+  try {
+    const { cfg } = host.model;
+    log(`1B shape (2 layers), q4_0 weights made in ${(performance.now() - t0).toFixed(0)} ms: ${(host.model.weights.bytes / 2 ** 20).toFixed(0)} MiB`);
+    out.push(result('q4_0 1B shape: weight bytes as the memory plan predicts', Math.abs(host.model.weights.bytes - weightBytes(cfg, 'q4_0', true).total), 0));
+    const ids = Uint32Array.from({ length: 9 }, (_, i) => (i * 7919) % cfg.vocabSize);
+    const program = compileStar({
+      attention: 'global', ctxLen: 8, queryLen: 1, maxNewTokens: 2, chunkRows: 16,
+      bindAlign: host.ctx.device.limits.minStorageBufferOffsetAlignment, qDim: cfg.qDim, nHeads: cfg.nHeads,
+    });
+    const t1 = performance.now();
+    const res = await runStar([host], {
+      program, contextIds: ids.slice(0, 8), queryIds: ids.slice(8), maxNewTokens: 2, nLayers: cfg.nLayers, kvDtype: 'f16',
+      sampling: { temperature: 0, topK: 0, topP: 1 }, uniform: () => 0.5, onToken: () => false, wantLogits: true,
+    });
+    log(`run: ${(performance.now() - t1).toFixed(0)} ms, tokens ${res.tokens}`);
+    const logits = res.firstLogits!;
+    let finite = 0;
+    let spread = 0;
+    for (let i = 0; i < logits.length; i++) {
+      if (Number.isFinite(logits[i])) finite++;
+      spread = Math.max(spread, Math.abs(logits[i] - logits[0]));
+    }
+    out.push(agrees(`q4_0 1B shape: ${finite} of ${logits.length} logits finite, not all equal`, finite === logits.length && spread > 0));
+    out.push(agrees(`q4_0 1B shape: tokens [${res.tokens}] in the vocabulary`, res.tokens.length === 2 && res.tokens.every((t) => t >= 0 && t < cfg.vocabSize)));
+  } finally {
+    await host.dispose();
   }
   return out;
 };

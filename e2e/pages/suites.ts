@@ -39,6 +39,7 @@ export const kSuites: Record<string, Suite> = {
   'host-death': async (ctx, opts) => (await import('./model_suites')).hostDeath(ctx, opts),
   'kv-paging': async (ctx, opts) => (await import('./model_suites')).kvPaging(ctx, opts),
   quant: async (ctx, opts) => (await import('./model_suites')).quant(ctx, opts),
+  'quant-1b': async (ctx, opts) => (await import('./model_suites')).quant1b(ctx, opts),
 };
 
 /** The suite called `name`, or an error listing the known ones. */
