@@ -5,7 +5,8 @@
 import { expect, test } from '@playwright/test';
 import { cspViolations, kViewport, pageErrors, shot, watchCsp } from './page_helpers';
 
-test.use({ viewport: kViewport });
+// a control that is not there fails in seconds, not at the end of a run's long timeout
+test.use({ viewport: kViewport, actionTimeout: 30_000 });
 
 // tiny-llama (public/fixtures) loads in seconds even on SwiftShader; 2 minutes leaves room for a busy machine
 const kLoadMs = 2 * 60_000;
@@ -66,7 +67,7 @@ test('without WebGPU the device panel and Load model say so and what to do', asy
   await expect(page.locator('#m-status')).toContainText('What to do: Use a browser with WebGPU');
 });
 
-test('a local folder, picked or dropped, loads', async ({ page }) => {
+test('a local folder, picked or dropped, loads; an unsupported architecture says so', async ({ page }) => {
   test.setTimeout(2 * kLoadMs);
   const errors = pageErrors(page);
   await page.goto('/');
@@ -91,6 +92,19 @@ test('a local folder, picked or dropped, loads', async ({ page }) => {
   await expect(page.locator('#m-drop')).toContainText(/^dropped files: 5 files/);
   await page.getByRole('button', { name: 'Load model' }).click();
   await expect(page.locator('#m-status')).toHaveText(/^loaded dropped files/, { timeout: kLoadMs });
+  // a model of an architecture the engine does not run: said so, with what to do
+  await page.evaluate(async () => {
+    const dt = new DataTransfer();
+    const config = await (await fetch('/fixtures/tiny-llama/config.json')).json();
+    dt.items.add(new File([JSON.stringify({ ...config, architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' })], 'config.json'));
+    for (const name of ['tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) {
+      dt.items.add(new File([await (await fetch(`/fixtures/tiny-llama/${name}`)).blob()], name));
+    }
+    document.getElementById('m-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.getByRole('button', { name: 'Load model' }).click();
+  await expect(page.locator('#m-status')).toContainText('UnsupportedModelError: config.json: architecture "GPT2LMHeadModel" is not supported', { timeout: kLoadMs });
+  await expect(page.locator('#m-status')).toContainText('What to do: This engine runs Llama-family checkpoints');
   expect(errors).toEqual([]);
 });
 

@@ -58,7 +58,9 @@ export class Session {
 
   private chain(next: (current: Engine | undefined) => Promise<ModelChoice | undefined>): Promise<Engine> {
     this.loading = (async (previous) => {
-      const current = await previous?.catch(() => undefined);
+      // the engine there is, whatever became of the last request (a failed load leaves the one before in place)
+      await previous?.catch(() => undefined);
+      const current = this.current;
       const choice = await next(current);
       if (!choice) return current!;
       this.current = undefined;
