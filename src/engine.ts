@@ -1,6 +1,6 @@
 // The engine: one typed API for the page, the worker client and the CLI. It tokenizes, validates,
 // plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
-import { AbortError, ContextTooLongError, EngineDisposedError, HostCrashedError, InvalidRequestError } from './errors';
+import { AbortError, ContextTooLongError, EngineDisposedError, GpuDeviceError, HostCrashedError, InvalidRequestError } from './errors';
 import { GpuContext } from './gpu/context';
 import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 import { checkSequenceLength, type ModelConfig } from './model/config';
@@ -255,35 +255,49 @@ export class Engine implements EngineApi {
     return this.local;
   }
 
-  private async workerHosts(descs: HostDescriptor[], onProgress?: (e: ProgressEvent) => void): Promise<{ hosts: WorkerHost[]; bindAlign: number }> {
+  private async workerHosts(
+    descs: HostDescriptor[],
+    onProgress?: (e: ProgressEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<{ hosts: WorkerHost[]; bindAlign: number }> {
     const key = JSON.stringify(descs);
-    if (this.pool?.key === key) return this.pool;
-    await this.disposePool();
-    const started: WorkerHost[] = [];
-    let bindAlign = 0;
+    const alive = this.pool?.hosts.every((h) => h.alive) ?? false;
+    if (this.pool?.key === key && alive) return this.pool;
+    // a host that died between requests: its pool is replaced, not reused
+    await this.disposePool(alive ? 'dispose' : 'kill');
+    // the first failure (or the caller's abort) ends every host started or still starting, at once
+    const stop = new AbortController();
+    const startSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const starting: Promise<{ host: WorkerHost }>[] = [];
+    const start = (i: number) => {
+      const p = WorkerHost.start(
+        `host ${i}`,
+        { ...this.init, adapter: descs[i].adapter ?? this.init.adapter, env: descs[i].env },
+        (e) => onProgress?.({ ...(e as object), host: `host ${i}` } as ProgressEvent),
+        startSignal,
+      );
+      starting.push(p);
+      return p;
+    };
     try {
       // the first host fills the download cache; the rest then load from it in parallel
-      const start = (i: number) =>
-        WorkerHost.start(`host ${i}`, { ...this.init, adapter: descs[i].adapter ?? this.init.adapter, env: descs[i].env }, (e) =>
-          onProgress?.({ ...(e as object), host: `host ${i}` } as ProgressEvent),
-        );
       const first = await start(0);
-      started.push(first.host);
       const rest = await Promise.all(descs.slice(1).map((_, i) => start(i + 1)));
-      started.push(...rest.map((r) => r.host));
-      bindAlign = Math.max(...[first, ...rest].map((r) => r.info.gpu.limits.minStorageBufferOffsetAlignment));
+      const bindAlign = Math.max(...[first, ...rest].map((r) => r.info.gpu.limits.minStorageBufferOffsetAlignment));
+      this.pool = { key, hosts: [first, ...rest].map((r) => r.host), bindAlign };
+      return this.pool;
     } catch (e) {
-      await Promise.all(started.map((h) => h.dispose()));
+      stop.abort();
+      await Promise.all(starting.map((p) => p.then((r) => r.host.kill(), () => {})));
       throw e;
     }
-    this.pool = { key, hosts: started, bindAlign };
-    return this.pool;
   }
 
-  private async disposePool(): Promise<void> {
+  /** Ends the worker pool: gracefully (each host frees its GPU memory first), or at once after a crash. */
+  private async disposePool(how: 'dispose' | 'kill' = 'dispose'): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
-    if (p) await Promise.all(p.hosts.map((h) => h.dispose()));
+    if (p) await Promise.all(p.hosts.map((h) => (how === 'kill' ? h.kill() : h.dispose())));
   }
 
   /** Splits the request into context and query token ids. */
@@ -393,6 +407,8 @@ export class Engine implements EngineApi {
 
   private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
     if (this.disposed) throw new EngineDisposedError();
+    // a lost device refuses work with its GpuDeviceError (load a new Engine)
+    this.ctx.handle.check();
     this.running = new AbortController();
     const signal = req.signal ? AbortSignal.any([req.signal, this.running.signal]) : this.running.signal;
     try {
@@ -413,7 +429,7 @@ export class Engine implements EngineApi {
     const onProgress = req.onProgress ?? this.opts.onProgress;
     let hosts: Host[];
     if (program.hosts.length > 1) {
-      const pool = await this.workerHosts(hostDescsOf(req), onProgress);
+      const pool = await this.workerHosts(hostDescsOf(req), onProgress, signal);
       hosts = pool.hosts;
       // short blocks share chunks where the hosts' own devices can bind them
       if (pool.bindAlign !== program.spec.bindAlign) ({ program, kvDtype } = this.planRequest(contextIds.length, queryIds.length, maxNewTokens, req, pool.bindAlign));
@@ -449,7 +465,7 @@ export class Engine implements EngineApi {
     };
     let run;
     try {
-      run = await runStar(hosts, {
+      const running = runStar(hosts, {
         program,
         contextIds: Uint32Array.from(contextIds),
         queryIds: Uint32Array.from(queryIds),
@@ -464,9 +480,17 @@ export class Engine implements EngineApi {
         onPhase: (phase, done, total) => onProgress?.({ phase, done, total }),
         onEvent: onProgress && ((event) => onProgress({ phase: 'run', event })),
       });
+      // a worker's death ends the run at once, even while the coordinator waits on another host
+      const deaths = hosts.filter((h): h is WorkerHost => h instanceof WorkerHost).map((h) => h.death);
+      if (deaths.length > 0) running.catch(() => {});
+      run = await Promise.race([running, ...deaths]);
     } catch (e) {
-      // a dead worker takes its pool with it: the next request starts fresh hosts
-      if (e instanceof HostCrashedError) await this.disposePool();
+      // a dead worker takes its pool with it, ended at once (the survivors' GPU work dies with their
+      // processes); a worker whose device was lost is replaced too: the next request starts fresh hosts
+      if (e instanceof HostCrashedError) await this.disposePool('kill');
+      else if (e instanceof GpuDeviceError && hosts[0] instanceof WorkerHost) await this.disposePool();
+      // this engine's own device lost mid-run: its GpuDeviceError, not the raw error of the call it broke
+      else if (hosts[0] === this.local) this.ctx.handle.check();
       throw e;
     }
     if ((stopReason as GenerateResult['stopReason']) !== 'stop') {

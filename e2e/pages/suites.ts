@@ -40,6 +40,7 @@ export const kSuites: Record<string, Suite> = {
   'kv-paging': async (ctx, opts) => (await import('./model_suites')).kvPaging(ctx, opts),
   quant: async (ctx, opts) => (await import('./model_suites')).quant(ctx, opts),
   'quant-1b': async (ctx, opts) => (await import('./model_suites')).quant1b(ctx, opts),
+  leaks: async (ctx, opts) => (await import('./leak_suite')).leaks(ctx, opts),
 };
 
 /** The suite called `name`, or an error listing the known ones. */

@@ -13,6 +13,11 @@ export interface AdapterChoice {
   adapterIndex?: number;
   /** Node only, benchmarks only: Dawn's `disable_robustness` toggle (no bounds clamps on buffer accesses). */
   disableRobustness?: boolean;
+  /**
+   * Node only: start Dawn with `allow_unsafe_apis` (default off). Experimental features need it
+   * (`chromium-experimental-subgroup-matrix`, which the engine does not use yet); they are requested only then.
+   */
+  allowUnsafeApis?: boolean;
 }
 
 export interface GpuInfo {
@@ -40,6 +45,11 @@ export interface GpuInfo {
    */
   memoryBytes?: number;
   runtime: 'browser' | 'node';
+  /**
+   * Node: which Vulkan driver Dawn was pointed at and why, when the choice was ours (a software fallback,
+   * a driver skipped); undefined when the system's drivers were used as installed or the user chose.
+   */
+  driverNote?: string;
 }
 
 /** A device plus what we learned about it, and the first error it raised. */
@@ -61,21 +71,25 @@ const kLimitNames = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-const kOptionalFeatures = [
-  'shader-f16',
-  'subgroups',
-  'timestamp-query',
-  'chromium-experimental-subgroup-matrix',
-] as const;
+const kOptionalFeatures = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+// requested only when the adapter was made with allowUnsafeApis (Dawn hides them otherwise)
+const kUnsafeFeatures = ['chromium-experimental-subgroup-matrix'] as const;
 
 // the specifier is hidden from bundlers so the browser build never tries to resolve Dawn's addon
 const kDawnModule = 'webgpu';
 
 let nodeGpuCache = new Map<string, GPU>();
 
-async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
-  const flags = [`enable-dawn-features=allow_unsafe_apis${choice.disableRobustness ? ',disable_robustness' : ''}`];
+/** Dawn's instance flags for `choice`: toggles only where asked (allow_unsafe_apis is not a default). */
+export function dawnFlags(choice: AdapterChoice): string[] {
+  const toggles = [...(choice.allowUnsafeApis ? ['allow_unsafe_apis'] : []), ...(choice.disableRobustness ? ['disable_robustness'] : [])];
+  const flags = toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : [];
   if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
+  return flags;
+}
+
+async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
+  const flags = dawnFlags(choice);
   const key = flags.join(' ') + (process.env.VK_ICD_FILENAMES ?? '');
   const cached = nodeGpuCache.get(key);
   if (cached) return cached;
@@ -96,17 +110,158 @@ async function nodeGpu(choice: AdapterChoice): Promise<GPU> {
   return gpu;
 }
 
-const kSwiftShaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// ---- which Vulkan driver Dawn sees (Node)
+//
+// Dawn's native code prints to the process's stderr, where JavaScript cannot filter it, whenever a driver
+// fails it: the Vulkan loader's "Found no drivers!" plus Dawn's VK_ERROR_INCOMPATIBLE_DRIVER on a machine
+// without any, and on machines with Mesa, lavapipe's "shaderUniform*ArrayDynamicIndexing required ...
+// PhysicalDeviceVk.cpp" (and Mesa's device-select layer's XDG_RUNTIME_DIR complaints), all before the
+// software fallback that then works. So the drivers are chosen before Dawn is loaded, from the manifests
+// the loader would read: drivers this Dawn rejects are left out, and with no other driver installed Dawn
+// goes straight to SwiftShader. The choice is written to VK_ICD_FILENAMES, so host processes inherit it.
+// STAR_ATTN_VERBOSE=1 (the CLI's --verbose) skips all this: every installed driver is tried, noise included.
 
-/** Points the Vulkan loader at SwiftShader when nobody chose a driver and Debian's chromium provides it. */
+const kSwiftShaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Drivers this Dawn refuses, by library file name, with its reason. */
+const kRejectedDrivers: Record<string, string> = {
+  'libvulkan_lvp.so': 'Mesa lavapipe lacks shaderUniform*ArrayDynamicIndexing, which Dawn requires',
+};
+
+interface DriverChoice {
+  /** What we did, for GpuInfo.driverNote; undefined when the loader's own search was left alone. */
+  note?: string;
+  /** True when VK_ICD_FILENAMES now names SwiftShader only. */
+  swiftShader: boolean;
+  /** The user chose the drivers (VK_ICD_FILENAMES, VK_DRIVER_FILES, VK_ADD_DRIVER_FILES): no fallback either. */
+  userChose?: boolean;
+}
+
+let driverChoice: Promise<DriverChoice> | undefined;
+
+/** True when STAR_ATTN_VERBOSE asks for the raw driver messages (and a line per decision). */
+export function verboseGpu(): boolean {
+  return isNode && !!process.env.STAR_ATTN_VERBOSE && process.env.STAR_ATTN_VERBOSE !== '0';
+}
+
+/** The Vulkan driver manifests the loader would read on Linux, in its search order (its documented folders). */
+export async function vulkanDriverManifests(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; library?: string }[]> {
+  const [fs, path, os] = (await Promise.all(['node:fs', 'node:path', 'node:os'].map((m) => import(/* @vite-ignore */ m)))) as [
+    typeof import('node:fs'),
+    typeof import('node:path'),
+    typeof import('node:os'),
+  ];
+  const home = env.HOME ?? os.homedir();
+  const list = (v: string | undefined, dflt: string) => (v && v.length > 0 ? v : dflt).split(':').filter((d) => d !== '');
+  const dirs = [
+    ...list(env.XDG_CONFIG_HOME, `${home}/.config`),
+    ...list(env.XDG_CONFIG_DIRS, '/etc/xdg'),
+    '/usr/local/etc',
+    '/etc',
+    ...list(env.XDG_DATA_HOME, `${home}/.local/share`),
+    ...list(env.XDG_DATA_DIRS, '/usr/local/share:/usr/share'),
+  ].map((d) => path.join(d, 'vulkan', 'icd.d'));
+  const out: { path: string; library?: string }[] = [];
+  for (const dir of [...new Set(dirs)]) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const file = path.join(dir, n);
+      let library: string | undefined;
+      try {
+        const lib = JSON.parse(fs.readFileSync(file, 'utf8'))?.ICD?.library_path;
+        if (typeof lib === 'string') library = path.basename(lib);
+      } catch {
+        // unreadable: the loader decides; counted as a driver to try
+      }
+      out.push({ path: file, library });
+    }
+  }
+  return out;
+}
+
+/** GPU device nodes a hardware Vulkan driver would open (DRM render nodes, NVIDIA's, WSL's). */
+async function gpuDeviceNodes(): Promise<string[]> {
+  const fs = (await import(/* @vite-ignore */ 'node:fs')) as typeof import('node:fs');
+  const ls = (dir: string, re: RegExp) => {
+    try {
+      return fs.readdirSync(dir).filter((n) => re.test(n)).map((n) => `${dir}/${n}`);
+    } catch {
+      return [];
+    }
+  };
+  return [...ls('/dev/dri', /^renderD\d+$/), ...ls('/dev', /^(nvidia\d+|dxg)$/)];
+}
+
+async function chooseVulkanDriver(): Promise<DriverChoice> {
+  const env = process.env;
+  // Dawn uses Vulkan on Linux only (Metal, D3D12 elsewhere)
+  if (process.platform !== 'linux') return { swiftShader: false };
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return { swiftShader: false, userChose: true };
+  if (verboseGpu()) {
+    console.error('star-attn: verbose: Dawn tries every installed Vulkan driver (their own messages follow)');
+    return { swiftShader: false };
+  }
+  // Mesa's device-select layer (loaded with any Mesa driver) complains on stderr without it
+  env.XDG_RUNTIME_DIR ??= '/tmp';
+  const found = await vulkanDriverManifests(env);
+  const rejected = found.filter((m) => m.library !== undefined && m.library in kRejectedDrivers);
+  const usable = found.filter((m) => !rejected.includes(m));
+  const skipped = rejected.map((m) => `${m.library}: ${kRejectedDrivers[m.library!]}`).join('; ');
+  const nodes = usable.length > 0 ? await gpuDeviceNodes() : [];
+  if (usable.length === 0 || nodes.length === 0) {
+    // no driver could give an adapter: a hardware driver without a GPU device node finds no GPU (Mesa's
+    // intel/radeon drivers installed on a machine without that hardware), so none is tried
+    const why =
+      found.length === 0
+        ? 'no Vulkan driver is installed'
+        : usable.length === 0
+          ? `the only Vulkan driver installed is one Dawn rejects (${skipped})`
+          : `no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg) for the ${usable.length} Vulkan driver(s) installed`;
+    const fs = (await import(/* @vite-ignore */ 'node:fs')) as typeof import('node:fs');
+    if (!fs.existsSync(kSwiftShaderIcd)) return { note: why, swiftShader: false };
+    env.VK_ICD_FILENAMES = kSwiftShaderIcd;
+    return { note: `software fallback: ${why}`, swiftShader: true };
+  }
+  if (rejected.length > 0) {
+    env.VK_ICD_FILENAMES = usable.map((m) => m.path).join(':');
+    return { note: `skipped ${skipped}`, swiftShader: false };
+  }
+  return { swiftShader: false };
+}
+
+/** Points the Vulkan loader at SwiftShader when the drivers tried gave no adapter and Debian's chromium provides it. */
 async function useSwiftShader(): Promise<boolean> {
-  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return false;
   const fsName = 'node:fs';
   const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
   if (!existsSync(kSwiftShaderIcd)) return false;
   process.env.VK_ICD_FILENAMES = kSwiftShaderIcd;
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   return true;
+}
+
+// ---- the one line a command line prints about the adapter
+
+let adapterLog: ((line: string) => void) | undefined;
+const adapterLogged = new Set<string>();
+
+/**
+ * Receives one line per distinct adapter this process gets a device on (name, and on a fallback why), e.g.
+ * the CLI prints it; the library prints nothing unless this is set.
+ */
+export function setAdapterLog(log: ((line: string) => void) | undefined): void {
+  adapterLog = log;
+}
+
+/** "google swiftshader (Vulkan; software fallback: no Vulkan driver is installed)". */
+export function describeAdapter(info: GpuInfo): string {
+  // SwiftShader's device string repeats its architecture ("swiftshader-device-subzero-"): left out then
+  const device = info.device && !(info.architecture && info.device.startsWith(info.architecture)) ? info.device : '';
+  const name = [info.vendor, info.architecture, device].filter((s) => s !== '').join(' ') || info.description || 'unknown adapter';
+  return info.driverNote ? `${name} (${info.driverNote})` : name;
 }
 
 function noAdapterHelp(runtime: 'browser' | 'node'): string {
@@ -129,10 +284,14 @@ function noAdapterHelp(runtime: 'browser' | 'node'): string {
 export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceHandle> {
   let gpu: GPU | undefined;
   let runtime: 'browser' | 'node';
+  let driver: DriverChoice | undefined;
+  let driverNote: string | undefined;
   if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) {
     gpu = (navigator as Navigator).gpu;
     runtime = 'browser';
   } else if (isNode) {
+    driver = await (driverChoice ??= chooseVulkanDriver());
+    driverNote = driver.note;
     gpu = await nodeGpu(choice);
     runtime = 'node';
   } else {
@@ -147,8 +306,11 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
   } catch (e) {
     throw new WebGpuUnavailableError(`requestAdapter failed: ${(e as Error).message}. ${noAdapterHelp(runtime)}`);
   }
-  if (!adapter && runtime === 'node' && (await useSwiftShader())) {
-    // no GPU driver answered: fall back to the software Vulkan driver Debian's chromium ships
+  if (!adapter && driver && !driver.swiftShader && !driver.userChose && (await useSwiftShader())) {
+    // no installed driver gave an adapter (drivers without their hardware): the software Vulkan driver
+    // Debian's chromium ships; later devices of this process (and its host processes) go straight there
+    driverNote = `software fallback: no adapter from the installed Vulkan driver(s)${driverNote ? `; ${driverNote}` : ''}`;
+    driverChoice = Promise.resolve({ note: driverNote, swiftShader: true });
     gpu = await nodeGpu(choice);
     adapter = await gpu.requestAdapter({ powerPreference: choice.powerPreference });
   }
@@ -159,14 +321,17 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
 
   const requiredLimits: Record<string, number> = {};
   for (const name of kLimitNames) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures = kOptionalFeatures.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
+  const wanted = [...kOptionalFeatures, ...(choice.allowUnsafeApis ? kUnsafeFeatures : [])];
+  const requiredFeatures = wanted.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'star-attention' });
 
   let firstError: GpuDeviceError | undefined;
   const fail = (e: GpuDeviceError) => void (firstError ??= e);
   let destroyed = false;
   device.lost.then((info) => {
-    if (!destroyed) fail(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`));
+    if (!destroyed) {
+      fail(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message || 'no reason given'}; nothing more can run on it: load the model again (a new Engine)`));
+    }
   });
   device.addEventListener('uncapturederror', (ev) => {
     fail(new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
@@ -195,7 +360,13 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
     subgroupMaxSize: (ai as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
     memoryBytes: deviceLocalBytes(ai),
     runtime,
+    driverNote,
   };
+  const line = describeAdapter(info);
+  if (adapterLog && !adapterLogged.has(line)) {
+    adapterLogged.add(line);
+    adapterLog(line);
+  }
   return {
     device,
     info,

@@ -1,9 +1,10 @@
 // The page/main-thread side of a host running in a Web Worker (browser), worker_thread or child process
 // (Node). Every Host method is forwarded through the worker's one entry point (protocol.ts), and every
-// call races against the worker's death, so a crashed host rejects promptly with its name.
+// call races against the worker's death (and its disposal), so a crashed host rejects promptly with its
+// name and no call is left waiting on a worker that is gone.
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { HostCrashedError, HostStateError, SetupError } from '../errors';
+import { AbortError, HostCrashedError, HostStateError, SetupError } from '../errors';
 import { isNode } from '../platform';
 import { installErrorTransfer } from './error_transfer';
 import { kHostMethods, type AttentionPartial, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
@@ -11,12 +12,24 @@ import type { HostCallResult, HostService } from './protocol';
 
 installErrorTransfer();
 
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortError();
+}
+
 /** A started worker, whatever the platform. */
 export interface WorkerHandle {
   endpoint: Comlink.Endpoint;
   /** Called once with a reason when the worker errors or exits. */
   onDeath(cb: (reason: string) => void): void;
   terminate(): Promise<void>;
+  /**
+   * Whether the worker may be ended without first freeing its GPU work from the inside: a process or a Web
+   * Worker may (its device goes with it); a worker_thread may not (ending one with GPU work in flight
+   * aborts the whole Node process inside Dawn).
+   */
+  killable: boolean;
+  /** Node process hosts: the child's process id (tests and scripts kill it). */
+  pid?: number;
 }
 
 /** Arguments sent by transfer rather than copied: the partials a merge consumes. Every other argument is copied. */
@@ -33,6 +46,9 @@ export interface WorkerHost extends Omit<Host, OwnMethods | 'name'> {}
 export class WorkerHost implements Host {
   private dead?: HostCrashedError;
   private deathPromise: Promise<never>;
+  /** Rejects every call still waiting when the host is disposed (HostStateError) or dies (HostCrashedError). */
+  private ended: Promise<never>;
+  private end!: (e: Error) => void;
   private remote: Comlink.Remote<HostService>;
   private disposed = false;
 
@@ -41,11 +57,14 @@ export class WorkerHost implements Host {
     private readonly worker: WorkerHandle,
   ) {
     this.remote = Comlink.wrap<HostService>(worker.endpoint);
+    this.ended = new Promise<never>((_, reject) => (this.end = reject));
+    this.ended.catch(() => {});
     this.deathPromise = new Promise<never>((_, reject) => {
       worker.onDeath((reason) => {
         if (this.disposed) return;
         this.dead = new HostCrashedError(name, reason);
         reject(this.dead);
+        this.end(this.dead);
       });
     });
     this.deathPromise.catch(() => {});
@@ -55,28 +74,53 @@ export class WorkerHost implements Host {
     }
   }
 
-  /** Spawns a worker, loads the model in it, and returns the host once ready. */
-  static async start(name: string, init: HostInit, onProgress?: (e: unknown) => void): Promise<{ host: WorkerHost; info: HostInfo }> {
+  /**
+   * Spawns a worker, loads the model in it, and returns the host once ready. `signal` (e.g. another host of
+   * the same pool failing) ends the worker at once and rejects with an AbortError.
+   */
+  static async start(name: string, init: HostInit, onProgress?: (e: unknown) => void, signal?: AbortSignal): Promise<{ host: WorkerHost; info: HostInfo }> {
+    throwIfAborted(signal);
     const isolation = init.isolation ?? 'process';
-    const worker = !isNode ? await spawnBrowserWorker() : isolation === 'process' ? await spawnNodeProcess(init.env) : await spawnNodeWorker();
+    const worker = !isNode ? await spawnBrowserWorker() : isolation === 'process' ? await spawnNodeProcess(name, init.env) : await spawnNodeWorker();
     const host = new WorkerHost(name, worker);
+    const onAbort = () => void host.kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
     // a progress callback crosses as a MessagePort, which an IPC channel cannot carry
     const progress = onProgress && !(isNode && isolation === 'process') ? Comlink.proxy(onProgress) : undefined;
     try {
+      throwIfAborted(signal);
       const { env: _env, ...portable } = init;
       const info = await host.call(() => host.remote.init(name, portable, progress));
       return { host, info };
     } catch (e) {
-      await host.dispose();
+      await host.kill();
+      if (signal?.aborted && !(e instanceof HostCrashedError)) throw new AbortError(`host "${name}" was stopped while starting`);
       throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Any call: rejects with HostCrashedError if the worker dies first. */
+  /** Node process hosts: the child's process id. */
+  get pid(): number | undefined {
+    return this.worker.pid;
+  }
+
+  /** False once the worker has died or the host was disposed. */
+  get alive(): boolean {
+    return !this.dead && !this.disposed;
+  }
+
+  /** Rejects with this host's HostCrashedError as soon as its worker dies (never resolves). */
+  get death(): Promise<never> {
+    return this.deathPromise;
+  }
+
+  /** Any call: rejects with HostCrashedError if the worker dies first, HostStateError if it is disposed first. */
   private call<T>(f: () => Promise<T>): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.disposed) return Promise.reject(new HostStateError(`host "${this.name}" was disposed`));
-    return Promise.race([f(), this.deathPromise]);
+    return Promise.race([f(), this.ended]);
   }
 
   private forward<M extends HostMethod>(method: M, args: Parameters<Host[M]>): Promise<HostCallResult<M>> {
@@ -98,7 +142,25 @@ export class WorkerHost implements Host {
       // free GPU memory inside the worker before ending it; a hung worker must not hang us
       await Promise.race([this.remote.dispose().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
     }
+    await this.close();
+  }
+
+  /**
+   * Ends the worker now, without asking it to free its GPU memory first: its process or Web Worker takes its
+   * device with it. For when waiting is wrong (another host died, the caller is exiting): a dead pool's
+   * survivors may be busy for seconds (a long chunk, a pipeline compile) before they would answer. A
+   * worker_thread is disposed as usual instead (ending it mid-work aborts the whole process).
+   */
+  async kill(): Promise<void> {
+    if (this.disposed) return;
+    if (!this.worker.killable) return this.dispose();
+    await this.close();
+  }
+
+  private async close(): Promise<void> {
+    if (this.disposed) return;
     this.disposed = true;
+    this.end(new HostStateError(`host "${this.name}" was disposed`));
     (this.remote as unknown as { [Comlink.releaseProxy]: () => void })[Comlink.releaseProxy]?.();
     await this.worker.terminate();
   }
@@ -115,11 +177,12 @@ async function bundledEntry(file: string): Promise<URL> {
   return url;
 }
 
-async function spawnNodeProcess(env?: Record<string, string>): Promise<WorkerHandle> {
+async function spawnNodeProcess(name: string, env?: Record<string, string>): Promise<WorkerHandle> {
   const cpName = 'node:child_process';
   const { fork } = (await import(/* @vite-ignore */ cpName)) as typeof import('node:child_process');
   const { ipcEndpoint } = await import('./process_endpoint');
-  const child = fork(await bundledEntry('host_process.mjs'), [], {
+  // the host's name on its command line, for ps and for scripts that kill hosts (scripts/reliability)
+  const child = fork(await bundledEntry('host_process.mjs'), [name], {
     serialization: 'advanced',
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -134,6 +197,8 @@ async function spawnNodeProcess(env?: Record<string, string>): Promise<WorkerHan
   child.on('exit', (code, signal) => die(`host process exited (${signal ?? `code ${code}`})`));
   return {
     endpoint: ipcEndpoint(child),
+    killable: true,
+    pid: child.pid,
     onDeath(cb) {
       onDeath = cb;
       if (pending) cb(pending);
@@ -141,7 +206,8 @@ async function spawnNodeProcess(env?: Record<string, string>): Promise<WorkerHan
     async terminate() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill();
+        // SIGKILL: a stopped or stuck process would hold a SIGTERM pending (its GPU memory goes with it)
+        child.kill('SIGKILL');
         await exited;
       }
     },
@@ -162,6 +228,7 @@ async function spawnNodeWorker(): Promise<WorkerHandle> {
   w.on('exit', (code) => die(`worker exited with code ${code}`));
   return {
     endpoint: nodeEndpoint(w),
+    killable: false,
     onDeath(cb) {
       onDeath = cb;
       if (pending) cb(pending);
@@ -184,6 +251,7 @@ async function spawnBrowserWorker(): Promise<WorkerHandle> {
   w.addEventListener('messageerror', () => onDeath?.('a message could not be deserialised'));
   return {
     endpoint: w,
+    killable: true,
     onDeath(cb) {
       onDeath = cb;
     },

@@ -1,0 +1,43 @@
+// The leak cycles of scripts/reliability/leak_cycles.ts in the page (issue 16, item 5): `?suite=leaks&run=page
+// &filter=cycles:N`. One result per cycle and count (live GPU buffers, bytes, devices after dispose: bound 0),
+// and one `leaks: {row}` log line per cycle, which e2e/leaks.spec.ts turns into the curve. After each dispose
+// the page awaits `window.__leakSample(cycle)` when the spec exposes it (it collects garbage and reads the
+// browser's memory from outside) and puts its numbers into the row.
+import { result, type CheckResult } from '../../src/gpu/checks/check';
+import { Engine } from '../../src/engine';
+import { GpuCounter, runLeakCycles } from '../../scripts/reliability/leak_cycles';
+import type { Suite } from './suites';
+
+declare global {
+  interface Window {
+    __leakSample?: (cycle: number) => Promise<Record<string, number>>;
+  }
+}
+
+export const leaks: Suite = async (_ctx, { filter, log }) => {
+  const cycles = Number(/cycles:(\d+)/.exec(filter)?.[1] ?? 3);
+  const counter = new GpuCounter();
+  counter.install();
+  try {
+    const rows = await runLeakCycles({
+      Engine,
+      model: { baseUrl: new URL('/fixtures/tiny-llama/', globalThis.location.href).href },
+      cycles,
+      counter,
+      sample: async (i) => (window.__leakSample ? await window.__leakSample(i) : {}),
+      onCycle: (r) => log(`leaks: ${JSON.stringify(r)}`),
+    });
+    const out: CheckResult[] = [];
+    for (const r of rows) {
+      const what = `cycle ${r.cycle} (${r.request}${r.aborted ? ', aborted' : ''})`;
+      out.push(result(`${what}: live GPU buffers after dispose`, r.liveBuffers, 0));
+      out.push(result(`${what}: live GPU bytes after dispose`, r.liveGpuBytes, 0));
+      out.push(result(`${what}: live GPU devices after dispose`, r.liveDevices, 0));
+      // the counter saw the engine's buffers at all: 1 when it saw none
+      out.push(result(`${what}: GPU buffers counted while it ran`, r.peakGpuBytes > 0 ? 0 : 1, 0));
+    }
+    return out;
+  } finally {
+    counter.uninstall();
+  }
+};

@@ -1,0 +1,86 @@
+// Issue 16, items 6 and 8: Dawn gets allow_unsafe_apis only when asked; the Vulkan driver is chosen before
+// Dawn starts, so a machine without a usable driver goes straight to SwiftShader with one line naming the
+// adapter and why, instead of the loader's and Dawn's own warnings (which --verbose brings back).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '../model/fixtures';
+import { dawnFlags, describeAdapter, vulkanDriverManifests, type GpuInfo } from './device';
+
+describe("Dawn's flags", () => {
+  it('carry allow_unsafe_apis only when asked, and each toggle only when asked', () => {
+    expect(dawnFlags({})).toEqual([]);
+    expect(dawnFlags({ allowUnsafeApis: true })).toEqual(['enable-dawn-features=allow_unsafe_apis']);
+    expect(dawnFlags({ disableRobustness: true, adapterName: 'nvidia' })).toEqual(['enable-dawn-features=disable_robustness', 'adapter=nvidia']);
+    expect(dawnFlags({ allowUnsafeApis: true, disableRobustness: true })).toEqual(['enable-dawn-features=allow_unsafe_apis,disable_robustness']);
+  });
+});
+
+/** A fake driver set in a folder of its own: Mesa's lavapipe and intel manifests (their libraries absent). */
+function fakeMesa(): { dataDirs: string; home: string } {
+  const root = mkdtempSync(join(tmpdir(), 'fake-vulkan-'));
+  const icd = join(root, 'share', 'vulkan', 'icd.d');
+  mkdirSync(icd, { recursive: true });
+  const manifest = (lib: string) => JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: join(root, lib), api_version: '1.3.230' } });
+  writeFileSync(join(icd, 'lvp_icd.x86_64.json'), manifest('libvulkan_lvp.so'));
+  writeFileSync(join(icd, 'intel_icd.x86_64.json'), manifest('libvulkan_intel.so'));
+  mkdirSync(join(root, 'home'));
+  return { dataDirs: join(root, 'share'), home: join(root, 'home') };
+}
+
+describe('Vulkan driver choice (Node)', () => {
+  it('finds the manifests where the loader looks', async () => {
+    const { dataDirs, home } = fakeMesa();
+    const found = await vulkanDriverManifests({ HOME: home, XDG_DATA_DIRS: dataDirs, XDG_CONFIG_DIRS: home });
+    expect(found.map((m) => m.library)).toEqual(['libvulkan_intel.so', 'libvulkan_lvp.so']);
+  });
+
+  it('names the adapter and why in one line', () => {
+    const info = { vendor: 'google', architecture: 'swiftshader', device: 'swiftshader-device-subzero-', description: '', driverNote: 'software fallback: x' };
+    expect(describeAdapter(info as GpuInfo)).toBe('google swiftshader (software fallback: x)');
+  });
+
+  describe('the CLI', () => {
+    beforeAll(() => {
+      execFileSync(process.execPath, ['scripts/build.mjs', 'dist/cli'], { stdio: 'inherit' });
+    });
+    // --dry-run requests the engine's device (so the driver choice runs) and compiles nothing: ~1-3 s each
+    const dryRun = (env: Record<string, string>, extra: string[] = []) => {
+      const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VK_|XDG_|STAR_ATTN_VERBOSE)/.test(k))) as Record<string, string>;
+      return spawnSync(process.execPath, ['bin/star-attn.mjs', 'generate', '--model', fixturePath('tiny-llama'), '--prompt', 'hi', '--dry-run', ...extra], {
+        encoding: 'utf8',
+        env: { ...clean, ...env },
+        timeout: 60_000,
+      });
+    };
+
+    it('with Mesa installed but no GPU: one line naming SwiftShader and why, none of the drivers\' own messages', () => {
+      const { dataDirs, home } = fakeMesa();
+      const r = dryRun({ HOME: home, XDG_DATA_DIRS: dataDirs, XDG_CONFIG_DIRS: home });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        'star-attn: GPU: google swiftshader (software fallback: no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg) for the 1 Vulkan driver(s) installed)',
+      ]);
+    });
+
+    it('with no driver installed: the same one line, saying so', () => {
+      const { home } = fakeMesa();
+      const r = dryRun({ HOME: home, XDG_DATA_DIRS: home, XDG_CONFIG_DIRS: home });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.trim().split('\n')).toEqual(['star-attn: GPU: google swiftshader (software fallback: no Vulkan driver is installed)']);
+    });
+
+    it('--verbose tries every installed driver, their own messages included, then falls back', () => {
+      const { dataDirs, home } = fakeMesa();
+      const r = dryRun({ HOME: home, XDG_DATA_DIRS: dataDirs, XDG_CONFIG_DIRS: home }, ['--verbose']);
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).toMatch(/verbose: Dawn tries every installed Vulkan driver/);
+      // the loader's or Dawn's own words about the drivers it could not use
+      expect(lines.length).toBeGreaterThan(2);
+      expect(lines.at(-1)).toMatch(/^star-attn: GPU: google swiftshader \(software fallback: no adapter from the installed Vulkan driver\(s\)\)$/);
+    });
+  });
+});
