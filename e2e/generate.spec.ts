@@ -4,7 +4,8 @@
 import { expect, test } from '@playwright/test';
 import { cspViolations, expectInlineScriptBlocked, kViewport, pageErrors, runAndWait, shot, watchCsp } from './page_helpers';
 
-test.use({ viewport: kViewport });
+// a control that is not there fails in seconds, not at the end of a run's long timeout
+test.use({ viewport: kViewport, actionTimeout: 30_000 });
 
 // measured on SwiftShader, 2 cores shared with other jobs (load ~10): load 4 s; a ~250-token question 1-2 min
 // global, 1.5-3 min on 2 Web Worker hosts (each starts its own device and compiles its pipelines). Limits 3-4x.

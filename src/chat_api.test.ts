@@ -14,7 +14,8 @@ const kQuestion =
 // the bundled model's template joins messages with a blank line after BOS
 const kMessages: ChatCompletionCreateParams['messages'] = [{ role: 'user', content: `${kContext}\n ${kQuestion}` }];
 
-// measured on SwiftShader, 2 cores shared with other jobs: see the timings in NOTES.md; each test gets 10 min
+// measured on SwiftShader, 2 cores shared with other jobs (load ~10): 80-270 s a test (one or two generations of a
+// ~90-token prompt), 14 min for the file; each test gets 10 min (several times a quiet machine's time)
 describe('engine.chat.completions.create', { timeout: 600_000 }, () => {
   let engine: Engine;
   beforeAll(async () => {

@@ -50,7 +50,7 @@ export function lineChart(into: HTMLElement, o: { title: string; x: string; y: s
       plugins: { title: { display: true, text: o.title }, legend: { position: 'bottom' } },
       scales: {
         x: { title: { display: true, text: o.x } },
-        y: { type: o.logY ? 'logarithmic' : 'linear', title: { display: true, text: o.y }, suggestedMin: o.yMin, suggestedMax: o.yMax },
+        y: { type: o.logY ? 'logarithmic' : 'linear', title: { display: true, text: o.y }, suggestedMin: o.yMin, max: o.yMax },
       },
     },
   });
