@@ -28,7 +28,8 @@ test('the built page runs under the strict CSP: Load model and Generate', async 
   const t0 = Date.now();
   execFileSync('npx', ['vite', 'build', '--outDir', dir, '--emptyOutDir', '--logLevel', 'error'], { stdio: 'inherit', timeout: kBuildMs, env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' } });
   console.log(`vite build: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  preview = spawn('npx', ['vite', 'preview', '--outDir', dir, '--port', String(kPort), '--strictPort'], { stdio: 'ignore' });
+  // vite itself, not through npx: kill() must reach the server
+  preview = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--outDir', dir, '--port', String(kPort), '--strictPort'], { stdio: 'ignore' });
   const url = `http://localhost:${kPort}/`;
   await expect.poll(() => fetch(url).then((r) => r.status).catch(() => 0), { timeout: 60_000 }).toBe(200);
   const errors = pageErrors(page);
