@@ -150,6 +150,6 @@ test('the committed engine-measured results are shown beside the live run', asyn
   await expect(measured.locator('tbody tr')).toHaveCount(16);
   await expect(measured.locator('tbody tr').nth(0).locator('td').first()).toHaveText('global');
   await expect(page.locator('#r-measured canvas')).toHaveCount(3);
-  await page.locator('#r-measured canvas').first().scrollIntoViewIfNeeded();
+  await page.locator('#r-measured .charts').evaluate((e) => e.scrollIntoView({ block: 'end' }));
   await shot(page, 'demo-ruler-committed.png');
 });

@@ -40,7 +40,8 @@ export function renderReport(into: HTMLElement, report: RulerReportJson, caption
       `${l.prefillMs.toFixed(0)} ms`,
     ]);
   });
-  into.append(table(caption, ['config', 'length', 'block', ...tasks, 'average', '% of global', 'effective length', 'first token'], rows));
+  // wide with many tasks: the table scrolls in its box, the page does not
+  into.append(h('div', { class: 'table-wrap' }, table(caption, ['config', 'length', 'block', ...tasks, 'average', '% of global', 'effective length', 'first token'], rows)));
   const n = report.samples;
   into.append(h('p', { class: 'hint' },
     `${report.records} generations; ${n.min === n.max ? n.max : `${n.min}–${n.max}`} sample${n.max === 1 ? '' : 's'} per cell. ` +
