@@ -144,7 +144,7 @@ export function verboseGpu(): boolean {
 }
 
 /** The Vulkan driver manifests the loader would read on Linux, in its search order (its documented folders). */
-export async function vulkanDriverManifests(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; library?: string }[]> {
+export async function vulkanDriverManifests(env: Readonly<Record<string, string | undefined>> = process.env): Promise<{ path: string; library?: string }[]> {
   const [fs, path, os] = (await Promise.all(['node:fs', 'node:path', 'node:os'].map((m) => import(/* @vite-ignore */ m)))) as [
     typeof import('node:fs'),
     typeof import('node:path'),
