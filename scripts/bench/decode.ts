@@ -4,11 +4,13 @@
 //
 //   node dist/bench/decode.mjs [--config llama-3.2-1b|tiny] [--model <folder>] [--lengths 1024,8192]
 //        [--aheads 0,1,2] [--steps 64] [--repeats 2] [--no-robustness] [--fuse 1|0|0,1] [--storage f32|bf16]
-//        [--kv-dtype f32|f16|bf16] [--out bench/results/decode.json]
+//        [--kv-dtype f32|f16|bf16] [--decode-kernel splitkv|decode] [--out bench/results/decode.json]
+// --decode-kernel decode runs decode attention through the first split-KV kernel (default: attention_splitkv).
 // --fuse 0,1 compares the unfused decode kernels (13 dispatches a layer) with the fused ones (5), interleaved.
 // Each row also gives the CPU time a pipelined step takes to record and submit (decodeSubmit), to set beside
 // the step's period (1 / tok/s): when it is shorter, the GPU, not the CPU, bounds decoding.
 import { writeFileSync } from 'node:fs';
+import { setDefaultDecodeKernel } from '../../src/gpu/ops/attention';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
 import { forwardTuning } from '../../src/model/forward';
@@ -26,6 +28,7 @@ const outPath = arg('out', 'bench/results/decode.json');
 const fuses = arg('fuse', '1').split(',').map((f) => f === '1');
 const storage = arg('storage', 'f32') as WeightStorage;
 const kvDtype = arg('kv-dtype', 'f32') as KvDtype;
+setDefaultDecodeKernel(arg('decode-kernel', 'splitkv') === 'decode' ? 'decode' : 'splitkv');
 
 const init: HostInit = {
   model,

@@ -1,14 +1,21 @@
 // npm run bench:kernels — TFLOP/s or GB/s per kernel at realistic sizes; prints a table and writes JSON.
 // Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick] [--matmul-only]
+//        node dist/bench/kernels.mjs --decode-attention-only [--lengths 8192,32768,131072,1048576] [--shapes 1b,8b]
+//          [--kv f32,f16] [--kernels decode,splitkv] [--splitkv-w N] [--splitkv-kpt N] [--target-workgroups N] [--reps N]
 // Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
+// Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first
+// split-KV kernel ('decode') and attention_splitkv side by side, GB/s of K + V + q + out; a cache over the binding
+// limit is paged as the engine pages it (kvPageRows).
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
-import { attention, AttentionScratch, type KvPages } from '../../src/gpu/ops/attention';
+import { attention, AttentionScratch, scheduleAttention, type AttentionArgs, type AttentionTuning, type KvElement, type KvPages } from '../../src/gpu/ops/attention';
+import { kvPageRows, kvRowBytes } from '../../src/model/kv_cache';
 import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
 import { createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
+import { fusedSweep, gemvSweep, gemvTable, kGemvShapes, type GemvDType, type GemvRow } from './gemv_sweep';
 
 interface Row {
   kernel: string;
@@ -21,8 +28,42 @@ interface Row {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/kernels.json';
+const gemvOnly = args.includes('--gemv-only');
+const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : gemvOnly ? 'bench/results/gemv_variants.json' : 'bench/results/kernels.json';
 const matmulOnly = args.includes('--matmul-only');
+const flag = (name: string, dflt: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
+
+if (gemvOnly) {
+  const robustness = flag('robustness', 'both');
+  const dtypes = flag('dtypes', 'f32,bf16x2,q8_0,q4_0').split(',') as GemvDType[];
+  const variants = args.includes('--variants') ? flag('variants', '').split(',') : undefined;
+  const shapes = args.includes('--shapes') ? flag('shapes', '').split(',').map((i) => kGemvShapes[Number(i)]) : kGemvShapes;
+  const trials = Number(flag('trials', '3'));
+  const rotateMiB = Number(flag('rotate-mib', '512'));
+  const minReps = args.includes('--reps') ? Number(flag('reps', '8')) : undefined;
+  const all: GemvRow[] = [];
+  const adapters: unknown[] = [];
+  const t0 = performance.now();
+  for (const robust of robustness === 'both' ? [true, false] : [robustness !== 'off']) {
+    const c = new GpuContext(await requestDevice({ powerPreference: 'high-performance', disableRobustness: !robust }));
+    const i = c.handle.info;
+    adapters.push(i);
+    console.error(`adapter (robustness ${robust ? 'on' : 'off'}): ${i.vendor} ${i.architecture} ${i.device} (${i.description}); subgroups ${c.device.features.has('subgroups') ? `${i.subgroupMinSize}-${i.subgroupMaxSize}` : 'no'}`);
+    const fusedShapes = args.includes('--fused-shapes') ? flag('fused-shapes', '').split(',').map(Number) : undefined;
+    const opts = { robust, dtypes, shapes, variants, trials, rotateMiB, minReps, fusedShapes, log: (l: string) => console.log(l) };
+    all.push(...(await gemvSweep(c, opts)));
+    if (!args.includes('--no-fused')) all.push(...(await fusedSweep(c, opts)));
+    c.handle.destroy();
+  }
+  console.log(gemvTable(all));
+  console.error(`gemv sweep: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(outPath, JSON.stringify({ adapters, date: new Date().toISOString(), rows: all }, null, 2));
+  console.error(`wrote ${outPath}`);
+  process.exit(0);
+}
+const decodeOnly = args.includes('--decode-attention-only');
+const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const list = (name: string, def: string): string[] => (arg(name) ?? def).split(',').filter((x) => x !== '');
 
 const ctx = new GpuContext(await requestDevice({ powerPreference: 'high-performance' }));
 const d = ctx.device;
@@ -44,6 +85,76 @@ const report = (r: Row) => {
       (r.tflops !== undefined ? `${r.tflops.toFixed(2).padStart(7)} TFLOP/s` : `${r.gbps!.toFixed(1).padStart(7)} GB/s`),
   );
 };
+
+// ---- decode attention, the first split-KV kernel against attention_splitkv
+const kHbmGbps = 4800; // H200 datasheet
+async function decodeAttention(lengths: number[], shapes: string[], dtypes: KvElement[], kernels: Array<'decode' | 'splitkv'>): Promise<void> {
+  const splitkv: AttentionTuning['splitkv'] = { w: arg('--splitkv-w') ? Number(arg('--splitkv-w')) : undefined, kpt: arg('--splitkv-kpt') ? Number(arg('--splitkv-kpt')) : undefined };
+  const target = arg('--target-workgroups') ? Number(arg('--target-workgroups')) : undefined;
+  const nHeads = 32, nKv = 8;
+  const scratch = new AttentionScratch(d, { maxRows: 1, nHeads, headSize: 128 });
+  for (const shapeName of shapes) {
+    const headSize = shapeName === '8b' ? 128 : 64;
+    const kvDim = nKv * headSize, qDim = nHeads * headSize;
+    for (const dtype of dtypes) {
+      for (const S of lengths) {
+        const cfg = { kvDim };
+        const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
+        const pageRows = kvPageRows(cfg, dtype, S, limit);
+        const pages: Tensor[][] = [[], []];
+        const tensorType = dtype === 'f32' ? 'f32' : dtype === 'f16' ? 'f16x2' : 'bf16x2';
+        try {
+          for (let r0 = 0; r0 < S; r0 += pageRows) {
+            const n = Math.min(pageRows, S - r0);
+            pages[0].push(fill([n, kvDim], tensorType, 'k'));
+            pages[1].push(fill([n, kvDim], tensorType, 'v'));
+          }
+        } catch (e) {
+          console.error(`skip ${shapeName} ${dtype} S=${S}: ${(e as Error).message}`);
+          for (const t of pages.flat()) t.buffer.destroy();
+          continue;
+        }
+        const q = fill([1, qDim], 'f32', 'q');
+        const out = createTensor(d, [1, qDim], 'f32', 'out');
+        const lse = createTensor(d, [1, nHeads], 'f32', 'lse');
+        const kv = (ts: Tensor[]): KvPages => ({ pages: ts.map((t) => t.buffer), pageRows, dtype });
+        const bytes = 2 * S * kvRowBytes(cfg, dtype) + 2 * qDim * 4;
+        const reps = arg('--reps') ? Number(arg('--reps')) : Math.max(3, Math.min(200, Math.ceil(4e9 / bytes)));
+        for (const kernel of kernels) {
+          const tuning: AttentionTuning = kernel === 'splitkv' ? { path: 'splitkv', splitkv, targetWorkgroups: target } : { path: 'decode' };
+          const a: AttentionArgs = {
+            q: q.buffer, k: kv(pages[0]), v: kv(pages[1]), out: out.buffer, lse: lse.buffer, T: 1, nHeads, nKvHeads: nKv, headSize, scale: 1 / Math.sqrt(headSize),
+            fullStart: 0, fullLen: S, kvStart: 0, kvLen: 0, causal: false, causalOffset: 0, tuning,
+          };
+          const sched = scheduleAttention(d.limits, a, scratch);
+          const calls = sched.kind === 'page' ? [sched.call] : sched.kind === 'pages' ? sched.rounds.flat() : [];
+          const plan = `${calls.length} page${calls.length > 1 ? 's' : ''}, splits ${calls.map((c) => c.plan.splits).join('+')}`;
+          const t = await timeGpu(ctx, (r) => attention(r, a, scratch), reps);
+          const gbps = bytes / t.ms / 1e6;
+          rows.push({ kernel: `decode attention ${kernel} ${dtype}`, shape: `${shapeName} S=${S} h=${nHeads}/${nKv}x${headSize}`, ms: t.ms, gbps, timing: t.source });
+          console.log(
+            `decode-attn ${kernel.padEnd(8)} ${shapeName} ${dtype.padEnd(4)} S=${String(S).padEnd(8)} ${t.ms.toFixed(4).padStart(9)} ms ${gbps.toFixed(0).padStart(6)} GB/s ` +
+              `${((100 * gbps) / kHbmGbps).toFixed(1).padStart(5)}% of HBM  (${plan}; ${reps} reps, ${t.source})`,
+          );
+        }
+        for (const t of [q, out, lse, ...pages.flat()]) t.buffer.destroy();
+      }
+    }
+  }
+  scratch.destroy();
+}
+if (decodeOnly) {
+  await decodeAttention(
+    list('--lengths', quick ? '8192' : '8192,32768,131072,1048576').map(Number),
+    list('--shapes', '1b,8b'),
+    list('--kv', 'f32,f16') as KvElement[],
+    list('--kernels', 'decode,splitkv') as Array<'decode' | 'splitkv'>,
+  );
+  writeFileSync(outPath, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows }, null, 2));
+  console.error(`wrote ${outPath}`);
+  ctx.handle.destroy();
+  process.exit(0);
+}
 
 // ---- matmul (GEMM) and GEMV
 const sizes = quick ? [1024] : [2048, 4096, 8192];
@@ -94,24 +205,9 @@ for (const S of quick ? [2048] : [4096, 16384, 65536]) {
   report({ kernel: 'attention causal', shape: `T=${T} S=${S} h=${nHeads}x${headSize}`, ms: t.ms, tflops: (4 * pairs * qDim) / t.ms / 1e9, timing: t.source });
   for (const b of [q, k, v, out, lse]) b.buffer.destroy();
 }
-// decode over f32 and 16-bit caches; GB/s counts the bytes of K and V the cache holds
-for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-  for (const S of quick ? [8192] : [32768, 131072]) {
-    const nKv = 8, kvDim = nKv * headSize;
-    const tensorType = dtype === 'f32' ? 'f32' : dtype === 'f16' ? 'f16x2' : 'bf16x2';
-    const q = fill([1, qDim], 'f32', 'q');
-    const k = fill([S, kvDim], tensorType, 'k');
-    const v = fill([S, kvDim], tensorType, 'v');
-    const out = createTensor(d, [1, qDim], 'f32', 'out');
-    const lse = createTensor(d, [1, nHeads], 'f32', 'lse');
-    const kv = (t: Tensor): KvPages => ({ pages: [t.buffer], pageRows: S, dtype });
-    const args = { q: q.buffer, k: kv(k), v: kv(v), out: out.buffer, lse: lse.buffer, T: 1, nHeads, nKvHeads: nKv, headSize, scale: 0.125, fullStart: 0, fullLen: S, kvStart: 0, kvLen: 0, causal: false, causalOffset: 0 };
-    const t = await timeGpu(ctx, (r) => attention(r, args, scratch), 20);
-    const bytes = k.buffer.size + v.buffer.size;
-    report({ kernel: `attention decode ${dtype}`, shape: `S=${S} h=${nHeads}/${nKv}x${headSize}`, ms: t.ms, gbps: bytes / t.ms / 1e6, timing: t.source });
-    for (const b of [q, k, v, out, lse]) b.buffer.destroy();
-  }
-}
+// decode over f32 and 16-bit caches, both split-KV kernels
+scratch.destroy();
+await decodeAttention(quick ? [8192] : [32768, 131072], ['1b'], ['f32', 'f16', 'bf16'], ['decode', 'splitkv']);
 
 writeFileSync(outPath, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows }, null, 2));
 console.error(`wrote ${outPath}`);

@@ -18,6 +18,8 @@ import sample from '../../shaders/sample.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
 import attention_decode from '../../shaders/attention_decode.wgsl?raw';
 import attention_merge from '../../shaders/attention_merge.wgsl?raw';
+import attention_splitkv from '../../shaders/attention_splitkv.wgsl?raw';
+import attention_merge_wide from '../../shaders/attention_merge_wide.wgsl?raw';
 import kv_store from '../../shaders/kv_store.wgsl?raw';
 // ---- fused decode steps
 import decode_qkv from '../../shaders/decode_qkv.wgsl?raw';
@@ -42,6 +44,8 @@ export const kShaders = {
   attention,
   attention_decode,
   attention_merge,
+  attention_splitkv,
+  attention_merge_wide,
   kv_store,
   // ---- fused decode steps
   decode_qkv,

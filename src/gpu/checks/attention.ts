@@ -145,7 +145,8 @@ async function runCase(ctx: GpuContext, rng: () => number, shared: AttentionScra
 }
 
 function describePlan(p: AttentionPlan): string {
-  const shape = p.tiles ? `${p.tiles.tx}x${p.tiles.ty}` : `wg${p.decode!.wg} bk${p.decode!.bk} r${p.decode!.rmax}`;
+  const c = p.splitkv;
+  const shape = p.tiles ? `${p.tiles.tx}x${p.tiles.ty}` : c ? `wg${c.wg} w${c.w} kpt${c.kpt} r${c.r}` : `wg${p.decode!.wg} bk${p.decode!.bk} r${p.decode!.rmax}`;
   return `${p.kernel} ${shape}, ${p.splits} split${p.splits > 1 ? 's' : ''}`;
 }
 
@@ -279,9 +280,36 @@ const paged: Case[] = [
   },
 ];
 
+// attention_splitkv (the decode default) forced on its own shapes: the engine's GQA 32/8 heads, rows 4 and 8
+// (T = 2 of group 4), thread slices w = 1/2/4 and keys per lane 1–4, head sizes 8–128 (d12: an odd number of
+// vec4, d24: three threads a key), 16-bit caches, Star phase-2 visibility (shard + own causal rows), rows that see
+// nothing, more splits than tiles, pages and merge rounds; the wide merge behind it
+const sk = (t: AttentionTuning['splitkv'] = {}, extra: AttentionTuning = {}): AttentionTuning => ({ path: 'splitkv', splitkv: t, ...extra });
+const splitkv: Case[] = [
+  { name: 'splitkv decode S=900 h32/8 d64', shape: shape({ T: 1, nHeads: 32, nKvHeads: 8, headSize: 64, kvLen: 900, causalOffset: 899 }), qScale: 4, tuning: sk() },
+  { name: 'splitkv decode S=700 h8/2 d128 w4 kpt1 5 splits', shape: shape({ T: 1, nHeads: 8, nKvHeads: 2, headSize: 128, kvLen: 700, causalOffset: 699 }), qScale: 4, tuning: sk({ w: 4, kpt: 1 }, { splits: 5 }) },
+  { name: 'splitkv decode S=333 h4/4 d12 w1 kpt3', shape: shape({ T: 1, nHeads: 4, nKvHeads: 4, headSize: 12, kvLen: 333, causalOffset: 332 }), qScale: 8, tuning: sk({ w: 1, kpt: 3 }) },
+  { name: 'splitkv decode S=300 h2/1 d8 unsplit', shape: shape({ T: 1, nHeads: 2, nKvHeads: 1, headSize: 8, kvLen: 300, causalOffset: 299 }), qScale: 8, tuning: sk({}, { splits: 1 }) },
+  { name: 'splitkv phase2 shard 150 + 3 cached + T=2 h8/2 d80 (8 rows)', shape: shape({ T: 2, nHeads: 8, nKvHeads: 2, headSize: 80, fullLen: 150, kvStart: 150, kvLen: 5, causalOffset: 3 }), qScale: 4, tuning: sk() },
+  { name: 'splitkv full 257 + own 5 h4/1 d16 no lse', shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 16, fullStart: 5, fullLen: 257, kvLen: 5, causalOffset: 4 }), withLse: false, tuning: sk({ kpt: 1 }) },
+  { name: 'splitkv T=3 h6/3 d24, first row blind', shape: shape({ T: 3, nHeads: 6, nKvHeads: 3, headSize: 24, kvStart: 3, kvLen: 40, causalOffset: -1 }), qScale: 4, tuning: sk({}, { splits: 2 }) },
+  { name: 'splitkv empty segments', shape: shape({ T: 2, nHeads: 2, nKvHeads: 1, headSize: 16 }), tuning: sk() },
+  { name: 'splitkv full only, more splits than tiles', shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 16, fullStart: 4, fullLen: 37 }), tuning: sk({ kpt: 1 }, { splits: 50 }) },
+  { name: 'splitkv f16 decode S=600 h32/8 d64 kpt4', kv: 'f16', shape: shape({ T: 1, nHeads: 32, nKvHeads: 8, headSize: 64, kvLen: 600, causalOffset: 599 }), qScale: 4, tuning: sk({ kpt: 4 }) },
+  { name: 'splitkv bf16 decode S=500 h8/2 d128 w4', kv: 'bf16', shape: shape({ T: 1, nHeads: 8, nKvHeads: 2, headSize: 128, kvLen: 500, causalOffset: 499 }), qScale: 4, tuning: sk({ w: 4 }) },
+  { name: 'splitkv f16 phase2 shard 90 + own T=2 h8/2 d24', kv: 'f16', shape: shape({ T: 2, nHeads: 8, nKvHeads: 2, headSize: 24, fullLen: 90, kvStart: 90, kvLen: 2, causalOffset: 0 }), tuning: sk() },
+  { name: 'splitkv paged bf16 decode S=1500, pages of 370, 3 splits each', kv: 'bf16', pageRows: 370, shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 32, kvLen: 1500, causalOffset: 1499 }), qScale: 4, tuning: sk({ kpt: 1 }, { splits: 3 }) },
+  { name: 'splitkv paged f32 T=2, causal hides the last pages', pageRows: 6, shape: shape({ T: 2, nHeads: 8, nKvHeads: 2, headSize: 16, kvLen: 30, causalOffset: 10 }), qScale: 4, tuning: sk() },
+  {
+    name: 'splitkv paged f16 rounds, 3 slots, 3 splits a page cut to 2', kv: 'f16', pageRows: 370, qScale: 4, tuning: sk({ kpt: 1 }, { splits: 3 }),
+    shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 32, kvLen: 1500, causalOffset: 1499 }),
+    scratch: { maxRows: 1, nHeads: 4, headSize: 32, maxSplits: 3 },
+  },
+];
+
 // ---- merge
 
-async function mergeCase(ctx: GpuContext, rng: () => number, name: string, H: number, T: number, nHeads: number, headSize: number, empty: (h: number, row: number) => boolean): Promise<CheckResult[]> {
+async function mergeCase(ctx: GpuContext, rng: () => number, name: string, H: number, T: number, nHeads: number, headSize: number, empty: (h: number, row: number) => boolean, wide = false): Promise<CheckResult[]> {
   const rows = T * nHeads;
   const outs = randomF32(H * rows * headSize, rng);
   // comparable partials (within e^±3), far from 0 so that only a max-subtracted sum stays finite in f32
@@ -306,7 +334,7 @@ async function mergeCase(ctx: GpuContext, rng: () => number, name: string, H: nu
     poison(device, tensors[2]);
     poison(device, tensors[3]);
     const r = ctx.recorder(`check ${name}`);
-    mergeAttention(r, { outs: tensors[0].buffer, lses: tensors[1].buffer, out: tensors[2].buffer, lse: tensors[3].buffer, H, T, nHeads, headSize });
+    mergeAttention(r, { outs: tensors[0].buffer, lses: tensors[1].buffer, out: tensors[2].buffer, lse: tensors[3].buffer, H, T, nHeads, headSize, wide });
     await r.flush();
     const out = await readF32(device, tensors[2].buffer, 0, ref.out.length);
     const lse = await readF32(device, tensors[3].buffer, 0, ref.lse.length);
@@ -324,11 +352,15 @@ const mergeCheck: Check = {
       ...(await mergeCase(ctx, rng, 'merge H=3 scattered empty rows', 3, 5, 2, 8, (h, row) => (h + row) % 3 === 0 || row === 1)),
       ...(await mergeCase(ctx, rng, 'merge H=2 all empty', 2, 2, 2, 16, () => true)),
       ...(await mergeCase(ctx, rng, 'merge H=1', 1, 4, 3, 64, (h, row) => row === 5)),
+      ...(await mergeCase(ctx, rng, 'wide merge H=4 one empty shard', 4, 3, 4, 32, (h) => h === 2, true)),
+      ...(await mergeCase(ctx, rng, 'wide merge H=300 d64 scattered empty', 300, 1, 4, 64, (h, row) => (h * 7 + row) % 5 === 0, true)),
+      ...(await mergeCase(ctx, rng, 'wide merge H=37 d24 all empty rows', 37, 2, 3, 24, (h, row) => row === 1, true)),
+      ...(await mergeCase(ctx, rng, 'wide merge H=2 all empty', 2, 2, 2, 16, () => true, true)),
     ];
   },
 };
 
-/** Every attention check: kernels a (flash), b (split-KV) and c (merge), over f32 and 16-bit, paged caches. */
+/** Every attention check: flash, both split-KV kernels and both merges, over f32 and 16-bit, paged caches. */
 export const attentionChecks: Check[] = [
   caseCheck('attention.prefill', prefill),
   caseCheck('attention.star.phase1', phase1),
@@ -338,5 +370,6 @@ export const attentionChecks: Check[] = [
   caseCheck('attention.edge', edge),
   caseCheck('attention.kv16', half),
   caseCheck('attention.paged', paged),
+  caseCheck('attention.splitkv', splitkv),
   mergeCheck,
 ];

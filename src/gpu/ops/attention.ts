@@ -1,15 +1,16 @@
 // Attention of T query rows over a layer's KV cache, for every shape the engine needs: global prefill
 // chunks, Star phase 1 (anchor + causal block), Star phase 2 (a remote shard; or the context shard plus
 // the query's own rows) and decode. Two kernels share one key rule and one output format: flash
-// (attention.wgsl) for many rows, split-KV (attention_decode.wgsl) for few; either may split the key list
-// over workgroups, whose partial results attention_merge.wgsl combines exactly.
+// (attention.wgsl) for many rows, split-KV (attention_splitkv.wgsl; the first one, attention_decode.wgsl, kept
+// selectable) for few; either may split the key list over workgroups, whose partial results attention_merge.wgsl
+// combines exactly (attention_merge_wide.wgsl after attention_splitkv, whose splits run to the hundreds).
 // The cache is paged (a layer's K and V in several bindings of pageRows rows) and f32 or 16-bit: a call runs
 // per page it sees, each page's partials going to consecutive slots of the scratch, then one exact merge (in
 // rounds when the partials outgrow the scratch). A call that sees one page dispatches as an unpaged cache would.
 import { grid, type Binding, type Recorder } from '../context';
 import type { AttentionDecodeParams } from '../kernel_params';
 import { scheduleAttention, type AttentionScratch, type AttentionTuning, type PageCall } from './attention_plan';
-import { dummyBuffer, expectBindingFloats } from './binding';
+import { ceilPow2, dummyBuffer, expectBindingFloats } from './binding';
 import { copyWords } from './kv_store';
 
 export * from './attention_plan';
@@ -78,7 +79,7 @@ export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScra
     const s = scratch!;
     const out = { buffer: s.outs, offset: 0, size: splits * rows * a.headSize * 4 };
     dispatchPage(r, a, call, out, { buffer: s.lses, offset: 0, size: splits * rows * 4 }, 1);
-    mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: a.lse, H: splits, T: a.T, nHeads: a.nHeads, headSize: a.headSize });
+    mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: a.lse, H: splits, T: a.T, nHeads: a.nHeads, headSize: a.headSize, wide: call.plan.kernel === 'splitkv' });
   } else if (sched.kind === 'pages') {
     const s = scratch!;
     const out = { buffer: s.outs, offset: 0, size: sched.slots * rows * a.headSize * 4 };
@@ -89,7 +90,8 @@ export function attention(r: Recorder, a: AttentionArgs, scratch?: AttentionScra
       const last = round[round.length - 1];
       const H = last.splitBase + last.plan.splits;
       const final = i === sched.rounds.length - 1;
-      mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: final ? a.lse : carryLse, H, T: a.T, nHeads: a.nHeads, headSize: a.headSize });
+      const wide = round.some((c) => c.plan.kernel === 'splitkv');
+      mergeAttention(r, { outs: s.outs, lses: s.lses, out: a.out, lse: final ? a.lse : carryLse, H, T: a.T, nHeads: a.nHeads, headSize: a.headSize, wide });
       if (final) return;
       // the running result becomes slot 0 of the next round
       copyWords(r, a.out, 0, s.outs, 0, rows * a.headSize);
@@ -140,7 +142,17 @@ function dispatchPage(r: Recorder, a: AttentionArgs, call: PageCall, out: Bindin
   };
   const buffers = [a.q, a.k.pages[call.page], a.v.pages[call.page], out, lse];
   const hd4 = a.headSize / 4;
-  if (plan.decode) {
+  if (plan.splitkv) {
+    const c = plan.splitkv;
+    if (a.nKvHeads > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`nKvHeads ${a.nKvHeads} over the workgroup limit`);
+    r.dispatch('attention_splitkv', {
+      constants: { HD4: hd4, W: c.w, WG: c.wg, KPT: c.kpt, R: c.r },
+      params: { ...common, kv },
+      buffers,
+      workgroups: [a.nKvHeads, plan.splits],
+      label: 'attention_splitkv',
+    });
+  } else if (plan.decode) {
     const d = plan.decode;
     if (a.nKvHeads > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`nKvHeads ${a.nKvHeads} over the workgroup limit`);
     // f32 keeps the constants (and so the pipeline) of the unpaged f32 kernel
@@ -188,6 +200,8 @@ export interface MergeArgs {
   T: number;
   nHeads: number;
   headSize: number;
+  /** One workgroup a row, the partials cut over its threads (attention_merge_wide.wgsl): for many partials. */
+  wide?: boolean;
 }
 
 /** Records the merge: lse = logsumexp_h lse_h, out = Σ_h exp(lse_h − lse)·out_h; all empty → 0, −∞. */
@@ -202,9 +216,22 @@ export function mergeAttention(r: Recorder, a: MergeArgs): void {
   const n = rows * hd4;
   if (n === 0) return;
   const device = r.ctx.device;
+  const params = { H: a.H, rows, hd4, writeLse: a.lse ? 1 : 0 };
+  if (a.wide && hd4 <= 256) {
+    // enough threads for every partial of a row's slice, up to 1024 (a few pipelines: powers of two from 64)
+    const wg = Math.max(64, Math.min(1024, device.limits.maxComputeInvocationsPerWorkgroup, ceilPow2(hd4 * a.H)));
+    r.dispatch('attention_merge_wide', {
+      constants: { WG: Math.max(wg, ceilPow2(hd4)) },
+      params,
+      buffers: [a.outs, a.lses, a.out, a.lse ?? dummyBuffer(device)],
+      workgroups: grid(rows, device.limits.maxComputeWorkgroupsPerDimension),
+      label: 'attention_merge_wide',
+    });
+    return;
+  }
   r.dispatch('attention_merge', {
     constants: { WG: 256 },
-    params: { H: a.H, rows, hd4, writeLse: a.lse ? 1 : 0 },
+    params,
     buffers: [a.outs, a.lses, a.out, a.lse ?? dummyBuffer(device)],
     workgroups: grid(Math.ceil(n / 256), device.limits.maxComputeWorkgroupsPerDimension),
     label: 'attention_merge',

@@ -1,7 +1,7 @@
 // Planning of attention calls (see attention.ts): which kernel and tiles, how far to split the key list,
 // which pages of a paged cache a call sees and where their partial results go in the scratch, and the scratch
 // itself. Pure functions of the call and the device limits, so tests can check plans without a GPU.
-import type { AttentionArgs, AttentionCall, AttentionVisibility } from './attention';
+import type { AttentionArgs, AttentionCall, AttentionVisibility, KvElement } from './attention';
 import { bindingBytes, ceilPow2 } from './binding';
 import { kvRowWords } from './kv_store';
 
@@ -12,7 +12,10 @@ export interface FlashTiles {
 }
 
 export interface AttentionTuning {
-  path?: 'flash' | 'decode';
+  /** 'decode': the first split-KV kernel (attention_decode.wgsl), kept for side-by-side measurements. */
+  path?: 'flash' | 'decode' | 'splitkv';
+  /** Shape of the split-KV kernel at memory speed (attention_splitkv.wgsl); see SplitKvConfig. */
+  splitkv?: Partial<Pick<SplitKvConfig, 'w' | 'kpt'>>;
   /** Exact number of key splits (clamped to the key tiles and to the scratch capacity). */
   splits?: number;
   flash?: FlashTiles;
@@ -26,6 +29,19 @@ export interface AttentionTuning {
 export const kDecodeMaxRows = 16;
 /** Workgroups a dispatch should offer to fill a large GPU (an H200 has 132 SMs). */
 export const kTargetWorkgroups = 512;
+/** The same for attention_splitkv: ~8 a multiprocessor, each at least kMinTilesPerSplit tiles (a guess: tune on the H200). */
+export const kSplitKvTargetWorkgroups = 1024;
+/** Query rows per KV head (T · group) up to which attention_splitkv is used. */
+export const kSplitKvMaxRows = 8;
+
+/** The kernel `attention` picks for few query rows when no tuning says: 'splitkv', or the first 'decode' kernel. */
+let defaultDecodeKernel: 'splitkv' | 'decode' = 'splitkv';
+/** Switches the automatic choice between the split-KV kernels (benchmarks compare the two); returns the old one. */
+export function setDefaultDecodeKernel(kernel: 'splitkv' | 'decode'): 'splitkv' | 'decode' {
+  const old = defaultDecodeKernel;
+  defaultDecodeKernel = kernel;
+  return old;
+}
 const kMaxSplits = 1024;
 const kMinTilesPerSplit = 2;
 // preferred first; each must fit the device's invocation and workgroup-storage limits
@@ -51,10 +67,14 @@ export interface AttentionCapacity {
 // splits · T · nHeads < 2 · kTargetWorkgroups · 64, whatever T is, so the scratch needs no more rows than that
 const kMaxPartialRows = 2 * kTargetWorkgroups * 64;
 
-// the scratch's partial rows (of headSize floats) and split cap for a capacity
-function scratchSize(c: AttentionCapacity): { partialRows: number; maxSplits: number } {
+// the scratch's partial rows (of headSize floats) and split caps for a capacity: the flash and first split-KV
+// kernels split at most maxSplits ways; attention_splitkv, unless the capacity caps it, as far as the rows allow
+// (a decode-only scratch still holds 512 splits of a token)
+function scratchSize(c: AttentionCapacity): { partialRows: number; maxSplits: number; maxSplitKv: number } {
   const maxSplits = Math.min(kMaxSplits, c.maxSplits ?? 64);
-  return { partialRows: Math.max(1, Math.min(maxSplits * c.maxRows * c.nHeads, kMaxPartialRows)), maxSplits };
+  const rows = c.maxSplits === undefined ? Math.max(maxSplits * c.maxRows, 512) : maxSplits * c.maxRows;
+  const partialRows = Math.max(1, Math.min(rows * c.nHeads, kMaxPartialRows));
+  return { partialRows, maxSplits, maxSplitKv: c.maxSplits === undefined ? kMaxSplits : maxSplits };
 }
 
 /** Preallocated partial results of split-KV and paged attention, reused by every call on one device. */
@@ -67,6 +87,7 @@ export class AttentionScratch {
   readonly carryLse: GPUBuffer;
   private readonly partialRows: number;
   private readonly maxSplits: number;
+  private readonly maxSplitKv: number;
 
   /** Bytes a scratch for this capacity allocates, in all and in its largest buffer (for memory plans). */
   static bytesFor(capacity: AttentionCapacity): { total: number; largest: number } {
@@ -76,17 +97,17 @@ export class AttentionScratch {
   }
 
   constructor(device: GPUDevice, readonly capacity: AttentionCapacity) {
-    ({ partialRows: this.partialRows, maxSplits: this.maxSplits } = scratchSize(capacity));
+    ({ partialRows: this.partialRows, maxSplits: this.maxSplits, maxSplitKv: this.maxSplitKv } = scratchSize(capacity));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.outs = device.createBuffer({ size: this.partialRows * capacity.headSize * 4, usage, label: 'attention split outs' });
     this.lses = device.createBuffer({ size: this.partialRows * 4, usage, label: 'attention split lses' });
     this.carryLse = device.createBuffer({ size: Math.ceil(this.partialRows / 2) * 4, usage, label: 'attention carry lse' });
   }
 
-  /** How many splits fit for a call of T tokens (0 when even one does not). */
-  maxSplitsFor(T: number, nHeads: number, headSize: number): number {
+  /** How many splits fit for a call of T tokens (0 when even one does not); `splitkv` for attention_splitkv. */
+  maxSplitsFor(T: number, nHeads: number, headSize: number, kernel?: AttentionPlan['kernel']): number {
     if (headSize > this.capacity.headSize) return 0;
-    return Math.min(this.maxSplits, Math.floor(this.partialRows / (T * nHeads)));
+    return Math.min(kernel === 'splitkv' ? this.maxSplitKv : this.maxSplits, Math.floor(this.partialRows / (T * nHeads)));
   }
 
   /** Partial-result slots a paged call of T tokens may fill before a merge (the splits of all its pages). */
@@ -156,13 +177,49 @@ export function chooseDecodeConfig(limits: GPUSupportedLimits, headSize: number,
   return null;
 }
 
+/**
+ * attention_splitkv's shape: wg threads, each owning w vec4 of the head (headSize / 4w threads a key), kpt keys
+ * of every tile per key lane, r query rows held (4 or 8).
+ */
+export interface SplitKvConfig {
+  wg: number;
+  w: number;
+  kpt: number;
+  r: number;
+}
+
+/** attention_splitkv's configuration for `rows` query rows per KV head, or null when it cannot run them. */
+export function chooseSplitKvConfig(limits: GPUSupportedLimits, headSize: number, rows: number, dtype: KvElement, want: AttentionTuning['splitkv'] = {}): SplitKvConfig | null {
+  const hd4 = headSize / 4;
+  if (rows > kSplitKvMaxRows || hd4 > 256) return null;
+  const half = dtype !== 'f32';
+  const r = rows <= 4 ? 4 : 8;
+  // register arrays of the kernel: rows·w ≤ 32, kpt·w ≤ 16, kpt·rows ≤ 16
+  const w = want.w ?? (hd4 % 2 === 0 ? 2 : 1);
+  if (hd4 % w !== 0 || (half && w % 2 !== 0) || r * w > 32) return null;
+  const lanes = hd4 / w;
+  const maxWg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup);
+  // key lanes: as many as fit 256 threads, fewer when the workgroup storage is short
+  const storage = (kpt: number, nk: number) => Math.max(2 * kpt * (r / 4) * nk * lanes, Math.ceil(nk / 2) * lanes * r * w) * 16 + (2 * nk * r + 2 * r) * 4;
+  for (let kpt = want.kpt ?? Math.min(half ? 4 : 2, 16 / r, 16 / w); kpt >= 1; kpt--) {
+    if (kpt * w > 16 || kpt * r > 16) continue;
+    for (let nk = Math.floor(maxWg / lanes); nk >= 1; nk = Math.floor(nk / 2)) {
+      if (storage(kpt, nk) <= limits.maxComputeWorkgroupStorageSize) return { wg: nk * lanes, w, kpt, r };
+    }
+    if (want.kpt) break;
+  }
+  return null;
+}
+
 /** What `attention` dispatches over one page. */
 export interface AttentionPlan {
-  kernel: 'flash' | 'decode';
+  kernel: 'flash' | 'decode' | 'splitkv';
   /** flash: tile shape */
   tiles?: FlashTiles;
   /** decode: workgroup size, keys per tile, rows the tiles hold */
   decode?: DecodeConfig;
+  /** splitkv: its shape */
+  splitkv?: SplitKvConfig;
   /** Keys per tile. */
   bk: number;
   /** Query tiles per KV head (1 for decode). */
@@ -173,14 +230,29 @@ export interface AttentionPlan {
 }
 
 /** Chooses the kernel, its tiles and the key splits for a call over one page on a device with these limits. */
-export function planAttention(limits: GPUSupportedLimits, a: AttentionCall, scratch?: AttentionScratch): AttentionPlan {
-  return planSplits(limits, a, a, scratch ? scratch.maxSplitsFor(a.T, a.nHeads, a.headSize) : 1);
+export function planAttention(limits: GPUSupportedLimits, a: AttentionCall & { k?: AttentionArgs['k'] }, scratch?: AttentionScratch): AttentionPlan {
+  const dtype = a.k?.dtype ?? 'f32';
+  return planSplits(limits, a, a, dtype, (kernel) => (scratch ? scratch.maxSplitsFor(a.T, a.nHeads, a.headSize, kernel) : 1));
 }
 
+// scratch slots a call may split into, by the kernel its plan chose
+type SplitCap = (kernel: AttentionPlan['kernel']) => number;
+
 // the plan of call a over the keys `vis` shows it (all of a's, or one page's)
-function planSplits(limits: GPUSupportedLimits, a: AttentionCall, vis: AttentionVisibility, maxScratchSplits: number): AttentionPlan {
+function planSplits(limits: GPUSupportedLimits, a: AttentionCall, vis: AttentionVisibility, dtype: KvElement, cap: SplitCap): AttentionPlan {
   const nRows = a.T * (a.nHeads / a.nKvHeads);
   const tune = a.tuning ?? {};
+  let splitkv: SplitKvConfig | null = null;
+  if (tune.path === 'splitkv') {
+    splitkv = chooseSplitKvConfig(limits, a.headSize, nRows, dtype, tune.splitkv);
+    if (!splitkv) throw new RangeError(`attention_splitkv cannot hold ${nRows} rows of headSize ${a.headSize} (${dtype})`);
+  } else if (!tune.path && defaultDecodeKernel === 'splitkv') {
+    splitkv = chooseSplitKvConfig(limits, a.headSize, nRows, dtype);
+  }
+  if (splitkv) {
+    const bk = (splitkv.wg / (a.headSize / 4 / splitkv.w)) * splitkv.kpt;
+    return splitPlan(limits, a, vis, { kernel: 'splitkv', splitkv, bk, nQTiles: 1 }, cap('splitkv'), kSplitKvTargetWorkgroups);
+  }
   let decode: DecodeConfig | null = null;
   if (tune.path === 'decode') {
     decode = chooseDecodeConfig(limits, a.headSize, nRows, tune.decodeBk);
@@ -191,17 +263,30 @@ function planSplits(limits: GPUSupportedLimits, a: AttentionCall, vis: Attention
   const tiles = decode ? undefined : chooseFlashTiles(limits, a.headSize, tune.flash);
   const bk = decode ? decode.bk : 4 * tiles!.tx;
   const nQTiles = decode ? 1 : Math.ceil(nRows / (4 * tiles!.ty));
+  const kernel = decode ? 'decode' : 'flash';
+  return splitPlan(limits, a, vis, { kernel, tiles, decode: decode ?? undefined, bk, nQTiles }, cap(kernel), kTargetWorkgroups);
+}
 
+// the splits of a kernel's key tiles
+function splitPlan(
+  limits: GPUSupportedLimits,
+  a: AttentionCall,
+  vis: AttentionVisibility,
+  k: Omit<AttentionPlan, 'splits' | 'tilesPerSplit'>,
+  maxScratchSplits: number,
+  target: number,
+): AttentionPlan {
+  const tune = a.tuning ?? {};
   // key tiles of the q tile that sees the most keys; splits cut this list into equal runs
   const causalKeys = vis.causal ? Math.max(0, Math.min(vis.kvLen, a.T + vis.causalOffset)) : vis.kvLen;
-  const nTiles = Math.ceil(vis.fullLen / bk) + Math.ceil(causalKeys / bk);
+  const nTiles = Math.ceil(vis.fullLen / k.bk) + Math.ceil(causalKeys / k.bk);
   const maxSplits = Math.min(maxScratchSplits, limits.maxComputeWorkgroupsPerDimension);
-  const wanted = Math.ceil((tune.targetWorkgroups ?? kTargetWorkgroups) / (nQTiles * a.nKvHeads));
+  const wanted = Math.ceil((tune.targetWorkgroups ?? target) / (k.nQTiles * a.nKvHeads));
   let splits = tune.splits ?? Math.min(wanted, Math.ceil(nTiles / kMinTilesPerSplit));
   splits = Math.max(1, Math.min(splits, maxSplits, nTiles));
   const tilesPerSplit = Math.max(1, Math.ceil(nTiles / splits));
   splits = Math.max(1, Math.ceil(nTiles / tilesPerSplit));
-  return { kernel: decode ? 'decode' : 'flash', tiles, decode: decode ?? undefined, bk, nQTiles, splits, tilesPerSplit };
+  return { ...k, splits, tilesPerSplit };
 }
 
 /** One page's dispatch of a call: its visibility in page rows, its plan, and the slot of its first split. */
@@ -247,7 +332,7 @@ export function scheduleAttention(limits: GPUSupportedLimits, a: AttentionCall &
   if (seen.length <= 1) {
     // no row sees anything: page 0 with empty segments still writes 0 and −∞
     const one = seen[0] ?? { page: 0, vis: { fullStart: 0, fullLen: 0, kvStart: 0, kvLen: 0, causal: a.causal, causalOffset: 0 } };
-    const plan = planSplits(limits, a, one.vis, scratch ? scratch.maxSplitsFor(a.T, a.nHeads, a.headSize) : 1);
+    const plan = planSplits(limits, a, one.vis, a.k.dtype, (kernel) => (scratch ? scratch.maxSplitsFor(a.T, a.nHeads, a.headSize, kernel) : 1));
     return { kind: 'page', call: { page: one.page, vis: one.vis, plan, splitBase: 0 } };
   }
   if (!scratch) throw new RangeError(`attention over ${seen.length} KV pages needs an AttentionScratch`);
@@ -258,10 +343,10 @@ export function scheduleAttention(limits: GPUSupportedLimits, a: AttentionCall &
     return { kind: 'rows', blockRows };
   }
   // every page as it would split alone; when that overflows the scratch, rounds with a slot kept for the carry
-  const natural = Math.min(scratch.maxSplitsFor(a.T, a.nHeads, a.headSize), slots);
-  let plans = seen.map((s) => planSplits(limits, a, s.vis, natural));
+  const natural: SplitCap = (kernel) => Math.min(scratch.maxSplitsFor(a.T, a.nHeads, a.headSize, kernel), slots);
+  let plans = seen.map((s) => planSplits(limits, a, s.vis, a.k.dtype, natural));
   const total = plans.reduce((n, p) => n + p.splits, 0);
-  if (total > slots) plans = seen.map((s, i) => (plans[i].splits < slots ? plans[i] : planSplits(limits, a, s.vis, slots - 1)));
+  if (total > slots) plans = seen.map((s, i) => (plans[i].splits < slots ? plans[i] : planSplits(limits, a, s.vis, a.k.dtype, () => slots - 1)));
   const rounds: PageCall[][] = [[]];
   let base = 0;
   seen.forEach((s, i) => {
