@@ -1,8 +1,11 @@
 // The package's browser build (package.json "exports" → "browser"): src/index.ts with every dependency bundled
-// in, as ES modules under dist/browser/, and the Web Worker host entry as dist/browser/assets/host_worker.js.
+// in, as ES modules under dist/browser/, and the Web Worker entries (host, quantizer) under dist/browser/assets/.
 // Node's built-ins, reached only behind `isNode`, become empty stubs; Dawn (`webgpu`) stays out (its import is
 // hidden from bundlers).
 import { defineConfig, type Plugin } from 'vite';
+
+/** The package's Web Worker entries (their source file's name → the file under dist/browser/assets/). */
+const kWorkerFiles: Record<string, string> = { browser_worker_entry: 'host_worker.js', quant_worker: 'quant_worker.js' };
 
 /**
  * Vite writes the worker's URL as `new URL(/* @vite-ignore *\/ "assets/x.js", "" + import.meta.url)`, which a
@@ -15,10 +18,15 @@ function plainWorkerUrl(): Plugin {
     name: 'plain-worker-url',
     enforce: 'post',
     renderChunk(code) {
-      const re = /new URL\(\s*\/\* @vite-ignore \*\/\s*(?:new URL\("assets\/host_worker\.js", import\.meta\.url\)\.href|"assets\/host_worker\.js"),\s*"" \+ import\.meta\.url\s*\)/g;
-      if (!code.includes('assets/host_worker.js')) return null;
-      if (!re.test(code)) this.error('the worker URL is not in the form plain-worker-url rewrites: update its pattern');
-      return { code: code.replace(re, 'new URL("./assets/host_worker.js", import.meta.url)'), map: null };
+      let out = code;
+      for (const file of Object.values(kWorkerFiles)) {
+        if (!code.includes(`assets/${file}`)) continue;
+        const f = file.replace('.', '\\.');
+        const re = new RegExp(`new URL\\(\\s*/\\* @vite-ignore \\*/\\s*(?:new URL\\("assets/${f}", import\\.meta\\.url\\)\\.href|"assets/${f}"),\\s*"" \\+ import\\.meta\\.url\\s*\\)`, 'g');
+        if (!re.test(out)) this.error(`the URL of ${file} is not in the form plain-worker-url rewrites: update its pattern`);
+        out = out.replace(re, `new URL("./assets/${file}", import.meta.url)`);
+      }
+      return out === code ? null : { code: out, map: null };
     },
   };
 }
@@ -26,7 +34,18 @@ function plainWorkerUrl(): Plugin {
 export default defineConfig({
   publicDir: false,
   base: './',
-  worker: { format: 'es', rollupOptions: { output: { entryFileNames: 'assets/host_worker.js' } } },
+  worker: {
+    format: 'es',
+    rollupOptions: {
+      output: {
+        entryFileNames: (chunk) => {
+          const file = kWorkerFiles[chunk.name];
+          if (!file) throw new Error(`vite.lib.config.ts: a Web Worker entry '${chunk.name}' with no file name in kWorkerFiles`);
+          return `assets/${file}`;
+        },
+      },
+    },
+  },
   plugins: [plainWorkerUrl()],
   build: {
     target: 'es2022',

@@ -309,9 +309,20 @@ export const quant: Suite = async (_ctx, { log }) => {
   const src = await openSource({ baseUrl: fixtureUrl(name) });
   const weights = await loadRefWeights(await readModelConfig(src), src, await openCheckpoint(src));
   const out: CheckResult[] = [];
+  // the page's own load quantizes on a Web Worker (src/model/quantizer.ts): count the workers it starts
+  const PageWorker = globalThis.Worker;
+  let quantWorkers = 0;
+  globalThis.Worker = class extends PageWorker {
+    constructor(url: string | URL, opts?: WorkerOptions) {
+      super(url, opts);
+      if (opts?.name === 'star-attention-quantizer') quantWorkers++;
+    }
+  };
   for (const storage of ['q8_0', 'q4_0'] as const) {
     const model = new RefModel(quantizeRefWeights(weights, storage), 256);
+    const before = quantWorkers;
     const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, storage, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
+    out.push(agrees(`${storage}: the page's load quantized on a Web Worker (${quantWorkers - before} started)`, quantWorkers - before === 1));
     try {
       for (const [what, star] of [['global', undefined], ['Star b=16 a=8 on 2 Web Worker hosts', { attention: 'star' as const, blockSize: 16, anchorSize: 8, hosts: 2, mode: 'workers' as const }]] as const) {
         const t0 = performance.now();
@@ -326,6 +337,7 @@ export const quant: Suite = async (_ctx, { log }) => {
       await engine.dispose();
     }
   }
+  globalThis.Worker = PageWorker;
   return out;
 };
 

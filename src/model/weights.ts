@@ -5,7 +5,8 @@ import { createTensor, writeTensor, type Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import { readTensor, toStorage, type ReadTensorOptions, type TensorEntry } from './safetensors';
 import { checkTensors } from './weights_io';
-import { kQuantBlock, quantize, quantLayout, type QuantType } from './quant';
+import { kQuantBlock, quantLayout, type QuantType } from './quant';
+import { inlineQuantizer, type Quantizer } from './quantizer';
 import type { ModelSource } from './source';
 
 /**
@@ -59,6 +60,8 @@ export interface WeightLoadOptions {
   checkWeights?: boolean;
   /** Under q8_0 / q4_0 storage, quantize the embedding and the LM head too (when dim is whole blocks of 32). */
   quantizeEmbeddings?: boolean;
+  /** Who quantizes under q8_0 / q4_0 (default: this thread; a page passes a Web Worker's). */
+  quantizer?: Quantizer;
 }
 
 export interface LoadProgress {
@@ -108,6 +111,7 @@ export async function loadWeights(
   let bytes = 0;
 
   const quant = storage === 'q8_0' || storage === 'q4_0' ? storage : undefined;
+  const quantizer = opts.quantizer ?? inlineQuantizer;
   // what a matrix that is not quantized keeps: the asked storage, or under q8_0/q4_0 the checkpoint's own type
   const plainStorage = (e: TensorEntry): 'f32' | 'f16' | 'bf16' =>
     quant === undefined ? (storage as 'f32' | 'f16' | 'bf16') : e.dtype === 'F32' ? 'f32' : e.dtype === 'F16' ? 'f16' : 'bf16';
@@ -119,8 +123,9 @@ export async function loadWeights(
     if (kind === 'projection' && quant && shape[1] % kQuantBlock === 0) {
       // one tensor at a time: its f32 values exist only while it is quantized
       const values = toStorage(e, bytesIn, 'f32').data as Float32Array;
+      const words = await quantizer.quantize(values, shape[0], shape[1], quant);
       t = createTensor(device, shape, quant, name);
-      writeTensor(device, t, quantize(values, shape[0], shape[1], quant));
+      writeTensor(device, t, words);
     } else {
       const st = toStorage(e, bytesIn, kind === 'vector' ? 'f32' : plainStorage(e));
       t = createTensor(device, shape, st.dtype, name);
@@ -160,8 +165,9 @@ export async function loadWeights(
     const chunks: Tensor[] = [];
     for (let r0 = 0; r0 < rows; r0 += maxRows) {
       const n = Math.min(maxRows, rows - r0);
+      const words = await quantizer.quantize(values.subarray(r0 * cols, (r0 + n) * cols), n, cols, type);
       const t = createTensor(device, [n, cols], type, rows > maxRows ? `${name}[${r0}:${r0 + n}]` : name);
-      writeTensor(device, t, quantize(values.subarray(r0 * cols, (r0 + n) * cols), n, cols, type));
+      writeTensor(device, t, words);
       bytes += t.buffer.size;
       chunks.push(t);
     }
