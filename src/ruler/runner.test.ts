@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AbortError } from '../errors';
 import { jsonlStore } from './jsonl_store';
 import { type AttentionConfig, type GenerateFn, type RulerEvent, configLabel, memoryStore, resolveConfig, resolveSize, runRuler } from './runner';
 import { identityTemplate, pieceTokenizer, testSeed } from './testing';
@@ -109,12 +110,12 @@ describe('runRuler', () => {
     expect(c.calls.map((x) => x.index)).toEqual([2]);
   });
 
-  it('stops on abort', async () => {
+  it('stops on abort with the package AbortError (the page and the CLI recognise it by class)', async () => {
     const ac = new AbortController();
     ac.abort();
     await expect(
       runRuler({ tasks: ['vt'], lengths: [2048], configs, samples: 1, seed, tokenizer: pieceTokenizer(), applyTemplate: identityTemplate, generate: echoEngine().generate, signal: ac.signal }),
-    ).rejects.toThrow();
+    ).rejects.toBeInstanceOf(AbortError);
   });
 });
 

@@ -2,7 +2,7 @@
 // call per (sample, configuration), each result scored and appended to a store as it comes, so a
 // rerun resumes where the last one stopped.
 import { resolveSize as resolveStarSize, type SizeSpec } from '../star/size';
-import { StoreModelMismatchError } from '../errors';
+import { AbortError, StoreModelMismatchError } from '../errors';
 import { generateSample } from './generate';
 import { scorePrediction } from './score';
 import { type RulerSummary, summarize } from './summary';
@@ -154,12 +154,12 @@ export async function runRuler(o: RunRulerOptions): Promise<{ records: RunRecord
       for (let index = 0; index < o.samples; index++) {
         const todo = o.configs.filter((_, c) => !done.has(recordKey(task, length, labels[c], index, o.seed)));
         if (!todo.length) continue;
-        o.signal?.throwIfAborted();
+        if (o.signal?.aborted) throw new AbortError();
         const t0 = performance.now();
         const sample = await generateSample(task, { tokenizer: o.tokenizer, applyTemplate: o.applyTemplate, length, seed: o.seed, index, data: o.data });
         o.onProgress?.({ type: 'sample', task, length, index, tokens: sample.length, ms: performance.now() - t0 });
         for (const config of todo) {
-          o.signal?.throwIfAborted();
+          if (o.signal?.aborted) throw new AbortError();
           const resolved = resolveConfig(config, length);
           const g = await o.generate(sample, { maxNewTokens, config: resolved });
           const record: RunRecord = {

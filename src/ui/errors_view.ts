@@ -28,7 +28,8 @@ const kAdvice: Array<[abstract new (...a: never[]) => Error, string]> = [
 /** The message and the advice for `e`. */
 export function explain(e: unknown): { message: string; advice: string; aborted: boolean } {
   const err = e instanceof Error ? e : new Error(String(e));
-  const aborted = err instanceof AbortError || err.name === 'AbortError';
+  // every abort the package reports is its AbortError (the RULER runner's included), never a DOMException
+  const aborted = err instanceof AbortError;
   const advice = kAdvice.find(([cls]) => err instanceof cls)?.[1] ?? '';
   return { message: `${err.name === 'Error' ? 'Error' : err.name}: ${err.message}`, advice, aborted };
 }
