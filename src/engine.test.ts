@@ -178,7 +178,7 @@ describe('progress events', () => {
 
 describe('CLI', () => {
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+    spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 600_000 });
   beforeAll(() => {
     execFileSync(process.execPath, ['scripts/build.mjs', 'dist/cli'], { stdio: 'inherit' });
   });

@@ -156,7 +156,7 @@ describe('memory plan', () => {
 });
 
 describe('star-attn logits --kv-dtype / --max-binding-bytes / --dry-run', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 300_000 });
+  const cli = (args: string[]) => spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 600_000 });
   beforeAll(() => {
     execFileSync(process.execPath, ['scripts/build.mjs', 'dist/cli'], { stdio: 'inherit' });
   });

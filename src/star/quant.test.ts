@@ -125,7 +125,7 @@ describe('quantized weights', () => {
 });
 
 describe('star-attn logits --storage', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 300_000 });
+  const cli = (args: string[]) => spawnSync(process.execPath, ['bin/star-attn.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 600_000 });
   beforeAll(() => {
     execFileSync(process.execPath, ['scripts/build.mjs', 'dist/cli'], { stdio: 'inherit' });
   });
