@@ -15,7 +15,6 @@ import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
 import { createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
-import { fusedSweep, gemvSweep, gemvTable, kGemvShapes, type GemvDType, type GemvRow } from './gemv_sweep';
 
 interface Row {
   kernel: string;
@@ -28,39 +27,8 @@ interface Row {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const gemvOnly = args.includes('--gemv-only');
-const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : gemvOnly ? 'bench/results/gemv_variants.json' : 'bench/results/kernels.json';
+const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/kernels.json';
 const matmulOnly = args.includes('--matmul-only');
-const flag = (name: string, dflt: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
-
-if (gemvOnly) {
-  const robustness = flag('robustness', 'both');
-  const dtypes = flag('dtypes', 'f32,bf16x2,q8_0,q4_0').split(',') as GemvDType[];
-  const variants = args.includes('--variants') ? flag('variants', '').split(',') : undefined;
-  const shapes = args.includes('--shapes') ? flag('shapes', '').split(',').map((i) => kGemvShapes[Number(i)]) : kGemvShapes;
-  const trials = Number(flag('trials', '3'));
-  const rotateMiB = Number(flag('rotate-mib', '512'));
-  const minReps = args.includes('--reps') ? Number(flag('reps', '8')) : undefined;
-  const all: GemvRow[] = [];
-  const adapters: unknown[] = [];
-  const t0 = performance.now();
-  for (const robust of robustness === 'both' ? [true, false] : [robustness !== 'off']) {
-    const c = new GpuContext(await requestDevice({ powerPreference: 'high-performance', disableRobustness: !robust }));
-    const i = c.handle.info;
-    adapters.push(i);
-    console.error(`adapter (robustness ${robust ? 'on' : 'off'}): ${i.vendor} ${i.architecture} ${i.device} (${i.description}); subgroups ${c.device.features.has('subgroups') ? `${i.subgroupMinSize}-${i.subgroupMaxSize}` : 'no'}`);
-    const fusedShapes = args.includes('--fused-shapes') ? flag('fused-shapes', '').split(',').map(Number) : undefined;
-    const opts = { robust, dtypes, shapes, variants, trials, rotateMiB, minReps, fusedShapes, log: (l: string) => console.log(l) };
-    all.push(...(await gemvSweep(c, opts)));
-    if (!args.includes('--no-fused')) all.push(...(await fusedSweep(c, opts)));
-    c.handle.destroy();
-  }
-  console.log(gemvTable(all));
-  console.error(`gemv sweep: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  writeFileSync(outPath, JSON.stringify({ adapters, date: new Date().toISOString(), rows: all }, null, 2));
-  console.error(`wrote ${outPath}`);
-  process.exit(0);
-}
 const decodeOnly = args.includes('--decode-attention-only');
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const list = (name: string, def: string): string[] => (arg(name) ?? def).split(',').filter((x) => x !== '');
