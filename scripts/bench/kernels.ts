@@ -1,15 +1,15 @@
 // npm run bench:kernels — TFLOP/s or GB/s per kernel at realistic sizes; prints a table and writes JSON.
 // Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick] [--matmul-only]
 //        node dist/bench/kernels.mjs --decode-attention-only [--lengths 8192,32768,131072,1048576] [--shapes 1b,8b]
-//          [--kv f32,f16] [--kernels decode,splitkv] [--splitkv-w N] [--splitkv-kpt N] [--target-workgroups N] [--reps N]
+//          [--kv f32,f16] [--kernels decode,splitkv,splitkv-nosg] [--splitkv-w N] [--splitkv-kpt N] [--target-workgroups N] [--reps N]
 // Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
 // Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first
-// split-KV kernel ('decode') and attention_splitkv side by side, GB/s of K + V + q + out; a cache over the binding
-// limit is paged as the engine pages it (kvPageRows).
+// split-KV kernel ('decode') and attention_splitkv side by side ('splitkv-nosg': without its subgroup variant),
+// GB/s of K + V + q + out; a cache over the binding limit is paged as the engine pages it (kvPageRows).
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../../src/gpu/context';
 import { requestDevice } from '../../src/gpu/device';
-import { attention, AttentionScratch, scheduleAttention, type AttentionArgs, type AttentionTuning, type KvElement, type KvPages } from '../../src/gpu/ops/attention';
+import { attention, AttentionScratch, scheduleAttention, splitKvSubgroups, type AttentionArgs, type AttentionTuning, type KvElement, type KvPages } from '../../src/gpu/ops/attention';
 import { kvPageRows, kvRowBytes } from '../../src/model/kv_cache';
 import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
@@ -56,7 +56,8 @@ const report = (r: Row) => {
 
 // ---- decode attention, the first split-KV kernel against attention_splitkv
 const kHbmGbps = 4800; // H200 datasheet
-async function decodeAttention(lengths: number[], shapes: string[], dtypes: KvElement[], kernels: Array<'decode' | 'splitkv'>): Promise<void> {
+type DecodeKernel = 'decode' | 'splitkv' | 'splitkv-nosg';
+async function decodeAttention(lengths: number[], shapes: string[], dtypes: KvElement[], kernels: DecodeKernel[]): Promise<void> {
   const splitkv: AttentionTuning['splitkv'] = { w: arg('--splitkv-w') ? Number(arg('--splitkv-w')) : undefined, kpt: arg('--splitkv-kpt') ? Number(arg('--splitkv-kpt')) : undefined };
   const target = arg('--target-workgroups') ? Number(arg('--target-workgroups')) : undefined;
   const nHeads = 32, nKv = 8;
@@ -89,19 +90,22 @@ async function decodeAttention(lengths: number[], shapes: string[], dtypes: KvEl
         const bytes = 2 * S * kvRowBytes(cfg, dtype) + 2 * qDim * 4;
         const reps = arg('--reps') ? Number(arg('--reps')) : Math.max(3, Math.min(200, Math.ceil(4e9 / bytes)));
         for (const kernel of kernels) {
-          const tuning: AttentionTuning = kernel === 'splitkv' ? { path: 'splitkv', splitkv, targetWorkgroups: target } : { path: 'decode' };
+          const tuning: AttentionTuning =
+            kernel === 'decode' ? { path: 'decode' } : { path: 'splitkv', splitkv: { ...splitkv, subgroups: kernel === 'splitkv' }, targetWorkgroups: target };
           const a: AttentionArgs = {
             q: q.buffer, k: kv(pages[0]), v: kv(pages[1]), out: out.buffer, lse: lse.buffer, T: 1, nHeads, nKvHeads: nKv, headSize, scale: 1 / Math.sqrt(headSize),
             fullStart: 0, fullLen: S, kvStart: 0, kvLen: 0, causal: false, causalOffset: 0, tuning,
           };
           const sched = scheduleAttention(d.limits, a, scratch);
           const calls = sched.kind === 'page' ? [sched.call] : sched.kind === 'pages' ? sched.rounds.flat() : [];
-          const plan = `${calls.length} page${calls.length > 1 ? 's' : ''}, splits ${calls.map((c) => c.plan.splits).join('+')}`;
+          const c0 = calls[0]?.plan.splitkv;
+          const shape = c0 ? `wg${c0.wg} w${c0.w} kpt${c0.kpt}${splitKvSubgroups(ctx, a, c0) ? ' subgroups' : ''}, ` : '';
+          const plan = `${shape}${calls.length} page${calls.length > 1 ? 's' : ''}, splits ${calls.map((c) => c.plan.splits).join('+')}`;
           const t = await timeGpu(ctx, (r) => attention(r, a, scratch), reps);
           const gbps = bytes / t.ms / 1e6;
           rows.push({ kernel: `decode attention ${kernel} ${dtype}`, shape: `${shapeName} S=${S} h=${nHeads}/${nKv}x${headSize}`, ms: t.ms, gbps, timing: t.source });
           console.log(
-            `decode-attn ${kernel.padEnd(8)} ${shapeName} ${dtype.padEnd(4)} S=${String(S).padEnd(8)} ${t.ms.toFixed(4).padStart(9)} ms ${gbps.toFixed(0).padStart(6)} GB/s ` +
+            `decode-attn ${kernel.padEnd(12)} ${shapeName} ${dtype.padEnd(4)} S=${String(S).padEnd(8)} ${t.ms.toFixed(4).padStart(9)} ms ${gbps.toFixed(0).padStart(6)} GB/s ` +
               `${((100 * gbps) / kHbmGbps).toFixed(1).padStart(5)}% of HBM  (${plan}; ${reps} reps, ${t.source})`,
           );
         }
@@ -116,7 +120,7 @@ if (decodeOnly) {
     list('--lengths', quick ? '8192' : '8192,32768,131072,1048576').map(Number),
     list('--shapes', '1b,8b'),
     list('--kv', 'f32,f16') as KvElement[],
-    list('--kernels', 'decode,splitkv') as Array<'decode' | 'splitkv'>,
+    list('--kernels', 'decode,splitkv') as DecodeKernel[],
   );
   writeFileSync(outPath, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows }, null, 2));
   console.error(`wrote ${outPath}`);

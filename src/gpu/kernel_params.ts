@@ -95,6 +95,25 @@ export interface AttentionSplitkvParams {
   kv: number; // u32
 }
 
+/** `Params` of shaders/attention_splitkv_sg.wgsl. */
+export interface AttentionSplitkvSgParams {
+  T: number; // u32
+  nHeads: number; // u32
+  nKvHeads: number; // u32
+  group: number; // u32
+  fullStart: number; // u32
+  fullLen: number; // u32
+  kvStart: number; // u32
+  kvLen: number; // u32
+  causal: number; // u32
+  causalOffset: number; // i32
+  scaleLog2: number; // f32
+  tilesPerSplit: number; // u32
+  writeLse: number; // u32
+  splitBase: number; // u32
+  kv: number; // u32
+}
+
 /** `Params` of shaders/decode_gate_up.wgsl. */
 export interface DecodeGateUpParams {
   M: number; // u32
@@ -279,6 +298,7 @@ export interface KernelParams {
   attention_merge: AttentionMergeParams;
   attention_merge_wide: AttentionMergeWideParams;
   attention_splitkv: AttentionSplitkvParams;
+  attention_splitkv_sg: AttentionSplitkvSgParams;
   decode_gate_up: DecodeGateUpParams;
   decode_qkv: DecodeQkvParams;
   embedding: EmbeddingParams;
@@ -330,6 +350,15 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   attention_splitkv: {
+    size: 60,
+    fields: [
+      ['T', 0, 'u32'], ['nHeads', 4, 'u32'], ['nKvHeads', 8, 'u32'], ['group', 12, 'u32'],
+      ['fullStart', 16, 'u32'], ['fullLen', 20, 'u32'], ['kvStart', 24, 'u32'], ['kvLen', 28, 'u32'],
+      ['causal', 32, 'u32'], ['causalOffset', 36, 'i32'], ['scaleLog2', 40, 'f32'], ['tilesPerSplit', 44, 'u32'],
+      ['writeLse', 48, 'u32'], ['splitBase', 52, 'u32'], ['kv', 56, 'u32'],
+    ],
+  },
+  attention_splitkv_sg: {
     size: 60,
     fields: [
       ['T', 0, 'u32'], ['nHeads', 4, 'u32'], ['nKvHeads', 8, 'u32'], ['group', 12, 'u32'],

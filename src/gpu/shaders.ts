@@ -20,6 +20,7 @@ import attention_decode from '../../shaders/attention_decode.wgsl?raw';
 import attention_merge from '../../shaders/attention_merge.wgsl?raw';
 import attention_splitkv from '../../shaders/attention_splitkv.wgsl?raw';
 import attention_merge_wide from '../../shaders/attention_merge_wide.wgsl?raw';
+import attention_splitkv_sg from '../../shaders/attention_splitkv_sg.wgsl?raw';
 import kv_store from '../../shaders/kv_store.wgsl?raw';
 // ---- fused decode steps
 import decode_qkv from '../../shaders/decode_qkv.wgsl?raw';
@@ -46,6 +47,7 @@ export const kShaders = {
   attention_merge,
   attention_splitkv,
   attention_merge_wide,
+  attention_splitkv_sg,
   kv_store,
   // ---- fused decode steps
   decode_qkv,

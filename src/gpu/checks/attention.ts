@@ -13,6 +13,7 @@ import {
   AttentionScratch,
   mergeAttention,
   scheduleAttention,
+  splitKvSubgroups,
   type AttentionCapacity,
   type AttentionPlan,
   type AttentionSchedule,
@@ -130,7 +131,10 @@ async function runCase(ctx: GpuContext, rng: () => number, shared: AttentionScra
     const withLse = c.withLse ?? true;
     const pages = (ts: Tensor[]): KvPages => ({ pages: ts.map((t) => t.buffer), pageRows, dtype: kv });
     const args = { ...a, q: tq.buffer, k: pages(kPages), v: pages(vPages), out: tout.buffer, lse: withLse ? tlse.buffer : undefined, tuning: c.tuning };
-    const name = `${c.name} [${describeSchedule(scheduleAttention(device.limits, args, scratch))}]`;
+    const sched = scheduleAttention(device.limits, args, scratch);
+    const first = sched.kind === 'page' ? sched.call.plan : sched.kind === 'pages' ? sched.rounds[0][0].plan : undefined;
+    const sg = first?.splitkv && splitKvSubgroups(ctx, args, first.splitkv) ? ', subgroups' : '';
+    const name = `${c.name} [${describeSchedule(sched)}${sg}]`;
     const r = ctx.recorder(`check ${c.name}`);
     attention(r, args, scratch);
     await r.flush();
@@ -294,6 +298,9 @@ const splitkv: Case[] = [
   { name: 'splitkv full 257 + own 5 h4/1 d16 no lse', shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 16, fullStart: 5, fullLen: 257, kvLen: 5, causalOffset: 4 }), withLse: false, tuning: sk({ kpt: 1 }) },
   { name: 'splitkv T=3 h6/3 d24, first row blind', shape: shape({ T: 3, nHeads: 6, nKvHeads: 3, headSize: 24, kvStart: 3, kvLen: 40, causalOffset: -1 }), qScale: 4, tuning: sk({}, { splits: 2 }) },
   { name: 'splitkv empty segments', shape: shape({ T: 2, nHeads: 2, nKvHeads: 1, headSize: 16 }), tuning: sk() },
+  { name: 'splitkv S=400 h8/2 d32 no subgroups', shape: shape({ T: 1, nHeads: 8, nKvHeads: 2, headSize: 32, kvLen: 400, causalOffset: 399 }), qScale: 4, tuning: sk({ subgroups: false }, { splits: 2 }) },
+  { name: 'splitkv S=400 h8/2 d32 (subgroups where a subgroup holds 4)', shape: shape({ T: 1, nHeads: 8, nKvHeads: 2, headSize: 32, kvLen: 400, causalOffset: 399 }), qScale: 4, tuning: sk({}, { splits: 2 }) },
+  { name: 'splitkv f16 T=2 h8/2 d16 shard 70 + own (subgroups where a subgroup holds 2)', kv: 'f16', shape: shape({ T: 2, nHeads: 8, nKvHeads: 2, headSize: 16, fullLen: 70, kvStart: 70, kvLen: 2, causalOffset: 0 }), qScale: 4, tuning: sk({ kpt: 1 }, { splits: 1 }) },
   { name: 'splitkv full only, more splits than tiles', shape: shape({ T: 1, nHeads: 4, nKvHeads: 1, headSize: 16, fullStart: 4, fullLen: 37 }), tuning: sk({ kpt: 1 }, { splits: 50 }) },
   { name: 'splitkv f16 decode S=600 h32/8 d64 kpt4', kv: 'f16', shape: shape({ T: 1, nHeads: 32, nKvHeads: 8, headSize: 64, kvLen: 600, causalOffset: 599 }), qScale: 4, tuning: sk({ kpt: 4 }) },
   { name: 'splitkv bf16 decode S=500 h8/2 d128 w4', kv: 'bf16', shape: shape({ T: 1, nHeads: 8, nKvHeads: 2, headSize: 128, kvLen: 500, causalOffset: 499 }), qScale: 4, tuning: sk({ w: 4 }) },

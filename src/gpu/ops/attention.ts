@@ -7,9 +7,9 @@
 // The cache is paged (a layer's K and V in several bindings of pageRows rows) and f32 or 16-bit: a call runs
 // per page it sees, each page's partials going to consecutive slots of the scratch, then one exact merge (in
 // rounds when the partials outgrow the scratch). A call that sees one page dispatches as an unpaged cache would.
-import { grid, type Binding, type Recorder } from '../context';
+import { grid, type Binding, type GpuContext, type Recorder } from '../context';
 import type { AttentionDecodeParams } from '../kernel_params';
-import { scheduleAttention, type AttentionScratch, type AttentionTuning, type PageCall } from './attention_plan';
+import { scheduleAttention, type AttentionScratch, type AttentionTuning, type PageCall, type SplitKvConfig } from './attention_plan';
 import { ceilPow2, dummyBuffer, expectBindingFloats } from './binding';
 import { copyWords } from './kv_store';
 
@@ -145,7 +145,7 @@ function dispatchPage(r: Recorder, a: AttentionArgs, call: PageCall, out: Bindin
   if (plan.splitkv) {
     const c = plan.splitkv;
     if (a.nKvHeads > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`nKvHeads ${a.nKvHeads} over the workgroup limit`);
-    r.dispatch('attention_splitkv', {
+    r.dispatch(splitKvSubgroups(r.ctx, a, c) ? 'attention_splitkv_sg' : 'attention_splitkv', {
       constants: { HD4: hd4, W: c.w, WG: c.wg, KPT: c.kpt, R: c.r },
       params: { ...common, kv },
       buffers,
@@ -179,6 +179,16 @@ function dispatchPage(r: Recorder, a: AttentionArgs, call: PageCall, out: Bindin
 }
 
 const kKvCode: Record<KvElement, number> = { f32: 0, f16: 1, bf16: 2 };
+
+/**
+ * Whether attention_splitkv runs as its subgroup variant (scores summed by shuffles, no barrier a tile): the
+ * device has subgroups, its smallest holds a key's threads (a power of two), and the tuning does not say no.
+ */
+export function splitKvSubgroups(ctx: GpuContext, a: Pick<AttentionArgs, 'headSize' | 'tuning'>, c: SplitKvConfig): boolean {
+  const lanes = a.headSize / 4 / c.w;
+  if (a.tuning?.splitkv?.subgroups === false || !ctx.device.features.has('subgroups')) return false;
+  return (lanes & (lanes - 1)) === 0 && (ctx.handle.info.subgroupMinSize ?? 0) >= lanes;
+}
 
 // elements [start, start + count) of a binding of 4-byte elements (offsets stay aligned: see scheduleAttention)
 function window(b: Binding, start: number, count: number): Binding {

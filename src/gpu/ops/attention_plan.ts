@@ -15,7 +15,7 @@ export interface AttentionTuning {
   /** 'decode': the first split-KV kernel (attention_decode.wgsl), kept for side-by-side measurements. */
   path?: 'flash' | 'decode' | 'splitkv';
   /** Shape of the split-KV kernel at memory speed (attention_splitkv.wgsl); see SplitKvConfig. */
-  splitkv?: Partial<Pick<SplitKvConfig, 'w' | 'kpt'>>;
+  splitkv?: Partial<Pick<SplitKvConfig, 'w' | 'kpt'>> & { subgroups?: boolean };
   /** Exact number of key splits (clamped to the key tiles and to the scratch capacity). */
   splits?: number;
   flash?: FlashTiles;
