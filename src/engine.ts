@@ -269,6 +269,11 @@ export class Engine implements EngineApi {
     const stop = new AbortController();
     const startSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     const starting: Promise<{ host: WorkerHost }>[] = [];
+    // a host that dies after its own start, while others still load, ends the start at once (it was noticed
+    // only when they were ready: seconds for a large model, and the CLI's exit waited that long)
+    let died!: (e: unknown) => void;
+    const anyDeath = new Promise<never>((_, reject) => (died = reject));
+    anyDeath.catch(() => {});
     const start = (i: number) => {
       const p = WorkerHost.start(
         `host ${i}`,
@@ -277,7 +282,8 @@ export class Engine implements EngineApi {
         startSignal,
       );
       starting.push(p);
-      return p;
+      p.then((r) => r.host.death.catch(died), () => {});
+      return Promise.race([p, anyDeath]);
     };
     try {
       // the first host fills the download cache; the rest then load from it in parallel

@@ -113,4 +113,36 @@ describe('host processes dying under the engine', () => {
     }
     expect([...hostProcesses().keys()]).toEqual([]);
   });
+
+  it('a started host killed while another still starts: rejects at once naming it, not when the other is ready', { timeout: 600_000 }, async () => {
+    const engine = await load();
+    try {
+      // host 0 has started when host 1's process appears; host 1 is stopped (its start would never finish) and
+      // host 0 killed: before, the pool waited for host 1's start (forever here; seconds for a large model)
+      let killedAt = 0;
+      const poll = setInterval(() => {
+        const procs = hostProcesses();
+        const p1 = procs.get('host 1');
+        const p0 = procs.get('host 0');
+        if (p1 && p0 && !killedAt) {
+          process.kill(p1, 'SIGSTOP');
+          killedAt = performance.now();
+          process.kill(p0, 'SIGKILL');
+        }
+      }, 2);
+      const err = await engine.generate(request(2)).catch((e: unknown) => e);
+      const ms = performance.now() - killedAt;
+      clearInterval(poll);
+      console.log(`rejected ${ms.toFixed(0)} ms after host 0 was killed`);
+      expect(killedAt).toBeGreaterThan(0);
+      expect(err).toBeInstanceOf(HostCrashedError);
+      expect((err as HostCrashedError).host).toBe('host 0');
+      // measured 80 ms (load ~20; the test 4 s); 10 s only catches a wait for the stopped host
+      expect(ms).toBeLessThan(10_000);
+      expect([...hostProcesses().keys()]).toEqual([]);
+    } finally {
+      await engine.dispose();
+    }
+    expect([...hostProcesses().keys()]).toEqual([]);
+  });
 });
