@@ -37,6 +37,7 @@ const entries = [
   { in: 'scripts/bench/gemm_small_m.ts', out: 'dist/bench/gemm_small_m.mjs', external: 'webgpu' },
   { in: 'scripts/bench/kv_capacity.ts', out: 'dist/bench/kv_capacity.mjs', external: 'webgpu' },
   { in: 'scripts/bench/checks.ts', out: 'dist/bench/checks.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/exchange.ts', out: 'dist/bench/exchange.mjs', external: 'webgpu' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/bench/host_worker.mjs', external: 'webgpu' },
   // the CLI with its dependencies inside, for the GPU machine (RULER runs: scripts/bench/ruler_gpu.sh)
   { in: 'src/cli/main.ts', out: 'dist/bench/cli.mjs', external: 'webgpu' },

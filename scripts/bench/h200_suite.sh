@@ -3,6 +3,8 @@
 #   bash scripts/bench/h200_suite.sh gemm      GEMM variants (robustness on and off), GPU placement probe
 #   bash scripts/bench/h200_suite.sh model     kernels + model/Star single-device with the best GEMM
 #   bash scripts/bench/h200_suite.sh workers   Star in workers mode: 2 hosts on 1 GPU (and 2 GPUs if pinnable)
+#   bash scripts/bench/h200_suite.sh exchange  phase 2's exchange, relayed vs host to host, beside single-device
+#        (carry .gpu/debs .gpu/node.xz .gpu/setup.sh .gpu/webgpu.tar.xz dist/bench/exchange.mjs dist/bench/host_process.mjs)
 set -uo pipefail
 source .gpu/setup.sh >/dev/null 2>&1
 out=${OUT:-bench/results}
@@ -44,5 +46,12 @@ workers)
   export STAR_ATTN_GEMM=$(best); echo "GEMM: $STAR_ATTN_GEMM" | tee "$out/workers.log"
   timeout 540 node dist/bench/star.mjs --lengths 8192,32768,131072 --blocks 4096,L/4 --modes workers:2 ${ADAPTERS:+--adapters $ADAPTERS} \
     --decode 16 --out "$out/star_workers.json" 2>&1 | tee -a "$out/workers.log"
+  ;;
+exchange)
+  export STAR_ATTN_GEMM=$(best); echo "GEMM: $STAR_ATTN_GEMM" | tee "$out/exchange.log"
+  timeout 300 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 3 \
+    --out "$out/exchange_1b.json" 2>&1 | tee -a "$out/exchange.log"
+  timeout 200 node dist/bench/exchange.mjs --model public/fixtures/tiny-llama --lengths 1024 --block L/2 --decode 64 \
+    --repeats 3 --no-transport --out "$out/exchange_tiny.json" 2>&1 | tee -a "$out/exchange.log"
   ;;
 esac

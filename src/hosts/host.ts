@@ -104,6 +104,8 @@ export interface HostMemoryUse {
 export interface StepResult {
   token: number;
   logits?: Float32Array; // (vocabSize) of the last row, when asked for
+  /** peerStep: ms the query host waited for the shards' partials, all layers together. */
+  exchangeMs?: number;
 }
 
 /**
@@ -112,7 +114,9 @@ export interface StepResult {
  * - phase 1: `encode` per chunk, then `encodeEnd`;
  * - phase 2 on one host: `step` per chunk of the query, then `decodeSubmit`/`decodeRead` or more `step`s;
  * - phase 2 on several hosts: the query host runs `stepBegin`, then per layer `stepLayerPre` (its q goes
- *   to the others' `attend`) and `stepLayerPost` (their partials merged), then `stepEnd`.
+ *   to the others' `attend`) and `stepLayerPost` (their partials merged), then `stepEnd`; or, when
+ *   `linkPeers` has linked the hosts, the query host's `peerStep` beside every other host's `peerServe`
+ *   (each layer's q and partials then go host to host, not through the caller).
  * A call out of this order rejects with HostStateError.
  */
 export interface Host {
@@ -139,6 +143,21 @@ export interface Host {
   /** Final norm, LM head and the next token of the chunk's last row. */
   stepEnd(head: HeadSpec): Promise<StepResult>;
   /**
+   * Query host, linked to the others: a whole shared step (one window), each layer's q sent straight to the
+   * linked hosts and their partials merged as they come. `serial` names the step (the same in peerServe).
+   */
+  peerStep(chunk: ChunkSpec, ids: Uint32Array, head: HeadSpec, serial: number): Promise<StepResult>;
+  /**
+   * Shard host, linked to the query host: answers the `layers` queries of step `serial` (`rows` rows each)
+   * over the cache rows `vis` allows; resolves when done, or at once when the query host gave the step up.
+   */
+  peerServe(serial: number, rows: number, vis: Visibility, layers: number): Promise<void>;
+  /**
+   * Links this host (the query host) straight to `others` for peerStep/peerServe; false when these hosts
+   * cannot be linked (then the caller relays each layer). Only hosts in workers of one kind have it.
+   */
+  linkPeers?(others: Host[]): Promise<boolean>;
+  /**
    * Queues a one-row step whose token is the previous step's, taken on the device, so several steps can be
    * in flight (pipelined decoding); resolves once queued. A step with a head must come first.
    */
@@ -163,6 +182,8 @@ export const kHostMethods = [
   'stepLayerPre',
   'stepLayerPost',
   'stepEnd',
+  'peerStep',
+  'peerServe',
   'decodeSubmit',
   'decodeRead',
   'memory',
@@ -172,6 +193,7 @@ export const kHostMethods = [
 
 export type HostMethod = (typeof kHostMethods)[number];
 type MethodsOf<T> = { [K in keyof T]: T[K] extends (...a: never[]) => unknown ? K : never }[keyof T];
-// fails to compile when a method is added to Host but not to kHostMethods
-const kAllListed: Exclude<MethodsOf<Host>, HostMethod> extends never ? true : never = true;
+// fails to compile when a method is added to Host but not to kHostMethods (optional ones, e.g. linkPeers, are
+// the caller's side only)
+const kAllListed: Exclude<MethodsOf<Host>, HostMethod | undefined> extends never ? true : never = true;
 void kAllListed;

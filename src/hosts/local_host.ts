@@ -3,7 +3,6 @@
 import { AbortError, GpuOutOfMemoryError, HostStateError, InvalidRequestError, KvCacheFullError } from '../errors';
 import { GpuContext, type Recorder } from '../gpu/context';
 import { requestDevice } from '../gpu/device';
-import { isPageThread } from '../platform';
 import { AttentionScratch, mergeAttention } from '../gpu/ops/attention';
 import { sample } from '../gpu/ops/sample';
 import { readF32, readU32 } from '../gpu/readback';
@@ -11,13 +10,12 @@ import { createTensor, writeView, type Tensor } from '../gpu/tensor';
 import { attendWindow, embedRows, headAndArgmax, lmHead, postAttention, preAttention, type ModelOnGpu } from '../model/forward';
 import { createKvCache, destroyKvCache, kKvDtypes, type KvCache } from '../model/kv_cache';
 import { loadModelOnGpu, randomModelOnGpu } from '../model/load';
-import { workerQuantizer } from '../model/quantizer';
-import { createQuantWorker } from '../model/spawn_quant_worker';
 import { openSource } from '../model/source';
 import { createRunState, destroyRunState, type RunState } from '../model/state';
 import { halfWords, unpackHalfRows } from '../model/f16';
 import { destroyWeights } from '../model/weights';
 import type { AttentionPartial, ChunkSpec, HeadSpec, Host, HostInfo, HostInit, HostMemoryUse, KvLayout, StepResult, Visibility } from './host';
+import { failMessage, peerFailure, type PeerChannel } from './peer_link';
 
 /** Where the query host is in a step shared with other hosts (stepBegin … stepEnd). */
 type SharedStep = { chunk: ChunkSpec; layer: number; half: 'pre' | 'post' };
@@ -39,6 +37,12 @@ export class LocalHost implements Host {
   encodeAhead = 1;
   /** Phase-1 chunks submitted since this host was made (tests check that short blocks share chunks). */
   phase1Chunks = 0;
+  // direct links of a workers-mode run (peer_link.ts): the query host's to each shard, a shard's to the query
+  // host; the step they serve now, and mappable buffers for q (query host) and partials (shard host)
+  private peers?: PeerChannel[];
+  private queryLink?: PeerChannel;
+  private peerSerial = -1;
+  private peerStaging?: GPUBuffer;
 
   private constructor(
     readonly name: string,
@@ -59,26 +63,18 @@ export class LocalHost implements Host {
   static async create(name: string, init: HostInit, ctx?: GpuContext, onProgress?: (p: unknown) => void): Promise<LocalHost> {
     const owns = !ctx;
     ctx ??= new GpuContext(await requestDevice(init.adapter));
-    if (typeof init.model === 'object' && 'randomConfig' in init.model) {
-      const model = randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions, init.quantizeEmbeddings);
-      return new LocalHost(name, ctx, model, createRunState(ctx.device, model.cfg, init.chunkRows), owns, init.maxBindingBytes);
-    }
-    // on a page's own thread quantizing would freeze the page for seconds: a Web Worker does it
-    const quantizer = isPageThread && (init.storage === 'q8_0' || init.storage === 'q4_0') ? workerQuantizer(createQuantWorker()) : undefined;
-    let model: ModelOnGpu;
-    try {
-      model = await loadModelOnGpu(
-        ctx,
-        await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
-        init.storage,
-        init.maxPositions,
-        onProgress,
-        init.maxBindingBytes,
-        { checkWeights: init.checkWeights, quantizeEmbeddings: init.quantizeEmbeddings, quantizer },
-      );
-    } finally {
-      quantizer?.dispose();
-    }
+    const model =
+      typeof init.model === 'object' && 'randomConfig' in init.model
+        ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions, init.quantizeEmbeddings)
+        : await loadModelOnGpu(
+            ctx,
+            await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
+            init.storage,
+            init.maxPositions,
+            onProgress,
+            init.maxBindingBytes,
+            { checkWeights: init.checkWeights, quantizeEmbeddings: init.quantizeEmbeddings },
+          );
     const state = createRunState(ctx.device, model.cfg, init.chunkRows);
     return new LocalHost(name, ctx, model, state, owns, init.maxBindingBytes);
   }
@@ -293,6 +289,156 @@ export class LocalHost implements Host {
     return this.finishStep(st.chunk.rows, head);
   }
 
+  // ---- phase 2 over direct links (workers mode): the coordinator starts and ends the step, nothing between
+
+  /** Query host: its links to the shard hosts, in the coordinator's host order (their partials' merge slots). */
+  setPeers(peers: PeerChannel[]): void {
+    for (const ch of this.peers ?? []) ch.close();
+    this.peers = peers;
+  }
+
+  /** Shard host: its link to the query host. */
+  setQueryLink(link: PeerChannel): void {
+    this.queryLink?.close();
+    this.queryLink = link;
+  }
+
+  /** A reused mappable buffer of at least `bytes`. */
+  private peerReadback(bytes: number): GPUBuffer {
+    if (!this.peerStaging || this.peerStaging.size < bytes) {
+      this.peerStaging?.destroy();
+      this.peerStaging = this.ctx.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${this.name} peer readback` });
+    }
+    return this.peerStaging;
+  }
+
+  /** After a failed step: its readback buffer may still be mapped or mapping; the next step makes another. */
+  private dropPeerReadback(): void {
+    this.peerStaging?.destroy();
+    this.peerStaging = undefined;
+  }
+
+  async peerStep(chunk: ChunkSpec, ids: Uint32Array, head: HeadSpec, serial: number): Promise<StepResult> {
+    const peers = this.peers;
+    if (!peers || peers.length === 0) throw new HostStateError(`${this.name}: peerStep() without linked hosts`);
+    if (this.shared) throw new HostStateError(`${this.name}: peerStep() during a shared step`);
+    if (chunk.windows.length !== 1) throw new HostStateError(`${this.name}: a shared step has one attention window`);
+    const cache = this.begin(chunk, ids);
+    const { cfg } = this.model;
+    const s = this.state;
+    const T = chunk.rows;
+    const H = peers.length + 1;
+    const p = this.partialBuffers(H);
+    const outBytes = T * cfg.qDim * 4; // q and out alike
+    const lseBytes = T * cfg.nHeads * 4;
+    const staging = this.peerReadback(outBytes);
+    this.peerSerial = serial;
+    let exchangeMs = 0;
+    // q of layer l: pre-attention, then q copied out on a submit of its own, so it travels while this host
+    // computes its own partial
+    const recordPre = (r: Recorder, l: number) => {
+      preAttention(r, this.model, s, cache, l, T, chunk.cacheRow, chunk.position0);
+      r.copy(s.q.buffer, 0, staging, 0, outBytes);
+    };
+    try {
+      let r = this.ctx.recorder('peer step');
+      embedRows(r, this.model, s, T, ids);
+      recordPre(r, 0);
+      r.submit();
+      let mapped = staging.mapAsync(GPUMapMode.READ, 0, outBytes);
+      mapped.catch(() => {}); // a failed step destroys the buffer under a pending map
+      for (let l = 0; l < cfg.nLayers; l++) {
+        this.check();
+        r = this.ctx.recorder('peer own');
+        attendWindow(r, this.model, s, cache, l, chunk.windows[0], this.scratch);
+        r.copy(s.att.buffer, 0, p.outs.buffer, (H - 1) * outBytes, outBytes);
+        r.copy(s.lse.buffer, 0, p.lses.buffer, (H - 1) * lseBytes, lseBytes);
+        r.submit();
+        await mapped;
+        const q = new Float32Array(staging.getMappedRange(0, outBytes).slice(0));
+        staging.unmap();
+        const x0 = performance.now();
+        peers.forEach((ch, h) => ch.send({ kind: 'q', serial, layer: l, q: h === peers.length - 1 ? q : q.slice() }));
+        // the rest of the layer (and the next one's q, or the head) is recorded while the partials are computed
+        r = this.ctx.recorder('peer post');
+        mergeAttention(r, { outs: p.outs.buffer, lses: p.lses.buffer, out: s.att.buffer, lse: s.lse.buffer, H, T, nHeads: cfg.nHeads, headSize: cfg.headSize });
+        postAttention(r, this.model, s, l, T);
+        if (l + 1 < cfg.nLayers) recordPre(r, l + 1);
+        else this.recordHead(r, T, head);
+        const answers = await Promise.all(peers.map((ch) => ch.next(serial)));
+        exchangeMs += performance.now() - x0;
+        answers.forEach((m, h) => {
+          if (m.kind === 'fail') throw peerFailure(m);
+          if (m.kind !== 'partial' || m.layer !== l) throw new HostStateError(`${this.name}: host "${peers[h].peer}" answered layer ${l} out of order`);
+          writeView(this.ctx.device, p.outs.buffer, h * outBytes, m.out, T * cfg.qDim);
+          writeView(this.ctx.device, p.lses.buffer, h * lseBytes, m.lse, T * cfg.nHeads);
+        });
+        r.submit();
+        if (l + 1 < cfg.nLayers) (mapped = staging.mapAsync(GPUMapMode.READ, 0, outBytes)).catch(() => {});
+      }
+    } catch (e) {
+      this.dropPeerReadback();
+      // the shards stop waiting for this step's next q
+      for (const ch of peers) {
+        try {
+          ch.send(failMessage(serial, e));
+        } catch {
+          // a closed link: that host is gone anyway
+        }
+      }
+      throw e;
+    }
+    return { ...(await this.readStep(head)), exchangeMs };
+  }
+
+  async peerServe(serial: number, rows: number, vis: Visibility, layers: number): Promise<void> {
+    const link = this.queryLink;
+    if (!link) throw new HostStateError(`${this.name}: peerServe() without a link to the query host`);
+    const cache = this.kv();
+    const { cfg } = this.model;
+    const s = this.state;
+    if (rows < 1 || rows > s.maxRows) throw new HostStateError(`${this.name}: peerServe() of ${rows} rows (this host runs 1 to ${s.maxRows})`);
+    const outBytes = rows * cfg.qDim * 4;
+    const lseBytes = rows * cfg.nHeads * 4;
+    const staging = this.peerReadback(outBytes + lseBytes);
+    this.peerSerial = serial;
+    // layer l's attention and copies, recorded before its q arrives
+    const record = (l: number): Recorder => {
+      const r = this.ctx.recorder('peer attend');
+      attendWindow(r, this.model, s, cache, l, { row0: 0, rows, vis }, this.scratch);
+      r.copy(s.att.buffer, 0, staging, 0, outBytes);
+      r.copy(s.lse.buffer, 0, staging, outBytes, lseBytes);
+      return r;
+    };
+    try {
+      let r = layers > 0 ? record(0) : undefined;
+      for (let l = 0; r; l++) {
+        const m = await link.next(serial);
+        // the query host gave the step up; its own call says why
+        if (m.kind === 'fail') return;
+        if (m.kind !== 'q' || m.layer !== l || m.q.length < rows * cfg.qDim) throw new HostStateError(`${this.name}: a query for layer ${l} expected`);
+        this.check();
+        writeView(this.ctx.device, s.q.buffer, 0, m.q, rows * cfg.qDim);
+        r.submit();
+        const mapped = staging.mapAsync(GPUMapMode.READ, 0, outBytes + lseBytes);
+        mapped.catch(() => {}); // awaited below; a failed step destroys the buffer under it
+        r = l + 1 < layers ? record(l + 1) : undefined;
+        await mapped;
+        const bytes = staging.getMappedRange(0, outBytes + lseBytes).slice(0);
+        staging.unmap();
+        link.send({ kind: 'partial', serial, layer: l, out: new Float32Array(bytes, 0, rows * cfg.qDim), lse: new Float32Array(bytes, outBytes, rows * cfg.nHeads) });
+      }
+    } catch (e) {
+      this.dropPeerReadback();
+      try {
+        link.send(failMessage(serial, e));
+      } catch {
+        // a closed link: the query host is gone anyway
+      }
+      throw e;
+    }
+  }
+
   private partialBuffers(H: number): { outs: Tensor; lses: Tensor } {
     if (!this.partials || this.partials.hosts < H) {
       this.partials?.outs.buffer.destroy();
@@ -309,11 +455,16 @@ export class LocalHost implements Host {
   }
 
   private async finishStep(rows: number, head: HeadSpec): Promise<StepResult> {
-    const s = this.state;
-    const n = this.model.cfg.vocabSize;
     const r = this.ctx.recorder('head');
     this.recordHead(r, rows, head);
     r.submit();
+    return this.readStep(head);
+  }
+
+  /** The token (and logits, if asked for) of the head just submitted. */
+  private async readStep(head: HeadSpec): Promise<StepResult> {
+    const s = this.state;
+    const n = this.model.cfg.vocabSize;
     const [tok, logits] = await Promise.all([
       readU32(this.ctx.device, s.token.buffer, 0, 1),
       head.wantLogits ? readF32(this.ctx.device, s.logits.buffer, 0, n) : Promise.resolve(undefined),
@@ -404,6 +555,8 @@ export class LocalHost implements Host {
 
   async abort(): Promise<void> {
     this.aborted = true;
+    const e = new AbortError(`${this.name}'s work was aborted`);
+    for (const ch of [...(this.peers ?? []), ...(this.queryLink ? [this.queryLink] : [])]) ch.interrupt(this.peerSerial, e);
   }
 
   async dispose(): Promise<void> {
@@ -413,6 +566,10 @@ export class LocalHost implements Host {
     this.partials?.lses.buffer.destroy();
     for (const b of this.staging) b.destroy();
     this.staging.clear();
+    this.peerStaging?.destroy();
+    this.peerStaging = undefined;
+    for (const ch of [...(this.peers ?? []), ...(this.queryLink ? [this.queryLink] : [])]) ch.close();
+    this.peers = this.queryLink = undefined;
     this.freeStaging = [];
     this.pending = [];
     this.scratch.destroy();

@@ -7,6 +7,8 @@ import { HostStateError } from '../errors';
 import { installErrorTransfer } from './error_transfer';
 import { kHostMethods, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
 import { LocalHost } from './local_host';
+import { portChannel, type PeerChannel } from './peer_link';
+import { connectToPeer, listenForPeers } from './peer_socket';
 
 installErrorTransfer();
 
@@ -35,6 +37,47 @@ export class HostService {
     const result = await f.apply(host, args);
     const buffers = transferables(result);
     return buffers.length > 0 ? Comlink.transfer(result, buffers) : result;
+  }
+
+  // ---- direct links between hosts (peer_link.ts), made once per pool by WorkerHost.linkPeers
+
+  private listening?: Promise<PeerChannel[]>;
+
+  /** Query host in a Node process: listens for the shard hosts `peers` (in merge order); returns the address. */
+  async peerListen(peers: string[]): Promise<string> {
+    this.need();
+    const { address, ready } = await listenForPeers(peers);
+    this.listening = ready;
+    return address;
+  }
+
+  /** Query host: resolves once every shard host has connected (bounded: a shard that never comes fails it). */
+  async peerAccept(timeoutMs = 30_000): Promise<void> {
+    const ready = this.listening;
+    if (!ready) throw new HostStateError('peerAccept() before peerListen()');
+    this.listening = undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new HostStateError(`shard hosts did not connect within ${timeoutMs} ms`)), timeoutMs)));
+    try {
+      this.need().setPeers(await Promise.race([ready, late]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Shard host in a Node process: connects to the query host `query` listening at `address`, as shard `index`. */
+  async peerConnect(address: string, index: number, query: string): Promise<void> {
+    this.need().setQueryLink(await connectToPeer(address, index, query));
+  }
+
+  /** Query host in a Web Worker or worker_thread: one MessagePort per shard host, named `peers`. */
+  async peerPorts(ports: MessagePort[], peers: string[]): Promise<void> {
+    this.need().setPeers(ports.map((port, i) => portChannel(port, peers[i])));
+  }
+
+  /** Shard host in a Web Worker or worker_thread: its MessagePort to the query host `query`. */
+  async peerPort(port: MessagePort, query: string): Promise<void> {
+    this.need().setQueryLink(portChannel(port, query));
   }
 
   async dispose(): Promise<void> {

@@ -30,6 +30,8 @@ export interface WorkerHandle {
   killable: boolean;
   /** Node process hosts: the child's process id (tests and scripts kill it). */
   pid?: number;
+  /** What the worker is: hosts of one kind can be linked to each other (linkPeers). */
+  kind: 'process' | 'thread' | 'browser';
 }
 
 /** Arguments sent by transfer rather than copied: the partials a merge consumes. Every other argument is copied. */
@@ -51,6 +53,8 @@ export class WorkerHost implements Host {
   private end!: (e: Error) => void;
   private remote: Comlink.Remote<HostService>;
   private disposed = false;
+  /** The hosts linked to this one by linkPeers (this one their query host), in merge order. */
+  private linked?: WorkerHost[];
 
   private constructor(
     readonly name: string,
@@ -129,6 +133,31 @@ export class WorkerHost implements Host {
     return this.call(() => this.remote.call(method, sent) as Promise<HostCallResult<M>>);
   }
 
+  /**
+   * Links this host (the query host) straight to `others`: a local socket per shard host between processes,
+   * a MessagePort between Web Workers or worker_threads. Made once; true again at once for the same hosts.
+   */
+  async linkPeers(others: Host[]): Promise<boolean> {
+    const shards = others.filter((o): o is WorkerHost => o instanceof WorkerHost && o.worker.kind === this.worker.kind);
+    if (shards.length !== others.length || shards.length === 0 || shards.includes(this)) return false;
+    if (this.linked && this.linked.length === shards.length && this.linked.every((h, i) => h === shards[i] && h.alive)) return true;
+    this.linked = undefined;
+    const names = shards.map((h) => h.name);
+    if (this.worker.kind === 'process') {
+      const address = await this.call(() => this.remote.peerListen(names));
+      await Promise.all([this.call(() => this.remote.peerAccept()), ...shards.map((h, i) => h.call(() => h.remote.peerConnect(address, i, this.name)))]);
+    } else {
+      const channels = shards.map(() => new MessageChannel());
+      const ports = channels.map((c) => c.port1);
+      await Promise.all([
+        this.call(() => this.remote.peerPorts(Comlink.transfer(ports, ports), names)),
+        ...shards.map((h, i) => h.call(() => h.remote.peerPort(Comlink.transfer(channels[i].port2, [channels[i].port2]), this.name))),
+      ]);
+    }
+    this.linked = shards;
+    return true;
+  }
+
   async abort(): Promise<void> {
     if (!this.dead && !this.disposed) await this.forward('abort', []).catch(() => {});
   }
@@ -198,6 +227,7 @@ async function spawnNodeProcess(name: string, env?: Record<string, string>): Pro
   return {
     endpoint: ipcEndpoint(child),
     killable: true,
+    kind: 'process',
     pid: child.pid,
     onDeath(cb) {
       onDeath = cb;
@@ -229,6 +259,7 @@ async function spawnNodeWorker(): Promise<WorkerHandle> {
   return {
     endpoint: nodeEndpoint(w),
     killable: false,
+    kind: 'thread',
     onDeath(cb) {
       onDeath = cb;
       if (pending) cb(pending);
@@ -252,6 +283,7 @@ async function spawnBrowserWorker(): Promise<WorkerHandle> {
   return {
     endpoint: w,
     killable: true,
+    kind: 'browser',
     onDeath(cb) {
       onDeath = cb;
     },

@@ -56,6 +56,12 @@ export interface RunRequest {
    * readback, the next step). Steps queued past a stop are computed and discarded.
    */
   decodeAhead?: number;
+  /**
+   * Several hosts: 'direct' (default) links the query host straight to the others where their workers allow
+   * (Host.linkPeers) and each step is one call per host; 'coordinator' relays every layer's q and partials
+   * through this thread (three calls a layer: the way before issue 13, kept for comparison).
+   */
+  exchange?: 'direct' | 'coordinator';
 }
 
 export interface RunResult {
@@ -66,6 +72,8 @@ export interface RunResult {
 }
 
 const now = () => performance.now();
+/** Names each shared step on direct links (a host drops the messages of an older, abandoned step). */
+let stepSerial = 0;
 
 /** Throws the AbortError every aborted generation rejects with, if `signal` has fired. */
 export function throwIfAborted(signal?: AbortSignal): void {
@@ -152,6 +160,8 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   let encoded = 0;
   // every cache is allocated before any host starts encoding, so an out-of-memory host fails the run early
   await abortable(Promise.all(hosts.map((h, i) => h.allocate({ rows: program.hosts[i].capacity, dtype: req.kvDtype }))), hosts, req.signal);
+  // phase 2's exchange host to host, when the hosts can be linked (made once per set of hosts)
+  const direct = others.length > 0 && req.exchange !== 'coordinator' && (await abortable(queryHost.linkPeers?.(others) ?? Promise.resolve(false), hosts, req.signal));
   await abortable(
     Promise.all(
       hosts.map(async (h, i) => {
@@ -170,7 +180,7 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
 
   // ---- phase 2: the query, then one token at a time
   let cached = 0; // query and generated rows on the query host
-  let exchangeMs = 0; // time the query host waited for the other hosts' partials, this step
+  let exchangeMs = 0; // time the query host waited for the other hosts' partials, this step (all layers)
   const head = (wantLogits: boolean): HeadSpec => ({ sampling: req.sampling, uniform: req.uniform(), wantLogits });
   const step = async (ids: Uint32Array, wantLogits: boolean): Promise<StepResult> => {
     let last: StepResult | undefined;
@@ -181,6 +191,15 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
       if (others.length === 0) {
         // only the last chunk of a long query needs the head
         last = await queryHost.step(chunk, part, final ? head(wantLogits) : undefined);
+      } else if (direct) {
+        // one call per host: the query host sends each layer's q to the others and merges their partials
+        const serial = ++stepSerial;
+        const [res] = await Promise.all([
+          queryHost.peerStep(chunk, part, head(wantLogits && final), serial),
+          ...others.map((h, i) => h.peerServe(serial, part.length, shardVisibility(program.hosts[i]), req.nLayers)),
+        ]);
+        exchangeMs += res.exchangeMs ?? 0;
+        last = { token: res.token, logits: res.logits };
       } else {
         await queryHost.stepBegin(chunk, part);
         for (let l = 0; l < req.nLayers; l++) {

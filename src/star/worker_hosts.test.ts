@@ -5,7 +5,7 @@ import { fixturePath } from '../model/fixtures';
 import { HostCrashedError, HostStateError, KvCacheFullError } from '../errors';
 import { runStar, type RunRequest } from './coordinator';
 import { compileStar } from './program';
-import type { ChunkSpec, HostInit } from '../hosts/host';
+import { kHostMethods, type ChunkSpec, type HostInit } from '../hosts/host';
 import { WorkerHost } from '../hosts/worker_host';
 
 const init: HostInit = { model: fixturePath('tiny-llama'), storage: 'f32', maxPositions: 512, chunkRows: 16 };
@@ -60,6 +60,37 @@ describe('worker hosts', () => {
       let crashed = false;
       const run = runStar(hosts, request(2, { onToken: (_t, step) => (step === 2 && !crashed && (crashed = true) && void hosts[0].crashForTest(), false) }));
       await expect(run).rejects.toThrow(/host "host 0" died/);
+    } finally {
+      await Promise.all(hosts.map((h) => h.dispose()));
+    }
+  });
+
+  it('host to host (one call per host a step), phase 2 gives exactly the relayed way\'s tokens and logits', async () => {
+    const hosts = await startHosts(2);
+    try {
+      // the same hosts seen through objects that count the calls the coordinator makes
+      const calls: string[] = [];
+      const counted = hosts.map((h) => {
+        const w = Object.create(h) as WorkerHost;
+        for (const m of [...kHostMethods, 'linkPeers'] as const) {
+          const f = (h[m] as (...a: unknown[]) => Promise<unknown>).bind(h);
+          Object.defineProperty(w, m, { value: (...a: unknown[]) => (calls.push(m), f(...a)) });
+        }
+        return w;
+      });
+      const exchange: number[] = [];
+      const onEvent: RunRequest['onEvent'] = (e) => void (e.type === 'step' && exchange.push(e.exchangeMs ?? -1));
+      const direct = await runStar(counted, request(2, { maxNewTokens: 5, wantLogits: true, onEvent }));
+      const directCalls = calls.splice(0);
+      const relayed = await runStar(counted, request(2, { maxNewTokens: 5, wantLogits: true, exchange: 'coordinator' }));
+      expect(direct.tokens).toEqual(relayed.tokens);
+      expect(Array.from(direct.firstLogits!)).toEqual(Array.from(relayed.firstLogits!));
+      expect(directCalls.filter((c) => c === 'peerStep').length).toBe(5);
+      expect(directCalls.filter((c) => c === 'peerServe').length).toBe(5);
+      expect(directCalls).not.toContain('stepLayerPre');
+      expect(calls.filter((c) => c === 'stepLayerPre').length).toBe(5 * 2);
+      expect(exchange.length).toBe(5);
+      expect(exchange.every((ms) => ms >= 0)).toBe(true);
     } finally {
       await Promise.all(hosts.map((h) => h.dispose()));
     }
