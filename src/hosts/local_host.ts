@@ -3,6 +3,7 @@
 import { AbortError, GpuOutOfMemoryError, HostStateError, InvalidRequestError, KvCacheFullError } from '../errors';
 import { GpuContext, type Recorder } from '../gpu/context';
 import { requestDevice } from '../gpu/device';
+import { isPageThread } from '../platform';
 import { AttentionScratch, mergeAttention } from '../gpu/ops/attention';
 import { sample } from '../gpu/ops/sample';
 import { readF32, readU32 } from '../gpu/readback';
@@ -10,6 +11,8 @@ import { createTensor, writeView, type Tensor } from '../gpu/tensor';
 import { attendWindow, embedRows, headAndArgmax, lmHead, postAttention, preAttention, type ModelOnGpu } from '../model/forward';
 import { createKvCache, destroyKvCache, kKvDtypes, type KvCache } from '../model/kv_cache';
 import { loadModelOnGpu, randomModelOnGpu } from '../model/load';
+import { workerQuantizer } from '../model/quantizer';
+import { createQuantWorker } from '../model/spawn_quant_worker';
 import { openSource } from '../model/source';
 import { createRunState, destroyRunState, type RunState } from '../model/state';
 import { halfWords, unpackHalfRows } from '../model/f16';
@@ -63,18 +66,26 @@ export class LocalHost implements Host {
   static async create(name: string, init: HostInit, ctx?: GpuContext, onProgress?: (p: unknown) => void): Promise<LocalHost> {
     const owns = !ctx;
     ctx ??= new GpuContext(await requestDevice(init.adapter));
-    const model =
-      typeof init.model === 'object' && 'randomConfig' in init.model
-        ? randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions, init.quantizeEmbeddings)
-        : await loadModelOnGpu(
-            ctx,
-            await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
-            init.storage,
-            init.maxPositions,
-            onProgress,
-            init.maxBindingBytes,
-            { checkWeights: init.checkWeights, quantizeEmbeddings: init.quantizeEmbeddings },
-          );
+    if (typeof init.model === 'object' && 'randomConfig' in init.model) {
+      const model = randomModelOnGpu(ctx, init.model, init.storage, init.maxPositions, init.quantizeEmbeddings);
+      return new LocalHost(name, ctx, model, createRunState(ctx.device, model.cfg, init.chunkRows), owns, init.maxBindingBytes);
+    }
+    // on a page's own thread quantizing would freeze the page for seconds: a Web Worker does it
+    const quantizer = isPageThread && (init.storage === 'q8_0' || init.storage === 'q4_0') ? workerQuantizer(createQuantWorker()) : undefined;
+    let model: ModelOnGpu;
+    try {
+      model = await loadModelOnGpu(
+        ctx,
+        await openSource(init.model, { ...init.source, cacheDir: init.cacheDir, onProgress }),
+        init.storage,
+        init.maxPositions,
+        onProgress,
+        init.maxBindingBytes,
+        { checkWeights: init.checkWeights, quantizeEmbeddings: init.quantizeEmbeddings, quantizer },
+      );
+    } finally {
+      quantizer?.dispose();
+    }
     const state = createRunState(ctx.device, model.cfg, init.chunkRows);
     return new LocalHost(name, ctx, model, state, owns, init.maxBindingBytes);
   }
