@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """Trains the bundled RULER model (public/models/ruler-llama-tiny) on data from scripts/train/make_data.ts.
 
-A small LlamaForCausalLM (transformers) with a byte-level BPE trained here, taught RULER's self-contained
-tasks: niah_*, vt, cwe, fwe. Runs in wall-clock slices (--minutes) that resume from a checkpoint, so that
-one schedule (--total-minutes) spans several GPU calls of under 10 minutes. See scripts/train/README.md.
+A small Llama (scripts/train/model.py, transformers' tensor names) taught RULER's self-contained tasks and
+QA on generated documents, in wall-clock slices (--minutes) of one schedule (--total-minutes) that resume
+exactly from a full checkpoint (weights, AdamW, step, schedule, RNG, data position) when the machine kept
+it, else from a compact one (bf16 weights, the same state; fresh AdamW moments). See scripts/train/README.md.
 
-    # tokenizer only (CPU, a minute)
-    python3 scripts/train/train.py --data data/train --tokenizer data/tokenizer --tokenizer-only
     # one training slice (GPU); later slices add --resume
-    python3 scripts/train/train.py --data data/train --tokenizer data/tokenizer --run data/run \\
-        --minutes 8.5 --total-minutes 25 --save-compact $OUT/ckpt
+    python3 scripts/train/train.py --data data/v2 --tokenizer public/models/ruler-llama-tiny --run data/run \\
+        --init-from public/models/ruler-llama-tiny --minutes 8.5 --total-minutes 24 --save-compact $OUT/ckpt
     # export from a compact checkpoint (CPU)
     python3 scripts/train/train.py --tokenizer data/tokenizer --resume-from data/ckpt --minutes 0 \\
         --device cpu --export public/models/ruler-llama-tiny
@@ -18,15 +17,13 @@ Loss: every position is trained (dense supervision), split in two means: context
 (weight --ctx-loss) and answer tokens (the target after the answer prefix, and EOS; weight 1), so the few
 answer tokens keep a fixed share of the gradient however long the haystack. NIAH samples also get extra
 questions about other needles of the same haystack after the first answer (up to --extra-queries), and
-every epoch re-draws needle values / names / coded words consistently (--augment), so repeated haystacks
+every use re-draws needle values / names / coded words consistently (--augment), so repeated haystacks
 never repeat an answer.
 """
 
 import argparse
 import glob
-import gzip
 import json
-import lzma
 import math
 import multiprocessing as mp
 import os
@@ -36,7 +33,6 @@ import re
 import shutil
 import sys
 import time
-import uuid
 
 import numpy as np
 
@@ -45,453 +41,92 @@ os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-BOS = "<|begin_of_text|>"
-EOS = "<|end_of_text|>"
-# base-model prompts: the template passes the text through (after BOS), so `star-attn ruler` gives the same
-# prompt whether it uses the chat template (default) or --template base
-CHAT_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- for message in messages %}"
-    "{%- if not loop.first %}{{- '\\n\\n' }}{%- endif %}"
-    "{{- message['content'] }}"
-    "{%- endfor %}"
-)
-# Llama 3's pre-tokenizer with one addition: alphanumeric runs holding a digit and only hex letters
-# (7-digit values, UUID groups) stay one piece, so BPE can merge digit and hex pairs inside them
-SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)| ?[0-9a-f]*[0-9][0-9a-f]*| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-TASKS = ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2",
-         "niah_multikey_3", "niah_multivalue", "niah_multiquery", "vt", "cwe", "fwe"]
-KIND_PAD, KIND_CTX, KIND_ANS = 0, 1, 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import (BOS, EOS, KIND_ANS, KIND_CTX, PART_METRIC, TASKS, build_examples, bucket_of,  # noqa: E402
+                  data_files, load_tokenizer, producer, read_records, train_tokenizer)
+from model import Llama, init_weights, llama_config  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------
-# data
-
-
-def read_records(paths):
-    """JSON lines from .jsonl, .jsonl.gz or .jsonl.xz files; adds `context` (= input minus its query)."""
-    for p in paths:
-        opener = gzip.open if p.endswith(".gz") else lzma.open if p.endswith(".xz") else open
-        with opener(p, "rt", encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                r = json.loads(line)
-                assert r["input"].endswith(r["query"]), "input must end with the query"
-                r["context"] = r["input"][: len(r["input"]) - len(r["query"])]
-                yield r
-
-
-def data_files(data_dir, split):
-    files = []
-    for ext in ("jsonl.gz", "jsonl.xz", "jsonl"):
-        files += glob.glob(os.path.join(data_dir, f"{split}-*.{ext}"))
-    return sorted(files)
-
-
-def bucket_of(path):
-    """train-08192-003.jsonl.gz → 8192."""
-    return int(os.path.basename(path).split("-")[1])
-
-
-# ---------------------------------------------------------------------------------------------------------
-# tokenizer
-
-
-def train_tokenizer(data_dir, out_dir, vocab_size, max_chars=150_000_000):
-    """Byte-level BPE on the training texts (inputs and targets), BOS/EOS added last; saved like a Hub model."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
-    files = data_files(data_dir, "train")
-    if not files:
-        sys.exit(f"no train-*.jsonl.gz in {data_dir}: run scripts/train/make_data.ts first")
-    random.Random(0).shuffle(files)
-
-    def texts():
-        n = 0
-        for r in read_records(files):
-            yield r["input"] + r["target"]
-            n += len(r["input"])
-            if n > max_chars:
-                return
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(SPLIT), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 2, min_frequency=2, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
-    t0 = time.time()
-    tok.train_from_iterator(texts(), trainer=trainer)
-    tok.add_special_tokens([BOS, EOS])
-    tok.post_processor = processors.Sequence([
-        processors.ByteLevel(trim_offsets=False),
-        processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B:1",
-                                      special_tokens=[(BOS, tok.token_to_id(BOS))]),
-    ])
-    save_tokenizer(tok, out_dir)
-    print(f"tokenizer: {tok.get_vocab_size()} tokens trained in {time.time() - t0:.0f} s → {out_dir}", flush=True)
-
-
-def save_tokenizer(tok, out_dir):
-    """tokenizer.json + tokenizer_config.json (chat template inside, class name older loaders know)."""
-    from transformers import PreTrainedTokenizerFast
-
-    os.makedirs(out_dir, exist_ok=True)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, chat_template=CHAT_TEMPLATE,
-                                 model_max_length=32768, clean_up_tokenization_spaces=False)
-    hf.save_pretrained(out_dir, save_jinja_files=False)
-    path = os.path.join(out_dir, "tokenizer_config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    cfg["chat_template"] = CHAT_TEMPLATE
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg["bos_token"], cfg["eos_token"] = BOS, EOS
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2, ensure_ascii=False)
-    jinja = os.path.join(out_dir, "chat_template.jinja")
-    if os.path.exists(jinja):
-        os.remove(jinja)
-
-
-def load_tokenizer(tok_dir):
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# examples: augmentation, extra questions, token ids and loss kinds
-
-NEEDLE_RE = re.compile(r"One of the special magic (?:numbers|uuids|words) for (\S+) is: (\S+)\.")
-ASKED_RE = re.compile(r" for (.+?) mentioned in the provided text\?")
-NUM7_RE = re.compile(r"(?<!\d)\d{7}(?!\d)")
-NUM5_RE = re.compile(r"(?<!\d)\d{5}(?!\d)")
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-VT_NAME_RE = re.compile(r"\b(?!VAR\b)(?:[A-Z]{3}|[A-Z]{5})\b")
-CWE_ITEM_RE = re.compile(r"(?<=\d\. )[a-z]+")
-FWE_HEAD = "Find the three most frequently appeared coded words. "
-UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-LOWER = "abcdefghijklmnopqrstuvwxyz"
-
-
-class Remap:
-    """A consistent random renaming of matched strings across all pieces of one example."""
-
-    def __init__(self, rng, fresh):
-        self.rng, self.fresh, self.map, self.used = rng, fresh, {}, set()
-
-    def __call__(self, m):
-        s = m.group(0)
-        if s not in self.map:
-            for _ in range(100):
-                t = self.fresh(self.rng, s)
-                if t not in self.used:
-                    break
-            self.map[s] = t
-            self.used.add(t)
-        return self.map[s]
-
-
-def fresh_name(rng, s):
-    while True:
-        t = "".join(rng.choice(UPPER) for _ in s)
-        if t != "VAR":
-            return t
-
-
-def augment(rec, pieces, rng):
-    """Re-draws the random parts of a sample (values, UUIDs, VT names, coded words, CWE word identities),
-    the same way in every piece (context, query, targets). pieces: dict name → str; returns a new dict."""
-    task = rec["task"]
-    out = dict(pieces)
-
-    def sub(regex, remap, names=None):
-        for k in names or out:
-            out[k] = regex.sub(remap, out[k])
-
-    if task.startswith("niah"):
-        sub(NUM7_RE, Remap(rng, lambda r, s: str(r.randint(1_000_000, 9_999_999))))
-        sub(UUID_RE, Remap(rng, lambda r, s: str(uuid.UUID(int=r.getrandbits(128), version=4))))
-    elif task == "vt":
-        sub(VT_NAME_RE, Remap(rng, fresh_name))
-        sub(NUM5_RE, Remap(rng, lambda r, s: str(r.randint(10000, 99998))))
-    elif task == "fwe":
-        ctx = out["context"]
-        at = ctx.find(FWE_HEAD)
-        if at >= 0:
-            at += len(FWE_HEAD)
-            words = set(re.findall(r"\b[a-z]{6}\b", ctx[at:]))
-            rm = Remap(rng, lambda r, s: "".join(r.choice(LOWER) for _ in range(6)))
-            word_re = re.compile(r"\b[a-z]{6}\b")
-            repl = lambda m: rm(m) if m.group(0) in words else m.group(0)  # noqa: E731
-            out["context"] = ctx[:at] + word_re.sub(repl, ctx[at:])
-            for k in out:
-                if k.startswith("target"):
-                    out[k] = word_re.sub(repl, out[k])
-    elif task == "cwe":
-        words = sorted(set(CWE_ITEM_RE.findall(out["context"])))
-        perm = words[:]
-        rng.shuffle(perm)
-        table = dict(zip(words, perm))
-        for k in out:
-            if k == "context" or k.startswith("target"):
-                out[k] = CWE_ITEM_RE.sub(lambda m: table.get(m.group(0), m.group(0)), out[k])
-    return out
-
-
-def extra_questions(rec, rng, n):
-    """Up to n more (question, answer) pairs about the same haystack, in the task's own query form."""
-    task, query, ctx = rec["task"], rec["query"], rec["context"]
-    if n <= 0 or not task.startswith("niah"):
-        return []
-    if task == "niah_multiquery":
-        # the same keys asked in other orders: the answer follows the order asked
-        m = re.search(r" for (.+?) mentioned in the provided text\?", query)
-        if not m:
-            return []
-        keys = re.split(r", and |, | and ", m.group(1))
-        vals = dict(NEEDLE_RE.findall(ctx))
-        if len(keys) < 2 or any(k not in vals for k in keys):
-            return []
-        out = []
-        for _ in range(min(n, 2)):
-            order = keys[:]
-            rng.shuffle(order)
-            listed = english_list(order)
-            out.append((query.replace(m.group(1), listed), " " + english_list([vals[k] for k in order]) + "."))
-        return out
-    if task == "niah_multivalue":
-        return []
-    m = ASKED_RE.search(query)
-    if not m:
-        return []
-    asked = m.group(1)
-    needles = NEEDLE_RE.findall(ctx)
-    count = {}
-    for k, _ in needles:
-        count[k] = count.get(k, 0) + 1
-    cands = [(k, v) for k, v in needles if count[k] == 1 and k != asked]
-    rng.shuffle(cands)
-    return [(query.replace(asked, k), f" {v}.") for k, v in cands[:n]]
-
-
-def english_list(items):
-    if len(items) <= 1:
-        return "".join(items)
-    if len(items) == 2:
-        return f"{items[0]} and {items[1]}"
-    return ", ".join(items[:-1]) + ", and " + items[-1]
-
-
-def example_pieces(rec, rng=None, n_extra=0, do_augment=False):
-    """The texts of one example: context, query, target, then extra (question, answer) pairs xq{i}/target{i}."""
-    extras = extra_questions(rec, rng, n_extra) if rng is not None else []
-    pieces = {"context": rec["context"], "query": rec["query"], "target": rec["target"]}
-    for i, (q, a) in enumerate(extras):
-        pieces[f"xq{i}"], pieces[f"target{i}"] = q, a
-    if do_augment and rng is not None:
-        pieces = augment(rec, pieces, rng)
-    return pieces
-
-
-def build_examples(recs, tok, bos_id, eos_id, rng=None, n_extra=0, do_augment=False, max_len=None):
-    """Token ids [BOS] context query target EOS (extra-question answer EOS)*, the loss kind of each token
-    and the context length (BOS + context: what Star Attention splits into blocks). Context and query are
-    encoded apart, as `star-attn ruler` does. All texts go through one encode_batch (parallel in Rust)."""
-    all_pieces = [example_pieces(r, rng, n_extra, do_augment) for r in recs]
-    flat = [t for p in all_pieces for t in p.values()]
-    encs = iter(tok.encode_batch(flat, add_special_tokens=False))
-    out = []
-    for pieces in all_pieces:
-        enc = {k: next(encs).ids for k in pieces}
-        ids = [bos_id] + enc["context"] + enc["query"]
-        kinds = [KIND_CTX] * len(ids)
-        ctx_len = 1 + len(enc["context"])
-        ids += enc["target"] + [eos_id]
-        kinds += [KIND_ANS] * (len(enc["target"]) + 1)
-        i = 0
-        while f"xq{i}" in enc:
-            add = enc[f"xq{i}"] + enc[f"target{i}"] + [eos_id]
-            if max_len is not None and len(ids) + len(add) > max_len:
-                break
-            ids += add
-            kinds += [KIND_CTX] * len(enc[f"xq{i}"]) + [KIND_ANS] * (len(enc[f"target{i}"]) + 1)
-            i += 1
-        out.append((np.asarray(ids, np.int32), np.asarray(kinds, np.int8), ctx_len))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# batch producers (processes; batches of about tokens_per_step tokens from one length bucket)
-
-
-def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, seed, q):
-    os.environ["RAYON_NUM_THREADS"] = "4"  # before tokenizers starts its pool: many producers share the CPU
-    tok = load_tokenizer(tok_dir)
-    bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
-    recs = list(read_records(files))
-    rng = random.Random(seed)
-    max_len = bucket + 512
-    # pools of about 4 steps' worth of examples, sorted by length so that rows of a batch pad little
-    pool_n = max(8, 4 * tokens_per_step // max(1, int(0.8 * bucket)))
-    while True:
-        order = list(range(len(recs)))
-        rng.shuffle(order)
-        for start in range(0, len(order), pool_n):
-            pool = build_examples([recs[i] for i in order[start:start + pool_n]], tok, bos_id, eos_id, rng, n_extra,
-                                  do_augment, max_len)
-            pool.sort(key=lambda e: len(e[0]))
-            batches, cur = [], []
-            for ex in pool:  # ascending length: ex is the widest row so far
-                if cur and (len(ex[0]) + 63) // 64 * 64 * (len(cur) + 1) > tokens_per_step:
-                    batches.append(cur)
-                    cur = []
-                cur.append(ex)
-            if cur:
-                batches.append(cur)
-            rng.shuffle(batches)
-            for b in batches:
-                q.put(collate(b, bucket))
-
-
-def collate(examples, bucket):
-    width = (max(len(e[0]) for e in examples) + 63) // 64 * 64
-    ids = np.zeros((len(examples), width), np.int32)
-    kinds = np.zeros((len(examples), width), np.int8)
-    for r, (i, k, _) in enumerate(examples):
-        ids[r, : len(i)] = i
-        kinds[r, : len(k)] = k
-    return {"ids": ids, "kinds": kinds, "ctx": np.asarray([e[2] for e in examples], np.int32), "bucket": bucket}
-
-
-# ---------------------------------------------------------------------------------------------------------
-# model
-
-
-def build_model(args, vocab_size, bos_id, eos_id, saved=None):
-    """A LlamaForCausalLM from the size flags, or from a saved config (resume)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    if saved is not None:
-        cfg = LlamaConfig.from_dict({k: v for k, v in saved.items() if k not in ("architectures", "dtype", "torch_dtype")})
-        return LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa", dtype=torch.float32)
-    cfg = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=args.dim, intermediate_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, head_dim=args.dim // args.heads,
-        max_position_embeddings=args.max_pos, rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=True,
-        attention_bias=False, mlp_bias=False, bos_token_id=bos_id, eos_token_id=eos_id,
-        rope_parameters={"rope_type": "default", "rope_theta": args.rope_theta},
-    )
-    model = LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa", dtype=torch.float32)
-    # GPT-2 style: residual-branch outputs scaled down with depth
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("o_proj.weight", "down_proj.weight")):
-                p.mul_(1 / math.sqrt(2 * args.layers))
-    return model
-
-
-def star_rule(i, j, c, b):
-    """Star Attention visibility for positions i (rows) and j (columns) of a context of c tokens split in
-    blocks of b with anchor = first block: context tokens see the anchor and their own block; later ones all."""
-    return (i >= c) | (i // b == 0) | (j < b) | (i // b == j // b)
-
-
-def star_mask(width, ctx_lens, blocks, device):
-    """(rows, 1, width, width) bool, True = attend: causal, and Star Attention phase 1 for context tokens
-    (star_rule). One forward with this mask computes exactly what Star's two phases compute."""
-    i = torch.arange(width, device=device)[None, :, None]
-    j = torch.arange(width, device=device)[None, None, :]
-    c = torch.as_tensor(ctx_lens, device=device)[:, None, None]
-    b = torch.as_tensor(blocks, device=device)[:, None, None]
-    return ((j <= i) & star_rule(i, j, c, b))[:, None]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# evaluation: greedy decoding, RULER's string_match_all
+# evaluation: greedy decoding, RULER's string_match_all / string_match_part
 
 
 def postprocess(pred):
     return re.sub(r"[\x00-\x1f]", "\n", pred.strip()).strip()
 
 
-def score(pred, outputs):
+def score(task, pred, outputs):
     p = postprocess(pred).lower()
-    return 100.0 * sum(o.lower() in p for o in outputs) / len(outputs)
+    hits = [o.lower() in p for o in outputs]
+    return 100.0 * (max(hits) if task in PART_METRIC else sum(hits) / len(hits))
+
+
+def autocast(device):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 @torch.no_grad()
 def greedy(model, prompts, ctx_lens, max_new, eos_id, device, blocks=None):
-    """Greedy continuations with a KV cache. Prompts are left-padded and every mask is explicit: prefill
-    under plain causal or Star phase-1 visibility (then the cache holds exactly Star's context KV), decode
-    steps see every earlier token (Star's phase 2). Stops at EOS."""
-    from transformers import DynamicCache
-
+    """Greedy continuations with a KV cache: each prompt prefilled alone (global: causal; Star: the phase-1
+    mask for context tokens, so its cache holds exactly Star's context KV), then all decoded together, each
+    new token seeing every earlier one (Star's phase 2). Stops at EOS."""
     rows = len(prompts)
     lens = [len(p) for p in prompts]
-    width = max(lens)
-    pads = torch.tensor([width - n for n in lens], device=device)
-    ids = torch.zeros((rows, width), dtype=torch.long)
+    n_layers = len(model.model.layers)
+    kc = vc = None
+    last = []
     for r, p in enumerate(prompts):
-        ids[r, width - len(p):] = torch.as_tensor(p)
-    ids = ids.to(device)
-    t = torch.arange(width, device=device)
-    pos = (t[None, :] - pads[:, None]).clamp(min=0)
-    i, j = pos[:, :, None], pos[:, None, :]
-    real_j = (t[None, None, :] >= pads[:, None, None])
-    mask = real_j & (j <= i)
-    if blocks is not None:
-        c = torch.tensor(ctx_lens, device=device)[:, None, None]
-        b = torch.tensor(blocks, device=device)[:, None, None]
-        mask &= star_rule(i, j, c, b)
-    mask |= torch.eye(width, dtype=torch.bool, device=device)[None]  # pad rows attend to themselves (no NaN)
-    cache = DynamicCache(config=model.config)
-    with autocast(device):
-        logits = model(input_ids=ids, attention_mask=mask[:, None], position_ids=pos, past_key_values=cache,
-                       use_cache=True, logits_to_keep=1).logits[:, -1]
+        caches = [[] for _ in range(n_layers)]
+        spec = ("star", [ctx_lens[r]], [blocks[r]]) if blocks is not None else ("causal",)
+        with autocast(device):
+            h = model.hidden(torch.tensor([p], device=device), spec, caches=caches)
+            last.append(model.logits(h[:, -1]).float())
+        if kc is None:
+            k0 = caches[0][0][0]
+            shape = (rows, k0.shape[1], max(lens) + max_new + 1, k0.shape[3])
+            kc = [torch.zeros(shape, dtype=k0.dtype, device=device) for _ in range(n_layers)]
+            vc = [torch.zeros(shape, dtype=k0.dtype, device=device) for _ in range(n_layers)]
+        for li, ((k, v),) in enumerate(caches):
+            kc[li][r, :, : lens[r]] = k[0]
+            vc[li][r, :, : lens[r]] = v[0]
+    logits = torch.cat(last, 0)
+    pos = torch.tensor(lens, device=device)
     out = [[] for _ in range(rows)]
     done = torch.zeros(rows, dtype=torch.bool, device=device)
-    real = real_j[:, 0, :]  # (rows, width)
-    cur_pos = torch.tensor(lens, device=device)
     for _ in range(max_new):
         nxt = logits.argmax(-1)
         done |= nxt == eos_id
-        for r, tok_id in enumerate(nxt.tolist()):
+        for r, t in enumerate(nxt.tolist()):
             if not done[r]:
-                out[r].append(tok_id)
+                out[r].append(t)
         if bool(done.all()):
             break
-        real = torch.cat([real, torch.ones((rows, 1), dtype=torch.bool, device=device)], 1)
         with autocast(device):
-            logits = model(input_ids=nxt[:, None], attention_mask=real[:, None, None, :], position_ids=cur_pos[:, None],
-                           past_key_values=cache, use_cache=True).logits[:, -1]
-        cur_pos += 1
+            h = model.hidden(nxt[:, None], ("decode", pos), pos=pos[:, None], caches=list(zip(kc, vc)))
+            logits = model.logits(h[:, -1]).float()
+        pos = pos + 1
     return out
 
 
 @torch.no_grad()
 def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=None):
-    """Reference for greedy(): one prompt at a time, the whole sequence recomputed at every step with a
-    plain causal or Star mask. Slow; used by --check-eval."""
+    """Reference for greedy(): one prompt at a time, the whole sequence recomputed at every step under a
+    dense causal or Star mask (model.star_dense_mask). Slow; used by --check-eval."""
+    import model as M
+
     outs = []
-    for p, c, b in zip(prompts, ctx_lens, blocks or [None] * len(prompts)):
-        seq = list(p)
-        gen = []
+    for r, p in enumerate(prompts):
+        seq, gen = list(p), []
         for _ in range(max_new):
-            n = len(seq)
             x = torch.tensor([seq], device=device)
-            mask = None
-            if b is not None:
-                i = torch.arange(n, device=device)[:, None]
-                j = torch.arange(n, device=device)[None, :]
-                mask = ((j <= i) & star_rule(i, j, c, b))[None, None]
-            with autocast(device):
-                nxt = int(model(input_ids=x, attention_mask=mask).logits[0, -1].argmax())
+            # a Star row computed with the dense mask whatever its length (dense_below = ∞)
+            spec = ("star", [ctx_lens[r]], [blocks[r]]) if blocks is not None else ("causal",)
+            saved, M.STAR_DENSE_BELOW = M.STAR_DENSE_BELOW, 1 << 30
+            try:
+                with autocast(device):
+                    lg = model(x, spec)
+            finally:
+                M.STAR_DENSE_BELOW = saved
+            nxt = int(lg[0, -1].argmax())
             if nxt == eos_id:
                 break
             gen.append(nxt)
@@ -500,14 +135,14 @@ def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=N
     return outs
 
 
-def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_id, bos_id, batch_rows, decode=greedy,
+def evaluate(model, heldout, tok, lengths, n_samples, star, device, eos_id, bos_id, batch_rows, decode=greedy,
              stop_at=None):
     """{config: {length: {task: score, "avg": mean}}} on the first n_samples held-out samples per task;
-    (config, length) pairs not started by time stop_at are left out."""
+    star: [(div, lengths)] → configs star(L/div). (config, length) pairs not started by stop_at are left out."""
     model.eval()
     res = {}
-    configs = [("global", lengths)] + ([("star(L/4)", star_lengths)] if star_lengths else [])
-    for name, lens in configs:
+    configs = [("global", None, lengths)] + [(f"star(L/{d})", d, lens) for d, lens in star]
+    for name, div, lens in configs:
         res[name] = {}
         for length in lens:
             if stop_at is not None and time.time() > stop_at:
@@ -519,24 +154,21 @@ def evaluate(model, heldout, tok, lengths, n_samples, star_lengths, device, eos_
                 if not recs:
                     continue
                 vals = []
-                for s in range(0, len(recs), batch_rows):
-                    part = recs[s:s + batch_rows]
+                rows = max(1, min(batch_rows, (1 << 19) // length))
+                for s in range(0, len(recs), rows):
+                    part = recs[s:s + rows]
                     exs = build_examples(part, tok, bos_id, eos_id)
                     n_ans = [int((e[1] == KIND_ANS).sum()) for e in exs]
                     prompts = [e[0][: len(e[0]) - k].tolist() for e, k in zip(exs, n_ans)]
-                    blocks = [max(1, r["max_length"] // 4) for r in part] if name != "global" else None
+                    blocks = [max(1, r["max_length"] // div) for r in part] if div else None
                     gen = decode(model, prompts, [e[2] for e in exs], max(n_ans) + 4, eos_id, device, blocks)
-                    vals += [score(tok.decode(g, skip_special_tokens=True), r["outputs"]) for g, r in zip(gen, part)]
+                    vals += [score(task, tok.decode(g, skip_special_tokens=True), r["outputs"]) for g, r in zip(gen, part)]
                 scores[task] = round(sum(vals) / len(vals), 2)
             if scores:
                 scores["avg"] = round(sum(scores.values()) / len(scores), 2)
                 res[name][str(length)] = scores
     model.train()
     return res
-
-
-def autocast(device):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def format_eval(res):
@@ -548,20 +180,39 @@ def format_eval(res):
     return "\n".join(lines)
 
 
+def parse_star_evals(spec):
+    """'4:4096,16384;16:16384' → [(4, [4096, 16384]), (16, [16384])]."""
+    out = []
+    for part in filter(None, spec.split(";")):
+        d, lens = part.split(":")
+        out.append((int(d), [int(x) for x in lens.split(",") if x]))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # checkpoints and export
 
 
-def save_compact(model, state, out_dir, tok_dir):
-    """bf16 weights as a Hub-style folder in shards ≤ 15 MB (they travel back from the GPU machine) plus
-    state.json; --resume-from loads it (optimizer moments are not kept: a short re-warmup follows)."""
+def rng_state(main_rng):
+    return {"python": [main_rng.getstate()[0], list(main_rng.getstate()[1]), main_rng.getstate()[2]],
+            "torch": torch.get_rng_state().tolist()}
+
+
+def set_rng_state(main_rng, st):
+    if st:
+        main_rng.setstate((st["python"][0], tuple(st["python"][1]), st["python"][2]))
+        torch.set_rng_state(torch.tensor(st["torch"], dtype=torch.uint8))
+
+
+def save_compact(model, state, out_dir):
+    """bf16 weights in shards ≤ 15 MB (files back from the GPU machine are ≤ 16 MiB) + config.json + state.json
+    (step, tokens, seconds, schedule, data cursors, RNG); --resume-from loads it with fresh AdamW moments."""
     from safetensors.torch import save_file
 
     os.makedirs(out_dir, exist_ok=True)
-    for f in glob.glob(os.path.join(out_dir, "*.safetensors")):
+    for f in glob.glob(os.path.join(out_dir, "weights-*.safetensors")):
         os.remove(f)
-    sd = {k: v.detach().to(torch.bfloat16).contiguous().cpu() for k, v in model.state_dict().items()
-          if k != "lm_head.weight" or not model.config.tie_word_embeddings}
+    sd = {k: v.detach().to(torch.bfloat16).contiguous().cpu() for k, v in model.state_dict().items()}
     shards, cur, size = [], {}, 0
     for k, v in sd.items():
         n = v.numel() * 2
@@ -573,59 +224,68 @@ def save_compact(model, state, out_dir, tok_dir):
     shards.append(cur)
     for i, sh in enumerate(shards):
         save_file(sh, os.path.join(out_dir, f"weights-{i:02d}.safetensors"), metadata={"format": "pt"})
-    model.config.to_json_file(os.path.join(out_dir, "config.json"))
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(model.cfg, f, indent=2)
     with open(os.path.join(out_dir, "state.json"), "w") as f:
-        json.dump(state, f, indent=2)
+        json.dump(state, f)
 
 
-def load_compact(model, in_dir, weights_dir=None):
-    """Weights from in_dir's weights-*.safetensors, or from weights_dir's *.safetensors (an exported model
-    folder: same tensor names), and the training state from in_dir/state.json."""
+def load_weights(model, folder, pattern):
+    """Weights from a folder's safetensors (compact shards or an exported model: the same names)."""
     from safetensors.torch import load_file
 
-    sd = {}
-    files = sorted(glob.glob(os.path.join(weights_dir, "*.safetensors"))) if weights_dir else \
-        sorted(glob.glob(os.path.join(in_dir, "weights-*.safetensors")))
+    files = sorted(glob.glob(os.path.join(folder, pattern)))
     if not files:
-        sys.exit(f"no safetensors weights in {weights_dir or in_dir}")
+        sys.exit(f"no {pattern} in {folder}")
+    sd = {}
     for f in files:
         sd.update(load_file(f))
+    sd.pop("lm_head.weight", None)  # tied
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=False)
-    missing = [k for k in missing if k != "lm_head.weight"]
     if missing or unexpected:
-        sys.exit(f"compact checkpoint {in_dir} does not match the model: missing {missing}, unexpected {unexpected}")
-    model.tie_weights()
-    with open(os.path.join(in_dir, "state.json")) as f:
-        return json.load(f)
+        sys.exit(f"{folder} does not match the model: missing {missing}, unexpected {unexpected}")
 
 
-def export(model, tok_dir, out_dir, dtype):
-    """The shipped model: config.json, model.safetensors, generation_config.json and the tokenizer files."""
-    from transformers import GenerationConfig
+def export(model, tok_dir, out_dir):
+    """The shipped model: config.json, model.safetensors (bf16), generation_config.json, tokenizer files."""
+    from safetensors.torch import save_file
 
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
-    m = model.to(torch.bfloat16 if dtype == "bf16" else torch.float32)
-    m.save_pretrained(out_dir, safe_serialization=True, max_shard_size="200MB")
-    GenerationConfig(bos_token_id=m.config.bos_token_id, eos_token_id=m.config.eos_token_id, do_sample=False).save_pretrained(out_dir)
+    sd = {k: v.detach().to(torch.bfloat16).contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(sd, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(os.path.join(out_dir, "model.safetensors"), 0o644)
+    cfg = model.cfg
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+        json.dump({"bos_token_id": cfg["bos_token_id"], "do_sample": False, "eos_token_id": cfg["eos_token_id"]}, f, indent=2)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tok_dir, name), os.path.join(out_dir, name))
     total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
     print(f"exported to {out_dir}: {sorted(os.listdir(out_dir))}, {total / 1e6:.1f} MB", flush=True)
-    if total > 40e6:
-        print(f"WARNING: {out_dir} is {total / 1e6:.1f} MB > 40 MB", flush=True)
-    model.float()
+
+
+def dump_logits(model, ids, out_path, ctx_len=None, block=None):
+    """f32 logits of the last position for token ids (global, or Star with context ctx_len and blocks of
+    block), for comparing with `star-attn logits --json` (scripts/train/check_export.py)."""
+    model.eval()
+    x = torch.tensor([ids])
+    spec = ("star", [ctx_len], [block]) if block else ("causal",)
+    with torch.no_grad():
+        lg = model.float()(x, spec)[0, -1]
+    with open(out_path, "w") as f:
+        json.dump({"ids": ids, "ctx_len": ctx_len, "block": block, "logits": lg.tolist()}, f)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# training
+# schedule
 
 
 def parse_curriculum(spec):
-    """'0:512,0.1:1024,…' → [(progress, cap)] sorted."""
-    out = sorted((float(a), int(b)) for a, b in (p.split(":") for p in spec.split(",")))
-    return out
+    """'0:1024,0.1:2048,…' → [(progress, cap)] sorted."""
+    return sorted((float(a), int(b)) for a, b in (p.split(":") for p in spec.split(",")))
 
 
 def choose_bucket(progress, curriculum, buckets, top_frac, rng):
@@ -647,29 +307,38 @@ def lr_at(args, step, progress, steps_since_start, cold):
     return args.lr * warm * cos
 
 
-def main():
+# ---------------------------------------------------------------------------------------------------------
+# main
+
+
+def build_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="data/train", help="folder of train-*.jsonl.gz and heldout-*.jsonl.gz")
+    ap.add_argument("--data", default="data/v2", help="folder of train-*.jsonl.gz and heldout-*.jsonl.gz")
     ap.add_argument("--tokenizer", default="data/tokenizer", help="tokenizer folder (trained from --data if absent)")
-    ap.add_argument("--tokenizer-only", action="store_true", help="train/save the tokenizer, print stats, exit")
+    ap.add_argument("--tokenizer-only", action="store_true", help="train/save the tokenizer, exit")
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--run", default="data/run", help="full checkpoint (ckpt.pt) and metrics.jsonl")
     ap.add_argument("--resume", action="store_true", help="continue from --run/ckpt.pt, else from --resume-from")
     ap.add_argument("--resume-from", help="compact checkpoint folder (from --save-compact) when ckpt.pt is absent")
-    ap.add_argument("--resume-weights", help="take --resume-from's weights from this folder's *.safetensors instead "
-                    "(e.g. the exported public/models/<name>, so a GPU call need not carry the compact shards too)")
+    ap.add_argument("--resume-weights", help="take --resume-from's weights from this folder's *.safetensors instead")
+    ap.add_argument("--init-from", help="start a new run from this model folder's weights (e.g. the shipped model)")
     ap.add_argument("--save-compact", help="also write the compact checkpoint here (e.g. $OUT/ckpt)")
     ap.add_argument("--export", help="write the shipped model folder here at the end")
-    ap.add_argument("--export-dtype", default="bf16", choices=["bf16", "f32"])
+    ap.add_argument("--dump-logits", help="write the final model's f32 logits for --dump-ids to this JSON (export check)")
+    ap.add_argument("--dump-ids", default="", help="comma-separated token ids for --dump-logits")
+    ap.add_argument("--dump-star", default="", help="ctx_len,block for a Star --dump-logits")
     ap.add_argument("--minutes", type=float, default=8.5, help="wall-clock budget of this call (startup, evals included)")
-    ap.add_argument("--total-minutes", type=float, default=20.0, help="training time of the whole schedule (all calls)")
-    ap.add_argument("--reserve", type=float, default=75.0, help="seconds kept for the final eval and saving")
+    ap.add_argument("--until", type=float, default=0, help="also stop by this Unix time (e.g. the call's start + 565 s)")
+    ap.add_argument("--total-minutes", type=float, default=24.0, help="training time of the whole schedule (all calls)")
+    ap.add_argument("--reserve", type=float, default=80.0, help="seconds kept for the final eval and saving")
+    ap.add_argument("--schedule-steps", type=int, default=0,
+                    help="schedule by steps instead of seconds: progress = steps / this (reproducible; used by the dry run)")
     ap.add_argument("--last-call", action="store_true",
                     help="this call ends the schedule: --total-minutes is set so that the LR decay ends at the deadline")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this call (0: no limit)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
-    # model
+    # model (a new run only; a resumed or initialised one takes the checkpoint's config)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--heads", type=int, default=6)
@@ -679,53 +348,65 @@ def main():
     ap.add_argument("--max-pos", type=int, default=32768)
     # optimisation
     ap.add_argument("--tokens-per-step", type=int, default=65536)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
-    ap.add_argument("--warmup-steps", type=int, default=200)
+    ap.add_argument("--warmup-steps", type=int, default=100)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--ctx-loss", type=float, default=0.3, help="weight of the context/question token loss")
     ap.add_argument("--extra-queries", type=int, default=8)
     ap.add_argument("--no-augment", action="store_true")
-    ap.add_argument("--curriculum", default="0:512,0.08:1024,0.2:2048,0.35:4096,0.5:8192",
+    ap.add_argument("--cwe-order", default="shuffle", choices=["shuffle", "first"],
+                    help="order of the 10 words in CWE answers: a fresh random one per use, or first occurrence")
+    ap.add_argument("--curriculum", default="0:16384,0.3:32768",
                     help="progress:max-length steps; progress = training seconds / total")
-    ap.add_argument("--top-frac", type=float, default=0.5, help="share of steps at the longest allowed bucket")
-    ap.add_argument("--star-frac", type=float, default=0.2, help="share of steps ≥ --star-min-bucket with a Star Attention mask")
-    ap.add_argument("--star-min-bucket", type=int, default=2048, help="shortest bucket that gets Star Attention masks")
-    ap.add_argument("--star-divs", default="2,4,8", help="Star blocks are context/k for k drawn from this list (at least 64)")
+    ap.add_argument("--top-frac", type=float, default=0.4, help="share of steps at the longest allowed bucket")
+    ap.add_argument("--star-frac", type=float, default=0.3, help="share of steps ≥ --star-min-bucket with a Star Attention mask")
+    ap.add_argument("--star-min-bucket", type=int, default=1024, help="shortest bucket that gets Star Attention masks")
+    ap.add_argument("--star-divs", default="2,4,8,16,32", help="Star blocks are context/k for k drawn from this list (≥ 64)")
     ap.add_argument("--restart-schedule", action="store_true",
-                    help="this call starts a new schedule of --total-minutes from the resumed weights (fine-tuning): "
-                         "LR decay and curriculum count from here")
+                    help="this call starts a new schedule of --total-minutes from the resumed weights")
     ap.add_argument("--workers", type=int, default=0, help="producer processes per bucket (0: from the CPU count)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (untested)")
     # evaluation
-    ap.add_argument("--eval-every", type=float, default=150.0, help="seconds of training between evals")
-    ap.add_argument("--eval-lengths", default="1024,4096")
-    ap.add_argument("--eval-star-lengths", default="4096")
+    ap.add_argument("--eval-every", type=float, default=200.0, help="seconds of training between evals")
+    ap.add_argument("--eval-lengths", default="4096,32768")
+    ap.add_argument("--eval-star", default="4:32768", help="Star evals, 'div:lengths;…' (L/div blocks)")
     ap.add_argument("--eval-samples", type=int, default=8)
-    ap.add_argument("--final-eval-lengths", default="1024,2048,4096,8192")
-    ap.add_argument("--final-eval-samples", type=int, default=16)
+    ap.add_argument("--final-eval-lengths", default="1024,4096,16384,32768",
+                    help="the last call: 1024,2048,4096,8192,16384,32768 (README)")
+    ap.add_argument("--final-eval-star", default="4:4096,32768;16:32768")
+    ap.add_argument("--final-eval-samples", type=int, default=8)
     ap.add_argument("--eval-rows", type=int, default=16)
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--star-dense-below", type=int, default=4096,
+                    help="Star rows up to this many tokens use one dense mask, longer ones go block by block")
     ap.add_argument("--check-eval", action="store_true",
                     help="compare the KV-cache greedy decoder with a full-recompute one on a few held-out samples, exit")
-    args = ap.parse_args()
+    return ap
 
+
+def main():
+    args = build_args().parse_args()
+    import model as M
+
+    M.STAR_DENSE_BELOW = args.star_dense_below
     t_start = time.time()
     deadline = t_start + args.minutes * 60
+    if args.until:  # the call's own clock: data generation before this process counts too
+        deadline = min(deadline, args.until)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     torch.set_float32_matmul_precision("high")  # the few f32 matmuls (autocast does the rest in bf16)
 
     if not os.path.exists(os.path.join(args.tokenizer, "tokenizer.json")):
         train_tokenizer(args.data, args.tokenizer, args.vocab)
+    if args.tokenizer_only:
+        return
     tok = load_tokenizer(args.tokenizer)
     bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
     vocab_size = (tok.get_vocab_size() + 63) // 64 * 64
-    if args.tokenizer_only:
-        tokenizer_stats(tok, args.data)
-        return
 
-    # the checkpoint being resumed decides the architecture (its config), not the size flags
+    # what is resumed decides the architecture: ckpt.pt, else the compact checkpoint, else --init-from's config
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "ckpt.pt")
     compact_step = -1
@@ -735,40 +416,59 @@ def main():
     full = torch.load(ckpt_path, map_location="cpu", weights_only=False) if args.resume and os.path.exists(ckpt_path) else None
     if full is not None and full["state"]["step"] < compact_step:
         full = None
-    saved_cfg = full["config"] if full is not None else None
-    if saved_cfg is None and args.resume_from:
-        with open(os.path.join(args.resume_from, "config.json")) as f:
-            saved_cfg = json.load(f)
-    model = build_model(args, vocab_size, bos_id, eos_id, saved_cfg).to(device)
-    c = model.config
+    cfg = full["config"] if full is not None else None
+    for src in (args.resume_from, args.init_from):
+        if cfg is None and src:
+            with open(os.path.join(src, "config.json")) as f:
+                cfg = json.load(f)
+    if cfg is None:
+        cfg = llama_config(vocab_size, args.dim, args.layers, args.heads, args.kv_heads, args.hidden, args.rope_theta,
+                           args.max_pos, bos_id, eos_id)
+    cfg = {k: v for k, v in cfg.items() if k != "transformers_version"}
+    model = Llama(cfg)
+    if full is None and not args.resume_from and not args.init_from:
+        init_weights(model)
+    model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {n_params / 1e6:.2f}M params (tied embeddings), dim {c.hidden_size}, {c.num_hidden_layers} layers, "
-          f"{c.num_attention_heads}/{c.num_key_value_heads} heads, hidden {c.intermediate_size}, vocab {c.vocab_size}, "
-          f"device {device}", flush=True)
+    print(f"model: {n_params / 1e6:.2f}M params (tied embeddings), dim {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, "
+          f"{cfg['num_attention_heads']}/{cfg['num_key_value_heads']} heads, hidden {cfg['intermediate_size']}, "
+          f"vocab {cfg['vocab_size']}, RoPE θ {cfg['rope_parameters']['rope_theta']:g}, device {device}, torch {torch.__version__}",
+          flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
-    state = {"step": 0, "tokens": 0, "train_seconds": 0.0, "calls": 0}
+    state = {"step": 0, "tokens": 0, "train_seconds": 0.0, "calls": 0, "origin": 0.0, "cursors": {}, "rng": None}
     cold = False
     if full is not None:
         model.load_state_dict(full["model"])
         opt.load_state_dict(full["opt"])
         state = full["state"]
-        print(f"resumed {ckpt_path}: step {state['step']}, {state['train_seconds']:.0f} s trained", flush=True)
+        print(f"resumed {ckpt_path} exactly: step {state['step']}, {state['train_seconds']:.0f} s trained", flush=True)
     elif args.resume_from:
-        state = load_compact(model, args.resume_from, args.resume_weights)
+        if args.resume_weights:  # e.g. the compact weights exported over the model folder (README: cold call)
+            load_weights(model, args.resume_weights, "*.safetensors")
+        else:
+            load_weights(model, args.resume_from, "weights-*.safetensors")
+        with open(os.path.join(args.resume_from, "state.json")) as f:
+            state = json.load(f)
         cold = True
-        # the metrics so far travel with the compact checkpoint; a fresh machine continues them
         src = os.path.join(args.resume_from, "metrics.jsonl")
         if os.path.exists(src) and os.path.abspath(src) != os.path.abspath(os.path.join(args.run, "metrics.jsonl")):
             shutil.copy(src, os.path.join(args.run, "metrics.jsonl"))
         print(f"resumed compact {args.resume_from}: step {state['step']}, {state['train_seconds']:.0f} s trained "
-              f"(fresh optimizer, 50-step re-warmup)", flush=True)
+              f"(bf16 weights, fresh AdamW moments, 50-step re-warmup; data position and RNG restored)", flush=True)
+    elif args.init_from:
+        load_weights(model, args.init_from, "*.safetensors")
+        print(f"initialised from {args.init_from}", flush=True)
     elif args.resume:
         print("no checkpoint to resume: starting fresh", flush=True)
     del full
     state["calls"] += 1
+    if args.restart_schedule:
+        state["origin"], state["origin_step"] = state["train_seconds"], state["step"]
+    main_rng = random.Random(args.seed)
+    set_rng_state(main_rng, state.get("rng"))
 
     metrics_path = os.path.join(args.run, "metrics.jsonl")
 
@@ -783,13 +483,12 @@ def main():
     for f in data_files(args.data, "heldout"):
         for r in read_records([f]):
             heldout.setdefault(r["max_length"], []).append(r)
-    star_lengths = [int(x) for x in args.eval_star_lengths.split(",") if x]
 
     def run_eval(lengths, n, star):
         t0 = time.time()
         # the call's command timeout is some way past --minutes: leave the last evals out rather than be killed
         res = evaluate(model, heldout, tok, lengths, n, star, device, eos_id, bos_id, args.eval_rows,
-                       stop_at=deadline + 30 if args.minutes > 0 else None)
+                       stop_at=deadline - 15 if args.minutes > 0 else None)
         print(format_eval(res) + f"\n  ({time.time() - t0:.0f} s)", flush=True)
         log_metrics({"type": "eval", "step": state["step"], "tokens": state["tokens"],
                      "train_seconds": round(state["train_seconds"], 1), "eval": res})
@@ -800,24 +499,30 @@ def main():
         return
 
     def save():
+        state["rng"] = rng_state(main_rng)
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "args": vars(args),
-                    "config": model.config.to_dict()}, ckpt_path + ".tmp")
+                    "config": model.cfg}, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
         if args.save_compact:
-            save_compact(model, state, args.save_compact, args.tokenizer)
+            save_compact(model, state, args.save_compact)
 
     if args.minutes > 0 and (args.max_steps > 0 or deadline - time.time() > args.reserve + 10):
-        train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run_eval, save)
+        train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval, save, main_rng)
         save()
-    if heldout and args.minutes > 0:
-        run_eval([int(x) for x in args.final_eval_lengths.split(",") if x], args.final_eval_samples, star_lengths)
+    if heldout and args.minutes > 0 and args.final_eval_samples > 0:
+        run_eval([int(x) for x in args.final_eval_lengths.split(",") if x], args.final_eval_samples,
+                 parse_star_evals(args.final_eval_star))
     if args.export:
-        export(model, args.tokenizer, args.export, args.export_dtype)
+        export(model.float().cpu(), args.tokenizer, args.export)
+    if args.dump_logits:
+        ids = [int(x) for x in args.dump_ids.split(",") if x]
+        star = [int(x) for x in args.dump_star.split(",") if x]
+        dump_logits(model.cpu(), ids, args.dump_logits, *(star or [None, None]))
     print(f"done in {time.time() - t_start:.0f} s: step {state['step']}, {state['tokens'] / 1e6:.1f}M tokens, "
           f"{state['train_seconds']:.0f} s trained", flush=True)
 
 
-def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run_eval, save):
+def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval, save, rng):
     files = data_files(args.data, "train")
     if not files:
         sys.exit(f"no training files in {args.data}")
@@ -826,37 +531,44 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
         by_bucket.setdefault(bucket_of(f), []).append(f)
     buckets = sorted(by_bucket)
     curriculum = parse_curriculum(args.curriculum)
-    # producers blocked on a full queue cost nothing, so every bucket gets its own (the curriculum moves on)
-    n_workers = args.workers or (3 if (os.cpu_count() or 2) >= 12 else 1)
+    # the data stream is a function of (seed, bucket, pool, workers): a resumed run keeps the first call's
+    # worker count and tokens per step, so its cursors point at the same batches
+    stream = state.setdefault("stream", {"workers": args.workers or (3 if (os.cpu_count() or 2) >= 12 else 1),
+                                         "tokens_per_step": args.tokens_per_step, "seed": args.seed,
+                                         "files": {str(b): len(by_bucket[b]) for b in buckets}})
+    if stream["files"] != {str(b): len(by_bucket[b]) for b in buckets}:
+        print(f"WARNING: the data differ from the run's ({stream['files']}): data positions restart", flush=True)
+        state["cursors"] = {}
+        stream["files"] = {str(b): len(by_bucket[b]) for b in buckets}
+    n_workers = stream["workers"]
+    cursors = state.setdefault("cursors", {})
     ctx = mp.get_context("spawn")
-    queues, procs, producers = {}, [], {}
+    queues, procs = {}, {}
     total_s = args.total_minutes * 60
     star_divs = [int(x) for x in args.star_divs.split(",")]
-    # progress counts training seconds since the schedule's origin: 0, or where a restarted schedule began
-    origin = state["train_seconds"] if args.restart_schedule else 0.0
+    origin = state.get("origin", 0.0)
     if args.last_call:
         total_s = state["train_seconds"] - origin + max(60.0, deadline - time.time() - args.reserve - 20)
         print(f"last call: schedule ends at {total_s:.0f} s of training", flush=True)
     for b in buckets:
-        queues[b] = ctx.Queue(maxsize=6)
-        # long buckets only matter later: fewer producers for the ones the curriculum has passed
+        start = tuple(cursors.get(str(b), (0, 0)))
         for w in range(n_workers):
-            seed = args.seed * 1000 + state["calls"] * 100 + b % 97 + 7 * w
+            q = ctx.Queue(maxsize=4)
             p = ctx.Process(target=producer, daemon=True,
-                            args=(by_bucket[b], args.tokenizer, b, args.tokens_per_step, args.extra_queries,
-                                  not args.no_augment, seed, queues[b]))
+                            args=(by_bucket[b], args.tokenizer, b, stream["tokens_per_step"], args.extra_queries,
+                                  not args.no_augment, args.cwe_order, stream["seed"], w, n_workers, start, q))
             p.start()
-            procs.append(p)
-            producers.setdefault(b, []).append(p)
+            queues[(b, w)] = q
+            procs.setdefault(b, []).append(p)
     print(f"data: buckets {buckets}, {len(files)} files, {n_workers} producer(s) per bucket", flush=True)
 
     step_model = torch.compile(model) if args.compile else model
-    rng = random.Random(args.seed + 17 * state["calls"])
     model.train()
     steps_here = 0
     last_eval = state["train_seconds"]
     zero = lambda: torch.zeros((), device=device)  # noqa: E731
-    acc = {"n": 0, "tok": 0, "wait": 0.0, "t0": time.time(), "ctx": zero(), "ans": zero(), "acc": zero()}
+    acc = {"n": 0, "tok": 0, "wait": 0.0, "t0": time.time(), "ctx": zero(), "ans": zero(), "acc": zero(), "star": 0,
+           "by_bucket": {}}
     t_last = time.time()
     try:
         while True:
@@ -864,25 +576,30 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
                 break
             if not args.max_steps and time.time() > deadline - args.reserve:
                 break
-            progress = (state["train_seconds"] - origin) / total_s
+            progress = ((state["step"] - state.get("origin_step", 0)) / args.schedule_steps if args.schedule_steps
+                        else (state["train_seconds"] - origin) / total_s)
             b = choose_bucket(progress, curriculum, buckets, args.top_frac, rng)
             t0 = time.time()
-            batch = fetch(queues[b], producers[b], b)
+            pool, idx = cursors.get(str(b), (0, 0))
+            got_p, got_i, n_in_pool, batch = fetch(queues[(b, pool % n_workers)], procs[b], b)
+            assert (got_p, got_i) == (pool, idx), f"data stream out of order: bucket {b} got {(got_p, got_i)}, want {(pool, idx)}"
+            cursors[str(b)] = (pool + 1, 0) if idx + 1 == n_in_pool else (pool, idx + 1)
             acc["wait"] += time.time() - t0
             if steps_here == 0:  # producers starting up is not training time
                 t_last = acc["t0"] = time.time()
                 acc["wait"] = 0.0
             ids = torch.from_numpy(batch["ids"]).to(device, dtype=torch.long)
             kinds = torch.from_numpy(batch["kinds"]).to(device)
-            mask = None
+            spec = ("causal",)
             if b >= args.star_min_bucket and rng.random() < args.star_frac:
-                blocks = [max(64, int(c) // rng.choice(star_divs)) for c in batch["ctx"]]
-                mask = star_mask(ids.shape[1], batch["ctx"].tolist(), blocks, device)
+                ctxs = batch["ctx"].tolist()
+                spec = ("star", ctxs, [max(64, int(c) // rng.choice(star_divs)) for c in ctxs])
+                acc["star"] += 1
             lr = lr_at(args, state["step"], progress, steps_here, cold)
             for g in opt.param_groups:
                 g["lr"] = lr
             with autocast(device):
-                logits = step_model(input_ids=ids, attention_mask=mask).logits
+                logits = step_model(ids, spec)
             logits = logits[:, :-1].float()
             labels = ids[:, 1:]
             lk = kinds[:, 1:]
@@ -909,36 +626,43 @@ def train(args, model, opt, state, cold, device, tok, deadline, log_metrics, run
             state["tokens"] += n_tok
             acc["n"] += 1
             acc["tok"] += n_tok
+            acc["by_bucket"][b] = acc["by_bucket"].get(b, 0) + 1
             if acc["n"] >= args.log_every:
-                n, elapsed = acc["n"], time.time() - acc["t0"]  # float() below waits for the GPU
+                n = acc["n"]
                 rec = {"type": "train", "step": state["step"], "tokens": state["tokens"],
                        "train_seconds": round(state["train_seconds"], 1), "progress": round(progress, 4), "lr": lr,
                        "bucket": b, "loss_ctx": round(float(acc["ctx"]) / n, 4), "loss_ans": round(float(acc["ans"]) / n, 4),
-                       "acc_ans": round(float(acc["acc"]) / n, 4)}
-                elapsed = time.time() - acc["t0"]
+                       "acc_ans": round(float(acc["acc"]) / n, 4), "star_steps": acc["star"],
+                       "buckets": {str(k): v for k, v in sorted(acc["by_bucket"].items())}}
+                elapsed = time.time() - acc["t0"]  # after float() above: the GPU has finished these steps
                 rec["tok_per_s"] = round(acc["tok"] / max(elapsed, 1e-9))
                 rec["data_wait_frac"] = round(acc["wait"] / max(elapsed, 1e-9), 3)
+                if device.type == "cuda":
+                    rec["max_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
                 print(f"step {rec['step']} p {progress:.3f} L<={b} lr {lr:.2e} loss ctx {rec['loss_ctx']:.3f} "
                       f"ans {rec['loss_ans']:.3f} acc {rec['acc_ans']:.3f} {rec['tok_per_s'] / 1e3:.0f}K tok/s "
-                      f"(data wait {100 * rec['data_wait_frac']:.0f}%)", flush=True)
+                      f"(data wait {100 * rec['data_wait_frac']:.0f}%, star {acc['star']}/{n}, buckets {rec['buckets']}"
+                      f"{', mem %.1f GiB' % rec['max_mem_gib'] if 'max_mem_gib' in rec else ''})", flush=True)
                 log_metrics(rec)
-                acc = {"n": 0, "tok": 0, "wait": 0.0, "t0": time.time(), "ctx": zero(), "ans": zero(), "acc": zero()}
-            if state["train_seconds"] - last_eval >= args.eval_every and time.time() < deadline - args.reserve - 30:
+                acc = {"n": 0, "tok": 0, "wait": 0.0, "t0": time.time(), "ctx": zero(), "ans": zero(), "acc": zero(),
+                       "star": 0, "by_bucket": {}}
+            if state["train_seconds"] - last_eval >= args.eval_every and time.time() < deadline - args.reserve - 45:
                 run_eval([int(x) for x in args.eval_lengths.split(",") if x], args.eval_samples,
-                         [int(x) for x in args.eval_star_lengths.split(",") if x])
+                         parse_star_evals(args.eval_star))
                 save()
                 last_eval = state["train_seconds"]
                 t_last = time.time()
                 acc["t0"] = time.time()
     finally:
-        for p in procs:
-            p.terminate()
+        for ps in procs.values():
+            for p in ps:
+                p.terminate()
 
 
 def check_eval(model, heldout, tok, device, eos_id, bos_id):
-    """The batched KV-cache decoder against one-at-a-time full recompute, global and Star, 2 samples a task."""
+    """The KV-cache greedy decoder against one-at-a-time full recompute, global and Star, 1 sample a task."""
     length = min(heldout)
-    recs = [r for t in TASKS for r in [x for x in heldout[length] if x["task"] == t][:2]]
+    recs = [r for t in TASKS for r in [x for x in heldout[length] if x["task"] == t][:1]]
     exs = build_examples(recs, tok, bos_id, eos_id)
     prompts = [e[0][: len(e[0]) - int((e[1] == KIND_ANS).sum())].tolist() for e in exs]
     ctx = [e[2] for e in exs]
@@ -957,29 +681,13 @@ def check_eval(model, heldout, tok, device, eos_id, bos_id):
 
 
 def fetch(q, procs, bucket):
-    """The next batch of a bucket; fails (instead of waiting forever) once all its producers are dead."""
+    """The next batch of a bucket's worker; fails (instead of waiting forever) once its producers are dead."""
     while True:
         try:
             return q.get(timeout=10)
         except queue.Empty:
-            if not any(p.is_alive() for p in procs):
-                sys.exit(f"every data producer of bucket {bucket} died (see the traceback above)")
-
-
-def tokenizer_stats(tok, data_dir):
-    """Tokens per task and how keys, values and answers split, on a few held-out samples."""
-    files = data_files(data_dir, "heldout")[:1] or data_files(data_dir, "train")[:1]
-    by = {}
-    for r in read_records(files):
-        n = len(tok.encode(r["input"], add_special_tokens=False).ids)
-        a = by.setdefault(r["task"], [0, 0, 0])
-        a[0] += n
-        a[1] += r["length"]
-        a[2] += 1
-        if a[2] == 1:
-            print(f"  {r['task']}: target {tok.encode(r['target'], add_special_tokens=False).tokens}")
-    for t, (n, approx, k) in by.items():
-        print(f"  {t}: {n / k:.0f} BPE tokens per sample, {n / approx:.3f} × the budget tokenizer's count")
+            if not all(p.is_alive() for p in procs):
+                sys.exit(f"a data producer of bucket {bucket} died (see the traceback above)")
 
 
 if __name__ == "__main__":
