@@ -55,14 +55,13 @@ var<workgroup> sh: array<vec4<f32>, SHSZ>;
 var<workgroup> ml: array<f32, 2u * NK * R>;  // (NK, R) m then (NK, R) l of each key lane
 var<workgroup> fin: array<f32, 2u * R>;      // (R) split max, then (R) split sum
 
-// 8 packed 16-bit values → 2 vec4 f32 (exact)
-fn widenLo(u: vec4<u32>, kv: u32) -> vec4<f32> {
-  if (kv == 1u) { return vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y)); }
-  return vec4<f32>(bitcast<f32>(u.x << 16u), bitcast<f32>(u.x & 0xffff0000u), bitcast<f32>(u.y << 16u), bitcast<f32>(u.y & 0xffff0000u));
-}
-fn widenHi(u: vec4<u32>, kv: u32) -> vec4<f32> {
-  if (kv == 1u) { return vec4<f32>(unpack2x16float(u.z), unpack2x16float(u.w)); }
-  return vec4<f32>(bitcast<f32>(u.z << 16u), bitcast<f32>(u.z & 0xffff0000u), bitcast<f32>(u.w << 16u), bitcast<f32>(u.w & 0xffff0000u));
+// vec4 w of a key's slice from its raw words: f32 bits (word w), or 16-bit values (half w % 2 of word w / 2),
+// widened exactly; K and V stay raw in registers until used (half the registers for 16-bit caches)
+fn at(raw: vec4<u32>, half: vec4<u32>, w: u32, kv: u32) -> vec4<f32> {
+  let u = select(half.xy, half.zw, w % 2u == 1u);
+  var x = vec4<f32>(bitcast<f32>(u.x << 16u), bitcast<f32>(u.x & 0xffff0000u), bitcast<f32>(u.y << 16u), bitcast<f32>(u.y & 0xffff0000u));
+  if (kv == 1u) { x = vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y)); }
+  return select(x, bitcast<vec4<f32>>(raw), kv == 0u);
 }
 
 @compute @workgroup_size(WG)
@@ -120,36 +119,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // every load of the tile in flight before the first use
-    var kr: array<vec4<f32>, MKW>;
-    var vr: array<vec4<f32>, MKW>;
+    var kr: array<vec4<u32>, MKW>;   // (KPT, W) words: f32 bits, or 16-bit pairs in the first W / 2
+    var vr: array<vec4<u32>, MKW>;
     for (var i = 0u; i < KPT; i++) {
       let c = kl + NK * i;
-      if (kv == 0u) {
-        for (var w = 0u; w < W; w++) {
-          var kx = vec4<f32>(0.0);
-          var vx = vec4<f32>(0.0);
-          if (c < len) {
-            let src = ((base + c) * p.nKvHeads + g) * HD4 + j * W + w;
-            kx = bitcast<vec4<f32>>(k[src]);
-            vx = bitcast<vec4<f32>>(v[src]);
-          }
-          kr[i * W + w] = kx;
-          vr[i * W + w] = vx;
+      let n = select(W / 2u, W, kv == 0u);
+      let row = ((base + c) * p.nKvHeads + g) * (HD4 / (W / n)) + j * n;
+      for (var w = 0u; w < W; w++) {
+        var kx = vec4<u32>(0u);
+        var vx = vec4<u32>(0u);
+        if (w < n && c < len) {
+          kx = k[row + w];
+          vx = v[row + w];
         }
-      } else {
-        for (var w = 0u; w < W; w += 2u) {
-          var kx = vec4<u32>(0u);
-          var vx = vec4<u32>(0u);
-          if (c < len) {
-            let src = ((base + c) * p.nKvHeads + g) * (HD4 / 2u) + (j * W + w) / 2u;
-            kx = k[src];
-            vx = v[src];
-          }
-          kr[i * W + w] = widenLo(kx, kv);
-          kr[i * W + w + 1u] = widenHi(kx, kv);
-          vr[i * W + w] = widenLo(vx, kv);
-          vr[i * W + w + 1u] = widenHi(vx, kv);
-        }
+        kr[i * W + w] = kx;
+        vr[i * W + w] = vx;
       }
     }
 
@@ -160,7 +144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var r4 = 0u; r4 < R4; r4++) {
         var pd = vec4<f32>(0.0);
         for (var w = 0u; w < W; w++) {
-          let kx = kr[i * W + w];
+          let kx = at(kr[i * W + w], kr[i * W + w / 2u], w, kv);
           pd.x += dot(qr[(4u * r4) * W + w], kx);
           pd.y += dot(qr[(4u * r4 + 1u) * W + w], kx);
           pd.z += dot(qr[(4u * r4 + 2u) * W + w], kx);
@@ -187,7 +171,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let sv = s[i * R + r];
         let pr = select(0.0, exp2(sv - mt), sv > 0.5 * NEG);
         lr += pr;
-        for (var w = 0u; w < W; w++) { o[r * W + w] = fma(vec4<f32>(pr), vr[i * W + w], o[r * W + w]); }
+        for (var w = 0u; w < W; w++) { o[r * W + w] = fma(vec4<f32>(pr), at(vr[i * W + w], vr[i * W + w / 2u], w, kv), o[r * W + w]); }
       }
       l[r] = lr;
     }

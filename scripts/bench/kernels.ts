@@ -88,7 +88,7 @@ async function decodeAttention(lengths: number[], shapes: string[], dtypes: KvEl
         const lse = createTensor(d, [1, nHeads], 'f32', 'lse');
         const kv = (ts: Tensor[]): KvPages => ({ pages: ts.map((t) => t.buffer), pageRows, dtype });
         const bytes = 2 * S * kvRowBytes(cfg, dtype) + 2 * qDim * 4;
-        const reps = arg('--reps') ? Number(arg('--reps')) : Math.max(3, Math.min(200, Math.ceil(4e9 / bytes)));
+        const reps = arg('--reps') ? Number(arg('--reps')) : Math.max(3, Math.min(200, Math.ceil(1e9 / bytes)));
         for (const kernel of kernels) {
           const tuning: AttentionTuning =
             kernel === 'decode' ? { path: 'decode' } : { path: 'splitkv', splitkv: { ...splitkv, subgroups: kernel === 'splitkv' }, targetWorkgroups: target };
