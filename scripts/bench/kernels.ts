@@ -2,7 +2,14 @@
 // Usage: node dist/bench/kernels.mjs [--out bench/results/kernels.json] [--quick] [--matmul-only]
 //        node dist/bench/kernels.mjs --decode-attention-only [--lengths 8192,32768,131072,1048576] [--shapes 1b,8b]
 //          [--kv f32,f16] [--kernels decode,splitkv,splitkv-nosg] [--splitkv-w N] [--splitkv-kpt N] [--target-workgroups N] [--reps N]
+//        node dist/bench/kernels.mjs --gemv-only [--robustness on|off|both] [--dtypes f32,bf16x2,q8_0,q4_0]
+//          [--variants v4u4,...] [--gemv-shapes 0,6] [--trials 3] [--no-fused] [--fused-shapes 0,1] [--rotate-mib 512] [--gemv-reps N]
 // Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
+// --gemv-only: every GEMV variant (src/gpu/ops/gemv.ts) × f32/bf16/q8_0/q4_0 × the decode shapes of
+// scripts/bench/gemv_sweep.ts (indices into kGemvShapes), then the fused decode kernels (decode_qkv, decode_gate_up at
+// 1B and 8B layers) with scalar and 16-byte loads, robustness on and off (two devices in this one process);
+// markdown tables on stdout, JSON (default bench/results/gemv_variants.json). --rotate-mib / --gemv-reps only
+// make a smoke test small.
 // Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first
 // split-KV kernel ('decode') and attention_splitkv side by side ('splitkv-nosg': without its subgroup variant),
 // GB/s of K + V + q + out; a cache over the binding limit is paged as the engine pages it (kvPageRows).
@@ -15,6 +22,7 @@ import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
 import { createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
+import { fusedSweep, gemvSweep, gemvTable, kGemvShapes, type GemvDType, type GemvRow } from './gemv_sweep';
 
 interface Row {
   kernel: string;
@@ -27,8 +35,39 @@ interface Row {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/kernels.json';
+const gemvOnly = args.includes('--gemv-only');
+const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : gemvOnly ? 'bench/results/gemv_variants.json' : 'bench/results/kernels.json';
 const matmulOnly = args.includes('--matmul-only');
+const flag = (name: string, dflt: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
+
+if (gemvOnly) {
+  const robustness = flag('robustness', 'both');
+  const dtypes = flag('dtypes', 'f32,bf16x2,q8_0,q4_0').split(',') as GemvDType[];
+  const variants = args.includes('--variants') ? flag('variants', '').split(',') : undefined;
+  const shapes = args.includes('--gemv-shapes') ? flag('gemv-shapes', '').split(',').map((i) => kGemvShapes[Number(i)]) : kGemvShapes;
+  const trials = Number(flag('trials', '3'));
+  const rotateMiB = Number(flag('rotate-mib', '512'));
+  const minReps = args.includes('--gemv-reps') ? Number(flag('gemv-reps', '8')) : undefined;
+  const all: GemvRow[] = [];
+  const adapters: unknown[] = [];
+  const t0 = performance.now();
+  for (const robust of robustness === 'both' ? [true, false] : [robustness !== 'off']) {
+    const c = new GpuContext(await requestDevice({ powerPreference: 'high-performance', disableRobustness: !robust }));
+    const i = c.handle.info;
+    adapters.push(i);
+    console.error(`adapter (robustness ${robust ? 'on' : 'off'}): ${i.vendor} ${i.architecture} ${i.device} (${i.description}); subgroups ${c.device.features.has('subgroups') ? `${i.subgroupMinSize}-${i.subgroupMaxSize}` : 'no'}`);
+    const fusedShapes = args.includes('--fused-shapes') ? flag('fused-shapes', '').split(',').map(Number) : undefined;
+    const opts = { robust, dtypes, shapes, variants, trials, rotateMiB, minReps, fusedShapes, log: (l: string) => console.log(l) };
+    all.push(...(await gemvSweep(c, opts)));
+    if (!args.includes('--no-fused')) all.push(...(await fusedSweep(c, opts)));
+    c.handle.destroy();
+  }
+  console.log(gemvTable(all));
+  console.error(`gemv sweep: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(outPath, JSON.stringify({ adapters, date: new Date().toISOString(), rows: all }, null, 2));
+  console.error(`wrote ${outPath}`);
+  process.exit(0);
+}
 const decodeOnly = args.includes('--decode-attention-only');
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const list = (name: string, def: string): string[] => (arg(name) ?? def).split(',').filter((x) => x !== '');

@@ -125,8 +125,38 @@ export interface DecodeGateUpParams {
   wtype: number; // u32
 }
 
+/** `Params` of shaders/decode_gate_up_v4.wgsl. */
+export interface DecodeGateUpV4Params {
+  M: number; // u32
+  K: number; // u32
+  N: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  kw: number; // u32
+  wtype: number; // u32
+}
+
 /** `Params` of shaders/decode_qkv.wgsl. */
 export interface DecodeQkvParams {
+  M: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  nHeads: number; // u32
+  nKvHeads: number; // u32
+  headSize: number; // u32
+  kw: number; // u32
+  wtype: number; // u32
+  position0: number; // u32
+  maxPos: number; // u32
+  kvType: number; // u32
+  kvRowWords: number; // u32
+  kBase: number; // u32
+  vBase: number; // u32
+}
+
+/** `Params` of shaders/decode_qkv_v4.wgsl. */
+export interface DecodeQkvV4Params {
   M: number; // u32
   K: number; // u32
   xBase: number; // u32
@@ -249,6 +279,50 @@ export interface MatmulGemvQParams {
   qtype: number; // u32
 }
 
+/** `Params` of shaders/matmul_gemv_qv4.wgsl. */
+export interface MatmulGemvQv4Params {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  quantWords: number; // u32
+  scaleBase: number; // u32
+  scaleWords: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  qtype: number; // u32
+}
+
+/** `Params` of shaders/matmul_gemv_v4.wgsl. */
+export interface MatmulGemvV4Params {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  kw: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  wtype: number; // u32
+}
+
+/** `Params` of shaders/matmul_gemv_v4sg.wgsl. */
+export interface MatmulGemvV4sgParams {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  kw: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  wtype: number; // u32
+}
+
 /** `Params` of shaders/rmsnorm.wgsl. */
 export interface RmsnormParams {
   rows: number; // u32
@@ -300,7 +374,9 @@ export interface KernelParams {
   attention_splitkv: AttentionSplitkvParams;
   attention_splitkv_sg: AttentionSplitkvSgParams;
   decode_gate_up: DecodeGateUpParams;
+  decode_gate_up_v4: DecodeGateUpV4Params;
   decode_qkv: DecodeQkvParams;
+  decode_qkv_v4: DecodeQkvV4Params;
   embedding: EmbeddingParams;
   fill_random: FillRandomParams;
   kv_store: KvStoreParams;
@@ -309,6 +385,9 @@ export interface KernelParams {
   matmul_gemm_v3: MatmulGemmV3Params;
   matmul_gemv: MatmulGemvParams;
   matmul_gemv_q: MatmulGemvQParams;
+  matmul_gemv_qv4: MatmulGemvQv4Params;
+  matmul_gemv_v4: MatmulGemvV4Params;
+  matmul_gemv_v4sg: MatmulGemvV4sgParams;
   rmsnorm: RmsnormParams;
   rope: RopeParams;
   sample: SampleParams;
@@ -374,7 +453,23 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['eps', 16, 'f32'], ['kw', 20, 'u32'], ['wtype', 24, 'u32'],
     ],
   },
+  decode_gate_up_v4: {
+    size: 28,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['N', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['eps', 16, 'f32'], ['kw', 20, 'u32'], ['wtype', 24, 'u32'],
+    ],
+  },
   decode_qkv: {
+    size: 60,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['eps', 12, 'f32'],
+      ['nHeads', 16, 'u32'], ['nKvHeads', 20, 'u32'], ['headSize', 24, 'u32'], ['kw', 28, 'u32'],
+      ['wtype', 32, 'u32'], ['position0', 36, 'u32'], ['maxPos', 40, 'u32'], ['kvType', 44, 'u32'],
+      ['kvRowWords', 48, 'u32'], ['kBase', 52, 'u32'], ['vBase', 56, 'u32'],
+    ],
+  },
+  decode_qkv_v4: {
     size: 60,
     fields: [
       ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['eps', 12, 'f32'],
@@ -442,6 +537,30 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
       ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
       ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
+    ],
+  },
+  matmul_gemv_qv4: {
+    size: 48,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
+      ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
+    ],
+  },
+  matmul_gemv_v4: {
+    size: 40,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
+      ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
+    ],
+  },
+  matmul_gemv_v4sg: {
+    size: 40,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
+      ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
     ],
   },
   rmsnorm: {

@@ -7,6 +7,9 @@ import matmul_gemm from '../../shaders/matmul_gemm.wgsl?raw';
 import matmul_gemv from '../../shaders/matmul_gemv.wgsl?raw';
 import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
 import matmul_gemv_q from '../../shaders/matmul_gemv_q.wgsl?raw';
+import matmul_gemv_v4 from '../../shaders/matmul_gemv_v4.wgsl?raw';
+import matmul_gemv_v4sg from '../../shaders/matmul_gemv_v4sg.wgsl?raw';
+import matmul_gemv_qv4 from '../../shaders/matmul_gemv_qv4.wgsl?raw';
 import matmul_gemm_q from '../../shaders/matmul_gemm_q.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
@@ -25,6 +28,8 @@ import kv_store from '../../shaders/kv_store.wgsl?raw';
 // ---- fused decode steps
 import decode_qkv from '../../shaders/decode_qkv.wgsl?raw';
 import decode_gate_up from '../../shaders/decode_gate_up.wgsl?raw';
+import decode_qkv_v4 from '../../shaders/decode_qkv_v4.wgsl?raw';
+import decode_gate_up_v4 from '../../shaders/decode_gate_up_v4.wgsl?raw';
 
 export const kShaders = {
   add,
@@ -34,6 +39,9 @@ export const kShaders = {
   matmul_gemv,
   matmul_gemm_v3,
   matmul_gemv_q,
+  matmul_gemv_v4,
+  matmul_gemv_v4sg,
+  matmul_gemv_qv4,
   matmul_gemm_q,
   rmsnorm,
   rope,
@@ -52,6 +60,8 @@ export const kShaders = {
   // ---- fused decode steps
   decode_qkv,
   decode_gate_up,
+  decode_qkv_v4,
+  decode_gate_up_v4,
 } as const;
 
 export type ShaderName = keyof typeof kShaders;

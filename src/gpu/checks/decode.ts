@@ -116,29 +116,34 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
   siluMul(r, { gate: hb0.buffer, up: hb2.buffer, out: hb0.buffer, n: s.rows * s.hiddenDim });
   await r.flush();
 
-  // fused
-  const q1 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q fused'));
-  const hb1 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb fused'));
-  const K1 = pagesOf('K fused'), V1 = pagesOf('V fused');
-  for (const x of [q1, hb1]) poison(d, x);
-  r = ctx.recorder('decode fused');
-  decodeQkv(r, {
-    x: x.buffer, norm: attnNorm, eps: 1e-5, wq, wk, wv, ropeTable: table, q: q1.buffer, k: K1.pages, v: V1.pages,
-    cacheRow: s.cacheRow, position0: s.position0, rows: s.rows, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize,
-  });
-  decodeGateUp(r, { x: x.buffer, norm: mlpNorm, eps: 1e-5, wGate, wUp, out: hb1.buffer, rows: s.rows, dim: s.dim, hiddenDim: s.hiddenDim });
-  await r.flush();
+  // fused, with scalar loads (decode_qkv, decode_gate_up) and with 16-byte loads (the _v4 kernels, where the
+  // shape allows them; otherwise the same scalar kernels again)
+  const out: CheckResult[] = [];
+  for (const vec4 of [false, true]) {
+    const how = vec4 ? ' (vec4)' : '';
+    const q1 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q fused'));
+    const hb1 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb fused'));
+    const K1 = pagesOf('K fused'), V1 = pagesOf('V fused');
+    for (const x of [q1, hb1]) poison(d, x);
+    r = ctx.recorder('decode fused');
+    decodeQkv(r, {
+      x: x.buffer, norm: attnNorm, eps: 1e-5, wq, wk, wv, ropeTable: table, q: q1.buffer, k: K1.pages, v: V1.pages,
+      cacheRow: s.cacheRow, position0: s.position0, rows: s.rows, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4,
+    });
+    decodeGateUp(r, { x: x.buffer, norm: mlpNorm, eps: 1e-5, wGate, wUp, out: hb1.buffer, rows: s.rows, dim: s.dim, hiddenDim: s.hiddenDim, vec4 });
+    await r.flush();
 
-  // the written cache rows (the rest stays poisoned in both); q and hb whole
-  const rowWords = kvRowWords(kvDim, s.kv);
-  const p0 = Math.floor(s.cacheRow / page);
-  const span = async (tensors: Tensor[]) => (await read(tensors[p0])).slice((s.cacheRow - p0 * page) * rowWords, (s.cacheRow - p0 * page + s.rows) * rowWords);
-  const out = [
-    result(`${name}: q`, mismatches(await read(q0), await read(q1)), 0),
-    result(`${name}: K rows`, mismatches(await span(K0.tensors), await span(K1.tensors)), 0),
-    result(`${name}: V rows`, mismatches(await span(V0.tensors), await span(V1.tensors)), 0),
-    result(`${name}: silu(gate)·up`, mismatches((await read(hb0)).slice(0, s.rows * s.hiddenDim), await read(hb1)), 0),
-  ];
+    // the written cache rows (the rest stays poisoned in both); q and hb whole
+    const rowWords = kvRowWords(kvDim, s.kv);
+    const p0 = Math.floor(s.cacheRow / page);
+    const span = async (tensors: Tensor[]) => (await read(tensors[p0])).slice((s.cacheRow - p0 * page) * rowWords, (s.cacheRow - p0 * page + s.rows) * rowWords);
+    out.push(
+      result(`${name}${how}: q`, mismatches(await read(q0), await read(q1)), 0),
+      result(`${name}${how}: K rows`, mismatches(await span(K0.tensors), await span(K1.tensors)), 0),
+      result(`${name}${how}: V rows`, mismatches(await span(V0.tensors), await span(V1.tensors)), 0),
+      result(`${name}${how}: silu(gate)·up`, mismatches((await read(hb0)).slice(0, s.rows * s.hiddenDim), await read(hb1)), 0),
+    );
+  }
   for (const x of t) x.buffer.destroy();
   return out;
 }

@@ -17,12 +17,14 @@ import { ropeTable, type RopeSpec } from '../../model/rope';
 import type { GpuContext } from '../context';
 import { add, siluMul } from '../ops/elementwise';
 import { embed } from '../ops/embedding';
+import { kGemvQVariants, kGemvVariants, type GemvQVariant, type GemvVariant } from '../ops/gemv';
 import { matmul, pickMatmulKernel, type MatmulKernel } from '../ops/matmul';
 import { rmsnorm } from '../ops/norm';
 import { rope } from '../ops/rope';
 import { argmax, sample } from '../ops/sample';
 import { readF32, readU32 } from '../readback';
 import { uploadTensor, type DType, type Tensor } from '../tensor';
+import { seededUniform } from '../../model/sampler';
 import { maxRelError, randomF32 } from '../testing';
 import { result, type Check, type CheckResult } from './check';
 
@@ -97,9 +99,16 @@ interface MatmulCase {
   kernel?: MatmulKernel;
   /** strided x starts on a 16-byte boundary (the vec4 fast paths need it) instead of an odd element */
   alignedX?: boolean;
+  /** the GEMV variant (src/gpu/ops/gemv.ts) instead of the default */
+  gemv?: GemvVariant | GemvQVariant;
 }
 
 async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<CheckResult> {
+  return (await runMatmulWords(ctx, rng, c)).result;
+}
+
+/** One matmul against the float64 reference; also the output words it wrote (for bit-identity checks). */
+async function runMatmulWords(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<{ result: CheckResult; words: Uint32Array }> {
   const { M, N, K } = c;
   const xOffset = c.strided ? (c.alignedX ? 68 : 67) : 0;
   const outOffset = c.strided ? 300 : 0;
@@ -121,7 +130,7 @@ async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<Chec
   const out = uploadWords(ctx, init, [outLen], 'f32', 'out').buffer;
 
   const r = ctx.recorder();
-  matmul(r, { x, xOffset, w: w.t, bias, out, outOffset, ldOut, M, N, K, accumulate: c.accumulate }, c.kernel);
+  matmul(r, { x, xOffset, w: w.t, bias, out, outOffset, ldOut, M, N, K, accumulate: c.accumulate }, c.kernel, c.gemv);
   await r.flush();
   const gotAll = await readU32(ctx.device, out);
   const gotF = new Float32Array(gotAll.buffer);
@@ -137,9 +146,9 @@ async function runMatmul(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise<Chec
   const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside);
   for (const b of [x, w.t.buffer, bias?.buffer, out]) b?.destroy();
   const quant = c.dtype === 'q8_0' || c.dtype === 'q4_0';
-  const kernel = quant ? (M <= 8 ? 'gemv_q' : 'gemm_q') : (c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N));
+  const kernel = (quant ? (M <= 8 ? 'gemv_q' : 'gemm_q') : (c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N))) + (c.gemv ? ` ${c.gemv}` : '');
   const flags = [c.bias && 'bias', c.accumulate && 'acc', c.strided && 'strided'].filter(Boolean).join(' ');
-  return result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound);
+  return { result: result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound), words: gotAll };
 }
 
 function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, number, number]>, alignedX = false): Check {
@@ -180,6 +189,58 @@ function matmulQuantCheck(id: string, shapes: Array<[number, number, number]>): 
   };
 }
 
+/**
+ * Every GEMV variant against the reference, on shapes where its vec4 path runs (K % 8 == 0, x on a 16-byte
+ * boundary) and where it falls back; the bit-identical ones (`laneScale` 1) also word for word against `base`,
+ * from the same inputs (the fused decode kernels replay `base`'s lane order).
+ */
+const gemvVariantCheck: Check = {
+  id: 'matmul.gemv.variants',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    const shapes: Array<[number, number, number]> = [[1, 67, 256], [3, 33, 64], [8, 9, 520], [2, 17, 1024], [1, 5, 30]];
+    let i = 0;
+    for (const [name, v] of Object.entries(kGemvVariants) as Array<[GemvVariant, (typeof kGemvVariants)[GemvVariant]]>) {
+      if (name === 'base') continue;
+      // rotate the weight types over the shapes (SwiftShader is slow): each variant meets each type
+      for (const [si, [M, N, K]] of shapes.entries()) {
+        if (si === 4 && name !== 'v4') continue;  // the fallback to base is the same for every variant
+        const bits = i++;
+        const dtype = (['f32', 'f16x2', 'bf16x2'] as const)[(si + bits) % 3];
+        const c: MatmulCase = { M, N, K, dtype, kernel: 'gemv', gemv: name, alignedX: si !== 4, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 };
+        const seed = Math.floor(rng() * 2 ** 31);
+        const a = await runMatmulWords(ctx, seededUniform(seed), c);
+        out.push(a.result);
+        if (v.laneScale === 1) {
+          const b = await runMatmulWords(ctx, seededUniform(seed), { ...c, gemv: 'base' });
+          let diff = 0;
+          for (let j = 0; j < a.words.length; j++) if (a.words[j] !== b.words[j]) diff++;
+          out.push(result(`matmul gemv ${name} ${dtype} M=${M} N=${N} K=${K}: words differing from base`, diff, 0));
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Every quantized GEMV variant against the reference (ragged N, M up to 8, x off a 16-byte boundary once). */
+const gemvQuantVariantCheck: Check = {
+  id: 'matmul.quant.gemv.variants',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    let i = 0;
+    for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
+      if (name === 'base') continue;
+      for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256]] as Array<[number, number, number]>).entries()) {
+        const bits = i++;
+        const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
+        out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
+      }
+    }
+    return out;
+  },
+};
+
 const matmulChecks: Check[] = [
   // lanes per row follow K (gemvLanes): 4 (K = 7, 2), 8 (129), 16 (300), 32 (600)
   matmulCheck('matmul.gemv', 'gemv', [[1, 65, 300], [3, 513, 7], [8, 1, 129], [1, 70, 2], [2, 33, 600]]),
@@ -190,6 +251,8 @@ const matmulChecks: Check[] = [
   matmulCheck('matmul.gemm128v3', 'gemm128v3', [[37, 130, 40], [129, 257, 8], [128, 128, 32], [3, 5, 30]], true),
   matmulQuantCheck('matmul.quant.gemv', [[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32]]),
   matmulQuantCheck('matmul.quant.gemm', [[37, 130, 64], [9, 257, 96], [130, 5, 160]]),
+  gemvVariantCheck,
+  gemvQuantVariantCheck,
   {
     id: 'matmul.auto',
     async run(ctx, rng) {

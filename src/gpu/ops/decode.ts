@@ -7,10 +7,28 @@ import type { Tensor } from '../tensor';
 import type { KvPages } from './attention';
 import { bindingBytes, ceilPow2, elementWindow, expectCount, expectTensor, rowWords, weightType } from './binding';
 import { kvRowWords } from './kv_store';
-import { gemvLanes, kGemvMaxRows } from './matmul';
+import { gemvLanes, gemvTuning, kGemvMaxRows } from './gemv';
 
 const kWg = 256;
 const kKvCode = { f32: 0, f16: 1, bf16: 2 } as const;
+
+/**
+ * Whether the fused kernels read with 16-byte loads (decode_qkv_v4 / decode_gate_up_v4, bit-identical to the
+ * scalar ones) where the shape allows: by default whenever the GEMV default is a vec4 variant, so switching
+ * `gemvTuning.dense` to 'base' (src/gpu/ops/gemv.ts) switches both. `vec4: false` forces the scalar kernels.
+ */
+export const decodeTuning: { vec4?: boolean } = {};
+const useVec4 = (over?: boolean) => over ?? decodeTuning.vec4 ?? gemvTuning.dense !== 'base';
+
+/** Whether 16-byte loads fit rows of `dim` values of this weight type and x starting at element `xBase`. */
+function vec4Rows(dim: number, dtype: string, xBase: number): boolean {
+  return xBase % 4 === 0 && (dtype === 'f32' ? dim % 4 === 0 : dim % 8 === 0);
+}
+
+/** RoPE pairs of a head stay in one workgroup of R rows (the placement `rowOf` in decode_qkv*.wgsl assumes). */
+function qkvRowsFit(R: number, headSize: number): boolean {
+  return R <= headSize ? headSize % R === 0 && R >= 4 : R % headSize === 0;
+}
 
 /** rmsnorm.wgsl's workgroup size for rows of `dim` (its reduction tree, which the fused kernels replay). */
 export function rmsnormLanes(dim: number): number {
@@ -33,9 +51,7 @@ export interface DecodeShape {
 export function decodeFusable(limits: GPUSupportedLimits, s: DecodeShape): boolean {
   if (s.rows < 1 || s.rows > kGemvMaxRows || s.qkvBias) return false;
   if (limits.maxStorageBuffersPerShaderStage < 9) return false;
-  const R = kWg / gemvLanes(s.dim);
-  const fits = R <= s.headSize ? s.headSize % R === 0 && R >= 4 : R % s.headSize === 0;
-  return fits && s.headSize % 4 === 0;
+  return qkvRowsFit(kWg / gemvLanes(s.dim), s.headSize) && s.headSize % 4 === 0;
 }
 
 export interface DecodeQkvArgs {
@@ -64,6 +80,8 @@ export interface DecodeQkvArgs {
   nHeads: number;
   nKvHeads: number;
   headSize: number;
+  /** 16-byte loads (decode_qkv_v4) where the shape allows; default `decodeTuning` */
+  vec4?: boolean;
 }
 
 /** Records RMSNorm, q/k/v, RoPE and the KV store of `rows` rows in one dispatch. */
@@ -91,9 +109,13 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
   const x = elementWindow(a.x, a.xOffset ?? 0, a.rows * a.dim, 'decodeQkv x');
   const maxPos = a.ropeTable.shape[0];
   expectTensor(a.ropeTable, [maxPos, a.headSize], ['f32'], 'decodeQkv ropeTable');
-  const units = ((a.nHeads + 2 * a.nKvHeads) * a.headSize) / (kWg / gemvLanes(a.dim));
-  r.dispatch('decode_qkv', {
-    constants: { TPR: gemvLanes(a.dim), RWG: rmsnormLanes(a.dim) },
+  const TPR = gemvLanes(a.dim);
+  const outRows = (a.nHeads + 2 * a.nKvHeads) * a.headSize;
+  // vec4: a thread per 4 of the GEMV's lanes, so 4× the rows per workgroup (when RoPE pairs still fit)
+  const v4 = useVec4(a.vec4) && vec4Rows(a.dim, a.wq.dtype, x.base) && qkvRowsFit((4 * kWg) / TPR, a.headSize) && outRows % ((4 * kWg) / TPR) === 0;
+  const units = outRows / ((v4 ? 4 * kWg : kWg) / TPR);
+  r.dispatch(v4 ? 'decode_qkv_v4' : 'decode_qkv', {
+    constants: { TPR, RWG: rmsnormLanes(a.dim) },
     params: {
       M: a.rows,
       K: a.dim,
@@ -113,7 +135,7 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
     },
     buffers: [x.binding, a.norm.buffer, a.wq.buffer, a.wk.buffer, a.wv.buffer, a.ropeTable.buffer, a.q, kPage, vPage],
     workgroups: grid(units, r.ctx.maxWorkgroupsPerDim),
-    label: `decode_qkv ${a.rows}×${a.dim}`,
+    label: `decode_qkv${v4 ? '_v4' : ''} ${a.rows}×${a.dim}`,
   });
 }
 
@@ -132,6 +154,8 @@ export interface DecodeGateUpArgs {
   rows: number;
   dim: number;
   hiddenDim: number;
+  /** 16-byte loads (decode_gate_up_v4) where the shape allows; default `decodeTuning` */
+  vec4?: boolean;
 }
 
 /** Records RMSNorm, the gate and up projections and SiLU·up of `rows` rows in one dispatch. */
@@ -144,11 +168,13 @@ export function decodeGateUp(r: Recorder, a: DecodeGateUpArgs): void {
   if (a.out.size < a.rows * a.hiddenDim * 4) throw new RangeError(`decodeGateUp out holds ${a.out.size} bytes, needs ${a.rows * a.hiddenDim * 4}`);
   const x = elementWindow(a.x, a.xOffset ?? 0, a.rows * a.dim, 'decodeGateUp x');
   const TPR = gemvLanes(a.dim);
-  r.dispatch('decode_gate_up', {
+  const v4 = useVec4(a.vec4) && vec4Rows(a.dim, a.wGate.dtype, x.base);
+  const R = (v4 ? 4 * kWg : kWg) / TPR;
+  r.dispatch(v4 ? 'decode_gate_up_v4' : 'decode_gate_up', {
     constants: { TPR, RWG: rmsnormLanes(a.dim) },
     params: { M: a.rows, K: a.dim, N: a.hiddenDim, xBase: x.base, eps: a.eps, kw: rowWords(a.wGate, a.dim), wtype: weightType(a.wGate) },
     buffers: [x.binding, a.norm.buffer, a.wGate.buffer, a.wUp.buffer, a.out],
-    workgroups: grid(Math.ceil(a.hiddenDim / (kWg / TPR)), r.ctx.maxWorkgroupsPerDim),
-    label: `decode_gate_up ${a.rows}×${a.dim}×${a.hiddenDim}`,
+    workgroups: grid(Math.ceil(a.hiddenDim / R), r.ctx.maxWorkgroupsPerDim),
+    label: `decode_gate_up${v4 ? '_v4' : ''} ${a.rows}×${a.dim}×${a.hiddenDim}`,
   });
 }

@@ -1,6 +1,6 @@
 // out[m, n] (+)= Σ_k x[m, k] · W[n, k] (+ bias[n]): the projections of every layer and the LM head.
 // A few rows (decode) go to the memory-bound GEMV kernel, more rows to the tiled GEMM.
-import { grid, type Recorder } from '../context';
+import type { Recorder } from '../context';
 import type { MatmulGemmParams } from '../kernel_params';
 import { GpuLimitError } from '../../errors';
 import { quantLayout, type QuantType } from '../quant_layout';
@@ -10,10 +10,12 @@ import {
   elementWindow,
   expectCount,
   expectTensor,
-  floorPow2,
   rowWords,
   weightType,
 } from './binding';
+import { gemvDense, gemvQuant, kGemvMaxRows, type GemvQVariant, type GemvVariant } from './gemv';
+
+export { gemvLanes, kGemvMaxRows } from './gemv';
 
 export interface MatmulArgs {
   /** (M, K) f32; `xOffset` is the element offset of row 0. */
@@ -64,18 +66,6 @@ export const kGemmConfigs = {
   gemm128: { BM: 128, BN: 128, BK: 16 },
 } as const;
 
-/** Rows of x up to which the GEMV kernel runs (its register block holds 8 rows). */
-export const kGemvMaxRows = 8;
-
-/**
- * Threads per output row of the GEMV for a row length K: a warp-sized team (128 contiguous bytes per step)
- * for long rows, down to 4 for short ones. Software rasterizers (SwiftShader) pay per invocation and per
- * barrier level of the reduction, so a short row split 32 ways costs ~30× what 4 ways does.
- */
-export function gemvLanes(K: number): number {
-  return floorPow2(Math.min(32, Math.max(4, Math.floor(K / 16))));
-}
-
 /**
  * The kernel `matmul` uses for this shape on this device. The 128-tile GEMM wins at any row count past the
  * GEMV's, half-empty tiles and all: on the H200, 2.5–3.2× faster than the 64-tile one at 16–96 rows
@@ -87,15 +77,19 @@ export function pickMatmulKernel(limits: GPUSupportedLimits, M: number, N: numbe
   return 'gemm64';
 }
 
-/** Records out (+)= x · Wᵀ (+ bias); see `MatmulArgs`. `kernel` overrides the automatic choice. */
-export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void {
+/**
+ * Records out (+)= x · Wᵀ (+ bias); see `MatmulArgs`. `kernel` overrides the automatic choice; `gemv` names the
+ * GEMV variant (src/gpu/ops/gemv.ts: `kGemvVariants` for f32/16-bit W, `kGemvQVariants` for q8_0/q4_0) instead
+ * of `gemvTuning`'s.
+ */
+export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel, gemv?: GemvVariant | GemvQVariant): void {
   const { M, N, K } = a;
   expectCount(M, 'matmul M');
   expectCount(N, 'matmul N');
   expectCount(K, 'matmul K');
   expectTensor(a.w, [N, K], ['f32', 'f16x2', 'bf16x2', 'q8_0', 'q4_0'], 'matmul w');
   if (a.w.dtype === 'q8_0' || a.w.dtype === 'q4_0') {
-    matmulQuant(r, a, a.w.dtype);
+    matmulQuant(r, a, a.w.dtype, gemv as GemvQVariant | undefined);
     return;
   }
   const kw = rowWords(a.w, K);
@@ -121,21 +115,12 @@ export function matmul(r: Recorder, a: MatmulArgs, kernel?: MatmulKernel): void 
     accumulate: a.accumulate ? 1 : 0,
     wtype: weightType(a.w),
   };
-  const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
+  const gb = { x: x.binding, w: a.w.buffer, bias: a.bias?.buffer ?? dummyBuffer(ctx.device), out: out.binding };
+  const buffers = [gb.x, gb.w, gb.bias, gb.out];
   const k = kernel ?? pickMatmulKernel(ctx.device.limits, M, N);
 
   if (k === 'gemv') {
-    if (M > kGemvMaxRows) throw new RangeError(`matmul gemv takes at most ${kGemvMaxRows} rows, got ${M}`);
-    // 8 rows of 32 lanes (256 threads) for long rows; short rows keep workgroups small (64–256 threads)
-    const TPR = gemvLanes(K);
-    const RPW = TPR >= 32 ? 8 : 16;
-    r.dispatch('matmul_gemv', {
-      constants: { TPR, RPW, MR: M },
-      params,
-      buffers,
-      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
-      label: `matmul_gemv ${M}×${N}×${K} ${a.w.dtype}`,
-    });
+    gemvDense(r, params, gb, a.w.dtype, gemv as GemvVariant | undefined);
     return;
   }
 
@@ -180,7 +165,7 @@ function gemmFits(limits: GPUSupportedLimits, c: { BM: number; BN: number; BK: n
 }
 
 /** out (+)= x · Wᵀ with W in q8_0 / q4_0 blocks: the quantized GEMV for a few rows, else the quantized GEMM. */
-function matmulQuant(r: Recorder, a: MatmulArgs, qtype: QuantType): void {
+function matmulQuant(r: Recorder, a: MatmulArgs, qtype: QuantType, gemv?: GemvQVariant): void {
   const { M, N, K } = a;
   const L = quantLayout(N, K, qtype);
   if (a.w.buffer.size < L.words * 4) throw new RangeError(`matmul w: ${a.w.label} holds ${a.w.buffer.size} bytes, ${N}×${K} ${qtype} needs ${L.words * 4}`);
@@ -204,17 +189,10 @@ function matmulQuant(r: Recorder, a: MatmulArgs, qtype: QuantType): void {
     accumulate: a.accumulate ? 1 : 0,
     qtype: qtype === 'q8_0' ? 0 : 1,
   };
-  const buffers = [x.binding, a.w.buffer, a.bias?.buffer ?? dummyBuffer(ctx.device), out.binding];
+  const gb = { x: x.binding, w: a.w.buffer, bias: a.bias?.buffer ?? dummyBuffer(ctx.device), out: out.binding };
+  const buffers = [gb.x, gb.w, gb.bias, gb.out];
   if (M <= kGemvMaxRows) {
-    const TPR = gemvLanes(L.quantWords * 16);
-    const RPW = TPR >= 32 ? 8 : 16;
-    r.dispatch('matmul_gemv_q', {
-      constants: { TPR, RPW, MR: M },
-      params,
-      buffers,
-      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
-      label: `matmul_gemv_q ${M}×${N}×${K} ${qtype}`,
-    });
+    gemvQuant(r, params, L, gb, qtype, gemv as GemvQVariant | undefined);
     return;
   }
   if (x.base % 4 !== 0) throw new RangeError(`matmul ${qtype}: x must start on a 16-byte boundary for the quantized GEMM (element ${x.base})`);

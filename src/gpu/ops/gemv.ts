@@ -1,0 +1,169 @@
+// The decode GEMV (a few rows of x against a weight matrix), in named variants so benchmarks can compare them
+// on one device: `matmul` runs `gemvTuning.dense` / `gemvTuning.quant` unless told otherwise.
+//
+// Why variants: with robust buffer access on (what browsers give), Dawn on Vulkan enables the driver's
+// robustBufferAccess (+ robustBufferAccess2 where VK_EXT_robustness2 has it, as on NVIDIA, and then Tint leaves
+// runtime-sized arrays unclamped), so every storage load is bounds-checked by the driver. The baseline kernels
+// make one 4-byte load of W per lane and step (plus scalar loads of x and, quantized, a scale per word); the
+// v4 kernels move 16 bytes per checked load and keep several loads in flight. Every variant checks its sizes
+// here, at bind time, and clamps the one index it cannot prove (the row of a ragged last workgroup).
+import { grid, type Recorder } from '../context';
+import type { MatmulGemmParams } from '../kernel_params';
+import type { QuantLayout } from '../quant_layout';
+import type { Binding } from '../context';
+import { floorPow2 } from './binding';
+
+/** Rows of x up to which the GEMV kernels run (their register blocks hold 8 rows). */
+export const kGemvMaxRows = 8;
+
+/**
+ * Lanes per output row of the GEMV for a row length K: a warp-sized team (128 contiguous bytes per step)
+ * for long rows, down to 4 for short ones. Software rasterizers (SwiftShader) pay per invocation and per
+ * barrier level of the reduction, so a short row split 32 ways costs ~30× what 4 ways does. The fused decode
+ * kernels (decode_qkv, decode_gate_up) replay this lane order.
+ */
+export function gemvLanes(K: number): number {
+  return floorPow2(Math.min(32, Math.max(4, Math.floor(K / 16))));
+}
+
+/**
+ * f32 / 16-bit GEMV variants. `base`: shaders/matmul_gemv.wgsl (one word per lane and step). `v4*`:
+ * shaders/matmul_gemv_v4.wgsl, bit-identical to `base` (a thread plays 4 of its lanes with vec4 loads): `u`
+ * loads in flight per thread, `wg` threads per workgroup; `sg` finishes rows by subgroup shuffles
+ * (shaders/matmul_gemv_v4sg.wgsl, also bit-identical; `v4` where the device lacks subgroups of T threads).
+ * `v4x4*` give a row 4× the lanes (32 threads of vec4 for long rows: 4× the threads, for narrow matrices
+ * that leave SMs idle): a different summation order, so the fused decode kernels would no longer match them.
+ */
+export const kGemvVariants = {
+  base: { shader: 'base', u: 1, wg: 0, laneScale: 1, sg: false },
+  v4: { shader: 'v4', u: 1, wg: 64, laneScale: 1, sg: false },
+  v4u2: { shader: 'v4', u: 2, wg: 64, laneScale: 1, sg: false },
+  v4u4: { shader: 'v4', u: 4, wg: 64, laneScale: 1, sg: false },
+  v4u8: { shader: 'v4', u: 8, wg: 64, laneScale: 1, sg: false },
+  v4u4w256: { shader: 'v4', u: 4, wg: 256, laneScale: 1, sg: false },
+  v4u4sg: { shader: 'v4', u: 4, wg: 64, laneScale: 1, sg: true },
+  v4u8sg: { shader: 'v4', u: 8, wg: 128, laneScale: 1, sg: true },
+  v4x4u2: { shader: 'v4', u: 2, wg: 256, laneScale: 4, sg: false },
+  v4x4u4: { shader: 'v4', u: 4, wg: 256, laneScale: 4, sg: false },
+} as const;
+export type GemvVariant = keyof typeof kGemvVariants;
+
+/**
+ * q8_0 / q4_0 GEMV variants. `base`: shaders/matmul_gemv_q.wgsl (one quant word per lane and step). `qv4*`:
+ * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x.
+ */
+export const kGemvQVariants = {
+  base: { nr: 0 },
+  qv4: { nr: 1 },
+  qv4r2: { nr: 2 },
+  qv4r4: { nr: 4 },
+} as const;
+export type GemvQVariant = keyof typeof kGemvQVariants;
+
+/**
+ * The variants `matmul` runs. THE DEFAULTS: change `dense` / `quant` here (STAR_ATTN_GEMV / STAR_ATTN_GEMV_Q
+ * override them in Node, so benchmarks can compare them in every host process).
+ */
+export const gemvTuning: { dense: GemvVariant; quant: GemvQVariant } = {
+  dense: envVariant('STAR_ATTN_GEMV', kGemvVariants) ?? 'v4u4',
+  quant: envVariant('STAR_ATTN_GEMV_Q', kGemvQVariants) ?? 'qv4r2',
+};
+
+function envVariant<T extends object>(name: string, table: T): keyof T | undefined {
+  const v = typeof process !== 'undefined' ? process.env?.[name] : undefined;
+  return v !== undefined && Object.hasOwn(table, v) ? (v as keyof T) : undefined;
+}
+
+/** What both GEMV entry points bind: x, W, bias (or a dummy), out, with the element bases in `params`. */
+export interface GemvBindings {
+  x: Binding;
+  w: GPUBuffer;
+  bias: GPUBuffer;
+  out: Binding;
+}
+
+/** Records the f32 / 16-bit GEMV (matmul's params); a v4 variant whose conditions fail runs `base`. */
+export function gemvDense(r: Recorder, params: MatmulGemmParams, b: GemvBindings, label: string, variant: GemvVariant = gemvTuning.dense): void {
+  const { M, N, K, kw, xBase } = params;
+  if (M > kGemvMaxRows) throw new RangeError(`matmul gemv takes at most ${kGemvMaxRows} rows, got ${M}`);
+  const ctx = r.ctx;
+  const buffers = [b.x, b.w, b.bias, b.out];
+  const v = kGemvVariants[variant];
+  // 16-byte steps need whole vec4 rows of W (K % 4 f32, K % 8 16-bit), x row 0 on a 16-byte boundary
+  const vec4Ok = kw % 4 === 0 && (params.wtype === 0 || kw * 2 === K) && xBase % 4 === 0;
+  if (v.shader === 'v4' && vec4Ok) {
+    const TPR = Math.min(gemvLanes(K) * v.laneScale, Math.max(4, floorPow2(kw)));
+    const T = TPR / 4;
+    let RPW = Math.max(1, Math.floor(v.wg / T));
+    // workgroup memory: (MR, WG) vec4 sums, kept within 16 KiB
+    while (RPW > 1 && T * RPW * M * 16 > 16384) RPW /= 2;
+    // subgroup shuffles where every subgroup holds a row's T threads (else the workgroup tree, same result)
+    const sg = v.sg && ctx.device.features.has('subgroups') && (ctx.handle.info.subgroupMinSize ?? 0) >= T;
+    r.dispatch(sg ? 'matmul_gemv_v4sg' : 'matmul_gemv_v4', {
+      constants: { TPR, RPW, MR: M, U: v.u },
+      params,
+      buffers,
+      workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
+      label: `matmul_gemv_v4${sg ? 'sg' : ''} ${M}×${N}×${K} ${label} ${variant}`,
+    });
+    return;
+  }
+  // 8 rows of 32 lanes (256 threads) for long rows; short rows keep workgroups small (64–256 threads)
+  const TPR = gemvLanes(K);
+  const RPW = TPR >= 32 ? 8 : 16;
+  r.dispatch('matmul_gemv', {
+    constants: { TPR, RPW, MR: M },
+    params,
+    buffers,
+    workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
+    label: `matmul_gemv ${M}×${N}×${K} ${label}`,
+  });
+}
+
+/** Params of the quantized GEMV (matmul_gemv_q and matmul_gemv_qv4 share them). */
+export interface GemvQParams {
+  M: number;
+  N: number;
+  K: number;
+  xBase: number;
+  outBase: number;
+  ldOut: number;
+  quantWords: number;
+  scaleBase: number;
+  scaleWords: number;
+  hasBias: number;
+  accumulate: number;
+  qtype: number;
+}
+
+/** Records the q8_0 / q4_0 GEMV; a qv4 variant whose conditions fail runs `base`. */
+export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: GemvBindings, label: string, variant: GemvQVariant = gemvTuning.quant): void {
+  const { M, N, K } = params;
+  if (M > kGemvMaxRows) throw new RangeError(`matmul gemv takes at most ${kGemvMaxRows} rows, got ${M}`);
+  const ctx = r.ctx;
+  const NR = kGemvQVariants[variant].nr;
+  // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
+  // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
+  if (NR > 0 && params.xBase % 4 === 0 && L.quantWords % 4 === 0) {
+    const TPR = floorPow2(Math.min(32, K / 32));
+    let GPW = Math.max(1, Math.floor(256 / TPR));
+    while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
+    r.dispatch('matmul_gemv_qv4', {
+      constants: { TPR, NR, GPW, MR: M },
+      params,
+      buffers: [b.x, b.w, b.w, b.bias, b.out],
+      workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
+      label: `matmul_gemv_qv4 ${M}×${N}×${K} ${label} ${variant}`,
+    });
+    return;
+  }
+  const TPR = gemvLanes(L.quantWords * 16);
+  const RPW = TPR >= 32 ? 8 : 16;
+  r.dispatch('matmul_gemv_q', {
+    constants: { TPR, RPW, MR: M },
+    params,
+    buffers: [b.x, b.w, b.bias, b.out],
+    workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
+    label: `matmul_gemv_q ${M}×${N}×${K} ${label}`,
+  });
+}
