@@ -175,10 +175,13 @@ async function main() {
         const s = samples.get(w.name)!;
         const tokPerS = median(s.tokPerS);
         const exchange = s.exchangeMsPerLayer.length ? median(s.exchangeMsPerLayer) : undefined;
-        const row = { length: L, blockSize, way: w.name, tokPerS, stepMs: median(s.stepMs), exchangeMsPerLayer: exchange, vsSingleStepByStep: tokPerS / base, samples: s };
+        // best of the repeats beside the median: on a shared machine the spread is mostly other jobs
+        const best = { tokPerS: Math.max(...s.tokPerS), exchangeMsPerLayer: s.exchangeMsPerLayer.length ? Math.min(...s.exchangeMsPerLayer) : undefined };
+        const row = { length: L, blockSize, way: w.name, tokPerS, stepMs: median(s.stepMs), exchangeMsPerLayer: exchange, vsSingleStepByStep: tokPerS / base, best, samples: s };
         rows.push(row);
-        log(`L=${L} b=${blockSize} ${w.name}: decode ${tokPerS.toFixed(1)} tok/s (step ${row.stepMs.toFixed(2)} ms, ${(row.vsSingleStepByStep * 100).toFixed(0)}% of single-device step by step)` +
-          (exchange !== undefined ? `, exchange ${exchange.toFixed(3)} ms/layer` : ''));
+        log(`L=${L} b=${blockSize} ${w.name}: decode ${tokPerS.toFixed(1)} tok/s (best ${best.tokPerS.toFixed(1)}; step ${row.stepMs.toFixed(2)} ms, ` +
+          `${(row.vsSingleStepByStep * 100).toFixed(0)}% of single-device step by step)` +
+          (exchange !== undefined ? `, exchange ${exchange.toFixed(3)} ms/layer (best ${best.exchangeMsPerLayer!.toFixed(3)})` : ''));
       }
     }
   } finally {
