@@ -1,26 +1,26 @@
-// The OpenAI-style API on the bundled model: objects and chunks shaped as OpenAI's, the same text as
-// Engine.generate, stop strings, seeds, Star Attention through the `star` extension, abort, and refusals.
+// The OpenAI-style API: objects and chunks shaped as OpenAI's, the same text as Engine.generate, stop strings,
+// seeds, abort and refusals on the tiny fixture (random weights, a Llama-3 chat template; its answers are noise,
+// so the checks compare the API with Engine.generate and with its own greedy answer). Star Attention through the
+// `star` extension, where the answer must still find a needle, runs on the bundled model in
+// src/ruler/bundled_model.test.ts (its engine is already loaded and compiled there: a second one here cost ~6 min).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from './engine';
 import { AbortError, InvalidRequestError } from './errors';
 import type { ChatCompletionChunk, ChatCompletionCreateParams } from './chat_api';
 
-const kNoise = 'The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n';
-const kContext =
-  'A special magic number is hidden within the following text. Make sure to memorize it. I will quiz you about the number afterwards.\n' +
-  kNoise.repeat(2) + "One of the special magic numbers for lively-apple is: 4817203.\n" + kNoise.repeat(2);
-const kQuestion =
-  'What is the special magic number for lively-apple mentioned in the provided text? The special magic number for lively-apple mentioned in the provided text is';
-// the bundled model's template joins messages with a blank line after BOS
-const kMessages: ChatCompletionCreateParams['messages'] = [{ role: 'user', content: `${kContext}\n ${kQuestion}` }];
+// plain messages: what the chat API and Engine.generate({ messages }) both take
+const kMessages: Array<{ role: 'system' | 'user'; content: string }> = [
+  { role: 'system', content: 'You answer briefly.' },
+  { role: 'user', content: 'The grass is green. The sky is blue. What colour is the sky?' },
+];
 
-// measured on SwiftShader, 2 cores shared with other jobs (load ~10): 80-270 s a test (one or two generations of a
-// ~90-token prompt), 14 min for the file; each test gets 10 min (several times a quiet machine's time)
-describe('engine.chat.completions.create', { timeout: 600_000 }, () => {
+// measured on SwiftShader, 2 cores shared with other jobs (load ~22), 2026-12-01: the first test 135 s (its
+// pipelines compile), the others 3-9 s, 3.1 min the file (before, on the bundled model: 5.7-14 min); 10 min a test
+describe('engine.chat.completions.create (tiny fixture)', { timeout: 600_000 }, () => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await Engine.load({ model: 'public/models/ruler-llama-tiny', maxContext: 1024 });
-  });
+    engine = await Engine.load({ model: 'public/fixtures/tiny-llama', maxContext: 256 });
+  }, 600_000);
   afterAll(() => engine?.dispose());
 
   it('returns an OpenAI chat.completion whose text is Engine.generate’s for the templated messages', async () => {
@@ -31,10 +31,14 @@ describe('engine.chat.completions.create', { timeout: 600_000 }, () => {
     expect(Number.isInteger(c.created)).toBe(true);
     expect(c.choices).toHaveLength(1);
     expect(c.choices[0].message.role).toBe('assistant');
-    expect(c.choices[0].message.content).toContain('4817203');
-    const direct = await engine.generate({ messages: [{ role: 'user', content: `${kContext}\n ${kQuestion}` }], maxNewTokens: 12 });
+    expect(c.choices[0].message.content!.length).toBeGreaterThan(0);
+    const direct = await engine.generate({ messages: kMessages, maxNewTokens: 12 });
     expect(c.choices[0].message.content).toBe(direct.text);
     expect(c.choices[0].finish_reason).toBe(direct.stopReason === 'length' ? 'length' : 'stop');
+    // the prompt is the template's: system and user turns with their headers, then the assistant's header
+    const templated = engine.tokenizer.applyChatTemplate(kMessages, { addGenerationPrompt: true });
+    expect(templated).toContain('<|start_header_id|>system<|end_header_id|>\n\nYou answer briefly.<|eot_id|>');
+    expect(c.usage.prompt_tokens).toBe(engine.encode(templated, false).length);
     expect(c.usage.prompt_tokens).toBe(direct.contextTokens + direct.queryTokens);
     expect(c.usage.completion_tokens).toBe(direct.tokens.length);
     expect(c.usage.total_tokens).toBe(c.usage.prompt_tokens + c.usage.completion_tokens);
@@ -62,8 +66,12 @@ describe('engine.chat.completions.create', { timeout: 600_000 }, () => {
   });
 
   it('stop strings end the answer before them, with finish_reason "stop"', async () => {
-    const c = await engine.chat.completions.create({ messages: kMessages, max_tokens: 12, temperature: 0, stop: ['72'] });
-    expect(c.choices[0].message.content).toMatch(/481$/);
+    const full = (await engine.chat.completions.create({ messages: kMessages, max_tokens: 12, temperature: 0 })).choices[0].message.content!;
+    // two printable characters of the model's own greedy answer, after its first: it must end right before them
+    const stop = /[ -~]{2}/.exec(full.slice(1))?.[0];
+    expect(stop, JSON.stringify(full)).toBeDefined();
+    const c = await engine.chat.completions.create({ messages: kMessages, max_tokens: 12, temperature: 0, stop: ['never in it', stop!] });
+    expect(c.choices[0].message.content).toBe(full.slice(0, full.indexOf(stop!)));
     expect(c.choices[0].finish_reason).toBe('stop');
   });
 
@@ -81,25 +89,11 @@ describe('engine.chat.completions.create', { timeout: 600_000 }, () => {
     expect(a.choices[0].message.content).toBe(b.choices[0].message.content);
   });
 
-  it('Star Attention through the star extension: context and query split at star.query, the needle still found', async () => {
-    const c = await engine.chat.completions.create({
-      messages: kMessages,
-      max_tokens: 12,
-      temperature: 0,
-      star: { attention: 'star', blockSize: 'L/4', hosts: 2, mode: 'single-device', query: ` ${kQuestion}` },
-    });
-    expect(c.star.attention).toBe('star');
-    expect(c.star.plan.mode).toBe('single-device');
-    expect(c.star.queryTokens).toBe(engine.encode(` ${kQuestion}`, false).length);
-    expect(c.star.plan.blockSize).toBe(Math.floor(c.star.contextTokens / 4));
-    expect(c.choices[0].message.content).toContain('4817203');
-  });
-
   it('an aborted signal rejects with AbortError; leaving a stream early stops it and frees the engine', async () => {
     const ac = new AbortController();
     ac.abort();
     await expect(engine.chat.completions.create({ messages: kMessages, max_tokens: 4, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
-    const stream = await engine.chat.completions.create({ messages: kMessages, max_tokens: 200, temperature: 0, stream: true });
+    const stream = await engine.chat.completions.create({ messages: kMessages, max_tokens: 100, temperature: 0, stream: true });
     let n = 0;
     for await (const c of stream) {
       void c;
