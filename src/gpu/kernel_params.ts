@@ -309,6 +309,20 @@ export interface MatmulGemvV4Params {
   wtype: number; // u32
 }
 
+/** `Params` of shaders/matmul_gemv_v4r2.wgsl. */
+export interface MatmulGemvV4r2Params {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  kw: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  wtype: number; // u32
+}
+
 /** `Params` of shaders/matmul_gemv_v4sg.wgsl. */
 export interface MatmulGemvV4sgParams {
   M: number; // u32
@@ -387,6 +401,7 @@ export interface KernelParams {
   matmul_gemv_q: MatmulGemvQParams;
   matmul_gemv_qv4: MatmulGemvQv4Params;
   matmul_gemv_v4: MatmulGemvV4Params;
+  matmul_gemv_v4r2: MatmulGemvV4r2Params;
   matmul_gemv_v4sg: MatmulGemvV4sgParams;
   rmsnorm: RmsnormParams;
   rope: RopeParams;
@@ -548,6 +563,14 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   matmul_gemv_v4: {
+    size: 40,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
+      ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
+    ],
+  },
+  matmul_gemv_v4r2: {
     size: 40,
     fields: [
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],

@@ -9,6 +9,7 @@ import matmul_gemm_v3 from '../../shaders/matmul_gemm_v3.wgsl?raw';
 import matmul_gemv_q from '../../shaders/matmul_gemv_q.wgsl?raw';
 import matmul_gemv_v4 from '../../shaders/matmul_gemv_v4.wgsl?raw';
 import matmul_gemv_v4sg from '../../shaders/matmul_gemv_v4sg.wgsl?raw';
+import matmul_gemv_v4r2 from '../../shaders/matmul_gemv_v4r2.wgsl?raw';
 import matmul_gemv_qv4 from '../../shaders/matmul_gemv_qv4.wgsl?raw';
 import matmul_gemm_q from '../../shaders/matmul_gemm_q.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
@@ -41,6 +42,7 @@ export const kShaders = {
   matmul_gemv_q,
   matmul_gemv_v4,
   matmul_gemv_v4sg,
+  matmul_gemv_v4r2,
   matmul_gemv_qv4,
   matmul_gemm_q,
   rmsnorm,

@@ -31,6 +31,7 @@ export function gemvLanes(K: number): number {
  * shaders/matmul_gemv_v4.wgsl, bit-identical to `base` (a thread plays 4 of its lanes with vec4 loads): `u`
  * loads in flight per thread, `wg` threads per workgroup; `sg` finishes rows by subgroup shuffles
  * (shaders/matmul_gemv_v4sg.wgsl, also bit-identical; `v4` where the device lacks subgroups of T threads).
+ * `v4r2*` (shaders/matmul_gemv_v4r2.wgsl, bit-identical too): two rows per thread, each x vec4 read once for both.
  * `v4x4*` give a row 4× the lanes (32 threads of vec4 for long rows: 4× the threads, for narrow matrices
  * that leave SMs idle): a different summation order, so the fused decode kernels would no longer match them.
  */
@@ -43,6 +44,8 @@ export const kGemvVariants = {
   v4u4w256: { shader: 'v4', u: 4, wg: 256, laneScale: 1, sg: false },
   v4u4sg: { shader: 'v4', u: 4, wg: 64, laneScale: 1, sg: true },
   v4u8sg: { shader: 'v4', u: 8, wg: 128, laneScale: 1, sg: true },
+  v4r2u1: { shader: 'v4r2', u: 1, wg: 64, laneScale: 1, sg: false },
+  v4r2u2: { shader: 'v4r2', u: 2, wg: 64, laneScale: 1, sg: false },
   v4x4u2: { shader: 'v4', u: 2, wg: 256, laneScale: 4, sg: false },
   v4x4u4: { shader: 'v4', u: 4, wg: 256, laneScale: 4, sg: false },
 } as const;
@@ -91,6 +94,20 @@ export function gemvDense(r: Recorder, params: MatmulGemmParams, b: GemvBindings
   const v = kGemvVariants[variant];
   // 16-byte steps need whole vec4 rows of W (K % 4 f32, K % 8 16-bit), x row 0 on a 16-byte boundary
   const vec4Ok = kw % 4 === 0 && (params.wtype === 0 || kw * 2 === K) && xBase % 4 === 0;
+  if (v.shader === 'v4r2' && vec4Ok) {
+    const T = gemvLanes(K) / 4;
+    let PPW = Math.max(1, Math.floor(v.wg / T));
+    // workgroup memory: (2, MR, WG) vec4 sums, kept within 16 KiB
+    while (PPW > 1 && T * PPW * M * 2 * 16 > 16384) PPW /= 2;
+    r.dispatch('matmul_gemv_v4r2', {
+      constants: { TPR: 4 * T, PPW, MR: M, U: v.u },
+      params,
+      buffers,
+      workgroups: grid(Math.ceil(N / (2 * PPW)), ctx.maxWorkgroupsPerDim),
+      label: `matmul_gemv_v4r2 ${M}×${N}×${K} ${label} ${variant}`,
+    });
+    return;
+  }
   if (v.shader === 'v4' && vec4Ok) {
     const TPR = Math.min(gemvLanes(K) * v.laneScale, Math.max(4, floorPow2(kw)));
     const T = TPR / 4;
