@@ -1,7 +1,7 @@
 // Node host processes link to each other over a local socket (a Unix socket, a named pipe on Windows) carrying
 // raw frames: a 20-byte header (u32 kind, serial, layer, nA, nB) and the floats as they lie in memory. No
 // JSON, no structured clone, no hop through the parent process. The query host listens; each shard host
-// connects and says which shard it is; the socket's path is unlinked as soon as all have connected.
+// connects and says which shard it is; the listening socket closes as soon as all have connected.
 import { Inbox, type PeerChannel, type PeerMessage } from './peer_link';
 
 type Net = typeof import('node:net');
@@ -109,7 +109,11 @@ export async function listenForPeers(peers: string[]): Promise<{ address: string
   const { join } = await nodeModule<typeof import('node:path')>('node:path');
   const { rmSync } = await nodeModule<typeof import('node:fs')>('node:fs');
   const tag = `star-attn-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const address = process.platform === 'win32' ? `\\\\.\\pipe\\${tag}` : join(tmpdir(), `${tag}.sock`);
+  // Linux: an abstract socket (no file, gone with the process even when it dies before the shards connect);
+  // Windows: a named pipe; elsewhere a file in tmpdir, removed once connected or when the process exits
+  const inFile = process.platform !== 'linux' && process.platform !== 'win32';
+  const address = process.platform === 'win32' ? `\\\\.\\pipe\\${tag}` : process.platform === 'linux' ? `\0${tag}` : join(tmpdir(), `${tag}.sock`);
+  const removeFile = () => inFile && rmSync(address, { force: true });
   const channels: (PeerChannel | undefined)[] = peers.map(() => undefined);
   const server = net.createServer();
   const ready = new Promise<PeerChannel[]>((resolve, reject) => {
@@ -125,7 +129,8 @@ export async function listenForPeers(peers: string[]): Promise<{ address: string
           channels[i] = socketChannel(socket, peers[i], inbox);
           if (channels.every(Boolean)) {
             server.close();
-            if (process.platform !== 'win32') rmSync(address, { force: true });
+            removeFile();
+            process.off('exit', removeFile);
             resolve(channels as PeerChannel[]);
           }
           return;
@@ -140,6 +145,7 @@ export async function listenForPeers(peers: string[]): Promise<{ address: string
     server.once('error', reject);
     server.listen(address, () => resolve());
   });
+  if (inFile) process.on('exit', removeFile);
   return { address, ready };
 }
 
