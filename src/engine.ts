@@ -1,6 +1,7 @@
 // The engine: one typed API for the page, the worker client and the CLI. It tokenizes, validates,
 // plans Star Attention (global attention is the one-block, one-host case), and drives the hosts.
 import { AbortError, ContextTooLongError, EngineDisposedError, GpuDeviceError, HostCrashedError, InvalidRequestError } from './errors';
+import { isNode } from './platform';
 import { GpuContext } from './gpu/context';
 import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 import { checkSequenceLength, type ModelConfig } from './model/config';
@@ -376,9 +377,12 @@ export class Engine implements EngineApi {
       qDim: this.config.qDim,
       nHeads: this.config.nHeads,
     });
+    // hosts named no adapter or environment of their own share this engine's GPU (in a browser, always)
+    const descs = hostDescsOf(opts);
     const m = {
       ...memoryInputs(this.config, this.ctx, this.init.storage, this.init.maxPositions, this.init.chunkRows, kvDtype, this.init.maxBindingBytes, this.opts.gpuMemoryBytes),
       quantizeEmbeddings: this.init.quantizeEmbeddings,
+      hostsShareDevice: program.mode === 'workers' && (!isNode || descs.every((d) => d.adapter === undefined && d.env === undefined)),
     };
     const memory = planMemory(program, m);
     checkMemory(memory, program, m);
@@ -470,6 +474,7 @@ export class Engine implements EngineApi {
       return stopReason === 'stop';
     };
     let run;
+    let overdue: ReturnType<typeof abortOverdue> | undefined;
     try {
       const running = runStar(hosts, {
         program,
@@ -489,11 +494,14 @@ export class Engine implements EngineApi {
       // a worker's death ends the run at once, even while the coordinator waits on another host
       const deaths = hosts.filter((h): h is WorkerHost => h instanceof WorkerHost).map((h) => h.death);
       if (deaths.length > 0) running.catch(() => {});
-      run = await Promise.race([running, ...deaths]);
+      // so does an abort the run does not honour within kAbortGraceMs (a host busy with a long phase-1
+      // chunk, or stuck): the pool is ended, like a dead host's
+      if (deaths.length > 0) overdue = abortOverdue(running, signal);
+      run = await Promise.race([running, ...deaths, ...(overdue ? [overdue.ended] : [])]);
     } catch (e) {
       // a dead worker takes its pool with it, ended at once (the survivors' GPU work dies with their
       // processes); a worker whose device was lost is replaced too: the next request starts fresh hosts
-      if (e instanceof HostCrashedError) await this.disposePool('kill');
+      if (e instanceof HostCrashedError || e === overdue?.error) await this.disposePool('kill');
       else if (e instanceof GpuDeviceError && hosts[0] instanceof WorkerHost) await this.disposePool();
       // this engine's own device lost mid-run: its GpuDeviceError, not the raw error of the call it broke
       else if (hosts[0] === this.local) this.ctx.handle.check();
@@ -549,6 +557,29 @@ export class Engine implements EngineApi {
     this.local = undefined;
     this.ctx.handle.destroy();
   }
+}
+
+/** How long an aborted workers-mode run may take to stop by itself before its hosts are ended. */
+const kAbortGraceMs = 1000;
+
+/** `ended` rejects with `error` kAbortGraceMs after `signal` aborts unless `running` has settled by then. */
+function abortOverdue(running: Promise<unknown>, signal: AbortSignal): { ended: Promise<never>; error: AbortError } {
+  const error = new AbortError(`generation aborted: the hosts did not stop within ${kAbortGraceMs} ms and were ended`);
+  const ended = new Promise<never>((_, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => reject(error), kAbortGraceMs);
+    };
+    const settle = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    running.then(settle, settle);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  ended.catch(() => {});
+  return { ended, error };
 }
 
 /** Resolves when `before` settles, or rejects with an AbortError as soon as `signal` aborts. */

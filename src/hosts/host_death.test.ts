@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine, type GenerateRequest } from '../engine';
-import { HostCrashedError } from '../errors';
+import { AbortError, HostCrashedError } from '../errors';
 import { fixturePath } from '../model/fixtures';
 import type { WorkerHost } from './worker_host';
 
@@ -140,6 +140,46 @@ describe('host processes dying under the engine', () => {
       // measured 80 ms (load ~20; the test 4 s); 10 s only catches a wait for the stopped host
       expect(ms).toBeLessThan(10_000);
       expect([...hostProcesses().keys()]).toEqual([]);
+    } finally {
+      await engine.dispose();
+    }
+    expect([...hostProcesses().keys()]).toEqual([]);
+  });
+
+  it('an abort while a host is stuck: rejects with AbortError after the grace, the pool ended, none left; the next run works', { timeout: 600_000 }, async () => {
+    const engine = await load();
+    try {
+      // host 1 (the query host) stopped at the first token, as if busy with a long chunk: the run cannot
+      // honour the abort by itself (before, the CLI's Ctrl-C waited for the busy host: 65 s at load ~20)
+      const ac = new AbortController();
+      let abortedAt = 0;
+      let victims: WorkerHost[] = [];
+      const err = await engine
+        .generate(
+          request(2, {
+            signal: ac.signal,
+            onToken: () => {
+              if (abortedAt) return;
+              victims = pool(engine);
+              process.kill(victims[1].pid!, 'SIGSTOP');
+              // aborted once the coordinator waits on the stopped host for the next token (an abort seen
+              // between tokens ends the run by itself, in ~1 ms, the pool kept)
+              abortedAt = performance.now() + 2000;
+              setTimeout(() => ac.abort(), 2000);
+            },
+          }),
+        )
+        .catch((e: unknown) => e);
+      const ms = performance.now() - abortedAt;
+      console.log(`rejected ${ms.toFixed(0)} ms after the abort`);
+      expect(err).toBeInstanceOf(AbortError);
+      expect((err as Error).message).toMatch(/did not stop within \d+ ms and were ended/);
+      // the grace is 1 s; 10 s only catches a wait for the stopped host
+      expect(ms).toBeLessThan(10_000);
+      expect([...hostProcesses().keys()]).toEqual([]);
+      const ok = await engine.generate(request(2, { maxNewTokens: 2 }));
+      expect(ok.tokens).toHaveLength(2);
+      expect(pool(engine).some((h) => victims.includes(h))).toBe(false);
     } finally {
       await engine.dispose();
     }

@@ -153,6 +153,36 @@ describe('memory plan', () => {
       await e.dispose();
     }
   });
+
+  it('workers-mode hosts sharing one GPU are planned together: each holds the weights (issue 16: --hosts bounded)', async () => {
+    const star = (hosts: number, pinned = false): GenerateRequest => ({
+      ...request({ b: 16, a: 16, hosts, mode: 'workers' }, 'f32'),
+      ...(pinned ? { hosts: Array.from({ length: hosts }, (_, i) => ({ env: { DRI_PRIME: `pci-${i}` } })) } : {}),
+    });
+    const four = unpaged.plan(star(4)).memory;
+    const worst = Math.max(...four.hosts.map((h) => h.total));
+    // every host fits on its own, 4 together do not, 2 do
+    const budget = Math.floor(2.5 * worst);
+    const e = await Engine.load({ model: fixturePath(name), maxContext: 256, chunkRows: 16, kvDtype: 'f32', gpuMemoryBytes: budget, preload: false });
+    try {
+      const err = (() => {
+        try {
+          e.plan(star(4));
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(err).toBeInstanceOf(MemoryPlanError);
+      expect((err as Error).message).toMatch(/^4 hosts on one GPU need [\d.]+ MiB together \(each holds the weights, [\d.]+ MiB, .*use at most 2 hosts/);
+      expect(() => e.plan(star(2))).not.toThrow();
+      // hosts pinned to GPUs of their own (Node process environments) are planned one by one
+      expect(() => e.plan(star(4, true))).not.toThrow();
+      // single-device mode holds the weights once
+      expect(() => e.plan({ ...star(4), mode: 'single-device' })).not.toThrow();
+    } finally {
+      await e.dispose();
+    }
+  });
 });
 
 describe('star-attn logits --kv-dtype / --max-binding-bytes / --dry-run', () => {

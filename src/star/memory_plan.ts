@@ -29,6 +29,11 @@ export interface MemoryInputs {
   maxBindingBytes: number;
   /** Memory each host's device may use, where known (a platform report or the user's budget). */
   deviceBytes?: number;
+  /**
+   * Workers mode with every host on the same GPU (Web Workers in one browser; Node hosts not pinned to GPUs of
+   * their own): the hosts' sum must fit deviceBytes too, since each holds a copy of the weights.
+   */
+  hostsShareDevice?: boolean;
 }
 
 export interface HostMemory {
@@ -118,7 +123,16 @@ export function checkMemory(plan: MemoryPlan, program: StarProgram, m: MemoryInp
   const budget = plan.deviceBytes;
   if (budget === undefined) return;
   const worst = plan.hosts.reduce((a, b) => (b.total > a.total ? b : a));
-  if (worst.total <= budget) return;
+  if (worst.total <= budget) {
+    if (!m.hostsShareDevice || plan.hosts.length < 2 || plan.total <= budget) return;
+    const n = plan.hosts.length;
+    const fit = Math.floor(budget / worst.total);
+    throw new MemoryPlanError(
+      `${n} hosts on one GPU need ${mib(plan.total)} together (each holds the weights, ${mib(worst.weights)}, and its KV shard), ` +
+        `over the ${mib(budget)} the device may use; use ${fit >= 2 ? `at most ${fit} hosts` : 'one device (mode single-device)'}, ` +
+        `a 16-bit KV cache or smaller weights, or hosts on GPUs of their own (HostDescriptor adapter / env)`,
+    );
+  }
   const perRow = kvCacheBytes(m.cfg, 1, m.kvDtype);
   const fixed = worst.total - worst.kv;
   const rowsFit = Math.max(0, Math.floor((budget - fixed) / perRow));
