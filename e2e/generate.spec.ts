@@ -49,8 +49,8 @@ test('Load model, Generate global and Star on 2 Web Worker hosts with the live S
   // ---- Star Attention on 2 Web Worker hosts
   await page.getByRole('radio', { name: 'Star' }).check();
   await page.getByLabel('Run on').first().selectOption('workers');
-  await page.getByLabel('Hosts').first().fill('2');
-  await page.getByLabel('Block').first().fill('L/4');
+  await page.getByLabel('Hosts', { exact: true }).first().fill('2');
+  await page.getByLabel('Block', { exact: true }).first().fill('L/4');
   await expect(page.locator('#plan-info table caption')).toContainText('2 Web Worker hosts', { timeout: 30_000 });
   await runAndWait(page, 'Generate', kRunMs);
   console.log(`star: ${await page.locator('#status').textContent()}`);
