@@ -3,7 +3,8 @@
 // Never `npx playwright install`: the system chromium is the browser (apt-get install chromium).
 import { defineConfig } from '@playwright/test';
 
-const port = 4173;
+// E2E_PORT lets two checkouts run e2e side by side (a reused server would serve the other tree's code)
+const port = Number(process.env.E2E_PORT ?? 4173);
 
 // only --enable-unsafe-webgpu is needed for an adapter (measured with chromium 156); the swiftshader pins
 // keep results the same on machines that do have a GPU (E2E_GPU=hardware lifts them), and the rest stop
