@@ -22,7 +22,10 @@ export const kContentSecurityPolicy = [
 ].join('; ');
 
 const kHeaders = {
-  // cross-origin isolation gives the page SharedArrayBuffer for worker hosts
+  // cross-origin isolation gives the page and its workers SharedArrayBuffer: the Web Worker hosts' phase-2
+  // exchange goes through shared memory (src/hosts/peer_shared.ts), else through MessagePorts. require-corp, not
+  // credentialless: the only cross-origin requests are CORS-mode fetches of the Hugging Face Hub, which both
+  // allow, and require-corp is the one every WebGPU browser honours (README "The demo page")
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Content-Security-Policy': kContentSecurityPolicy,

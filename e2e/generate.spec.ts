@@ -69,6 +69,8 @@ test('Load model, Generate global and Star on 2 Web Worker hosts with the live S
   }
   await expect(lanes.nth(1).locator('.block.anchor')).toHaveCount(1);
   await expect(page.locator('#exchange')).toContainText(/exchange \d+ ms \(2 hosts' partials merged/);
+  // the page is cross-origin isolated (vite.config.ts' headers): the hosts exchange through shared memory
+  await expect(page.locator('#exchange')).toContainText('through shared memory');
   await expect(page.locator('#timeline')).toBeVisible();
   expect(JSON.parse((await page.locator('#timeline').getAttribute('data-series'))!)).toEqual(['host 0 phase 1', 'host 1 phase 1', 'query', expect.stringMatching(/^decode/)]);
   await page.locator('#chat').scrollIntoViewIfNeeded();

@@ -10,7 +10,9 @@ import { describeResults, runHarness } from './harness';
 // machines; the per-prompt and per-setting times are printed below.
 const kParityMs = 6 * 60_000;
 const kStarMs = 4 * 60_000;
-const kDeathMs = 2 * 60_000;
+// host death with the mid-decode crash on the shared-memory link (session 6): 114 s, 56 s of it the engine's
+// rerun on a fresh pool (its pipelines compiled on SwiftShader at load 4, another job's tests running)
+const kDeathMs = 5 * 60_000;
 // kv-paging: measured below; two engines, three settings, one of them starting two Web Worker hosts
 const kPagingMs = 4 * 60_000;
 // quant: measured below; the float64 reference is built in the page, then 2 storages × (global, Star on 2 workers)
@@ -35,12 +37,12 @@ test('every fixture matches transformers on every prompt (logits 1e-4, greedy id
   await expectSuitePasses(page, 'parity', kParityMs, process.env.E2E_FILTER ?? '');
 });
 
-test('Star Attention: single-device matches torch; Web Worker hosts equal single-device (1e-5)', async ({ page }) => {
+test('Star Attention: single-device matches torch; Web Worker hosts equal single-device (1e-5), exchanging through shared memory (cross-origin isolated), bit-identical to ports', async ({ page }) => {
   test.setTimeout(kStarMs + 60_000);
   await expectSuitePasses(page, 'star', kStarMs);
 });
 
-test('a host Web Worker dying in phase 1 rejects the run within seconds, naming it; the others shut down', async ({ page }) => {
+test('a host Web Worker dying in phase 1, or mid-decode on the shared-memory link, rejects the run within seconds, naming it; the others shut down', async ({ page }) => {
   test.setTimeout(kDeathMs + 60_000);
   await expectSuitePasses(page, 'host-death', kDeathMs);
 });

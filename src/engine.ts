@@ -14,7 +14,7 @@ import { kWeightStorages, type WeightStorage } from './model/weights';
 import type { Host, HostInit, HostMemoryUse, ModelLocation } from './hosts/host';
 import { LocalHost } from './hosts/local_host';
 import { WorkerHost } from './hosts/worker_host';
-import { runStar, type PhaseTimings, type RunEvent } from './star/coordinator';
+import { runStar, type PhaseTimings, type RunEvent, type Transport } from './star/coordinator';
 import { checkMemory, maxKvRows, planMemory, type MemoryInputs, type MemoryPlan } from './star/memory_plan';
 import { compileStar, type StarMode, type StarProgram } from './star/program';
 import type { SizeSpec } from './star/size';
@@ -127,6 +127,11 @@ export interface GenerateRequest extends AttentionOptions, SamplingOptions {
   wantLogits?: boolean;
   /** KV cache element type for this request (default: the engine's). */
   kvDtype?: KvDtype;
+  /**
+   * Workers mode in a browser or on worker_threads: phase 2's exchange through shared memory where the platform
+   * allows it (default true; the result's `plan.transport` says what ran); false keeps MessagePorts.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface GenerateResult {
@@ -141,7 +146,15 @@ export interface GenerateResult {
   /** The same, by part (summed over hosts). */
   gpuMemory: HostMemoryUse;
   attention: 'global' | 'star';
-  plan: { blockSize: number; anchorSize: number; hosts: number; mode: 'workers' | 'single-device'; kvDtype: KvDtype };
+  plan: {
+    blockSize: number;
+    anchorSize: number;
+    hosts: number;
+    mode: 'workers' | 'single-device';
+    kvDtype: KvDtype;
+    /** Several hosts: how phase 2's q and partials traveled between them. */
+    transport?: Transport;
+  };
   logits?: Float32Array;
 }
 
@@ -488,6 +501,7 @@ export class Engine implements EngineApi {
         onToken,
         signal,
         wantLogits: req.wantLogits,
+        sharedMemory: req.sharedMemory,
         onPhase: (phase, done, total) => onProgress?.({ phase, done, total }),
         onEvent: onProgress && ((event) => onProgress({ phase: 'run', event })),
       });
@@ -529,7 +543,7 @@ export class Engine implements EngineApi {
       gpuMemoryBytes: memory.weights + memory.kvCache + memory.activations,
       gpuMemory: memory,
       attention: req.attention ?? 'global',
-      plan: { blockSize: program.plan.blockSize, anchorSize: program.plan.anchorSize, hosts: program.plan.hosts.length, mode: program.mode, kvDtype },
+      plan: { blockSize: program.plan.blockSize, anchorSize: program.plan.anchorSize, hosts: program.plan.hosts.length, mode: program.mode, kvDtype, ...(run.transport && { transport: run.transport }) },
       logits: run.firstLogits,
     };
   }

@@ -90,8 +90,8 @@ export const star: Suite = async (_ctx, { log }) => {
   const ref = await fetchReference(name);
   const { contextIds, queryIds } = ref.star;
   const engine = await Engine.load({ model: { baseUrl: fixtureUrl(name) }, maxContext: 256, chunkRows: 16, kvDtype: 'f32' });
-  const run = (blockSize: number, anchorSize: number, hosts: number, mode: 'workers' | 'single-device') =>
-    engine.generate({ contextIds, queryIds, attention: 'star', blockSize, anchorSize, hosts, mode, maxNewTokens: 8, stopAtEos: false, wantLogits: true });
+  const run = (blockSize: number, anchorSize: number, hosts: number, mode: 'workers' | 'single-device', sharedMemory = true) =>
+    engine.generate({ contextIds, queryIds, attention: 'star', blockSize, anchorSize, hosts, mode, maxNewTokens: 8, stopAtEos: false, wantLogits: true, sharedMemory });
   const out: CheckResult[] = [];
   try {
     let t0 = performance.now();
@@ -114,7 +114,17 @@ export const star: Suite = async (_ctx, { log }) => {
       const same = workers.tokens.length === single.tokens.length && workers.tokens.every((t, i) => t === single.tokens[i]);
       out.push(agrees(same ? `${what}: tokens` : `${what}: tokens [${workers.tokens}] vs [${single.tokens}]`, same));
       out.push(agrees(`${what}: ran on ${workers.plan.hosts} host(s) in ${workers.plan.mode} mode`, workers.plan.hosts === hosts && workers.plan.mode === 'workers'));
-      log(`${what}: rel err ${err.toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms`);
+      // the page is cross-origin isolated (vite.config.ts' headers), so the hosts' exchange goes through shared
+      // memory; with it turned off, through MessagePorts, and the results are bit-identical
+      out.push(agrees(`b=${b} a=${a} hosts=${hosts}: page cross-origin isolated (${globalThis.crossOriginIsolated})`, globalThis.crossOriginIsolated === true));
+      out.push(agrees(`b=${b} a=${a} hosts=${hosts}: exchange through ${workers.plan.transport} (shared expected)`, workers.plan.transport === 'shared'));
+      const ports = await run(b, a, hosts, 'workers', false);
+      out.push(agrees(`b=${b} a=${a} hosts=${hosts}, sharedMemory false: exchange through ${ports.plan.transport} (port expected)`, ports.plan.transport === 'port'));
+      const samePorts = ports.tokens.length === workers.tokens.length && ports.tokens.every((t, i) => t === workers.tokens[i]);
+      out.push(agrees(samePorts ? `${what}: shared vs ports tokens` : `${what}: shared vs ports tokens [${workers.tokens}] vs [${ports.tokens}]`, samePorts));
+      const bitEqual = ports.logits!.length === workers.logits!.length && ports.logits!.every((x, i) => Object.is(x, workers.logits![i]));
+      out.push(agrees(`${what}: shared vs ports logits bit-identical`, bitEqual));
+      log(`${what}: rel err ${err.toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms (shared and port runs)`);
     }
   } finally {
     await engine.dispose();
@@ -160,6 +170,46 @@ async function refusesWork(what: string, h: WorkerHost): Promise<CheckResult> {
     new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 5 s'), 5000)),
   ]);
   return agrees(r === '' ? `${what}: refuses work (disposed)` : `${what}: expected "disposed", got ${r}`, r === '');
+}
+
+/**
+ * A shard host's Web Worker dying mid-decode while the query host waits for its partial on the shared-memory
+ * link: the run still rejects promptly with HostCrashedError naming it (the page sees the worker's death).
+ */
+async function deathMidDecode(init: HostInit, log: (s: string) => void): Promise<CheckResult[]> {
+  const contextIds = Uint32Array.from({ length: 48 }, (_, i) => (i * 7919) % 500);
+  const queryIds = Uint32Array.of(5, 6, 7);
+  const started = await Promise.all([0, 1].map((i) => WorkerHost.start(`host ${i}`, init)));
+  const hosts = started.map((r) => r.host);
+  const out: CheckResult[] = [];
+  try {
+    const { config: cfg, gpu } = started[0].info;
+    const program = compileStar({
+      attention: 'star', ctxLen: contextIds.length, queryLen: queryIds.length, maxNewTokens: 64, blockSize: 24, hosts: 2, mode: 'workers',
+      chunkRows: 8, bindAlign: gpu.limits.minStorageBufferOffsetAlignment, qDim: cfg.qDim, nHeads: cfg.nHeads,
+    });
+    const transports = new Set<string | undefined>();
+    let t0 = 0;
+    const run = runStar(hosts, {
+      program, contextIds, queryIds, maxNewTokens: 64, nLayers: cfg.nLayers, kvDtype: 'f32',
+      sampling: { temperature: 0, topK: 0, topP: 1 }, uniform: () => 0.5,
+      onEvent: (e) => void (e.type === 'step' && transports.add(e.transport)),
+      onToken: (_t, step) => {
+        if (step === 2) {
+          t0 = performance.now();
+          void hosts[0].crashForTest();
+        }
+        return false;
+      },
+    });
+    const r = await settle(run, () => t0);
+    out.push(agrees(`mid-decode: steps before the crash went through ${[...transports].join(', ')} (shared expected)`, transports.size === 1 && transports.has('shared')));
+    out.push(...crashResults('runStar, shard host 0 crashes mid-decode', r, 'host 0'));
+    log(`mid-decode crash: ${r.error ? (r.error as Error).name : 'resolved'} after ${r.ms.toFixed(0)} ms`);
+  } finally {
+    await Promise.all(hosts.map((h) => h.dispose()));
+  }
+  return out;
 }
 
 /**
@@ -244,6 +294,7 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
     log(`engine: ${r.error ? (r.error as Error).name : 'resolved'} after ${r.ms.toFixed(0)} ms`);
     if (crashed) out.push(await refusesWork('engine: surviving host 1 after the crash', crashed[1]));
     // a short context: phase 1 of the long one takes ~40 s on SwiftShader, and any run proves the point
+    log('engine: rerun on a fresh pool');
     t0 = performance.now();
     const again = await engine.generate({ ...req, contextIds: req.contextIds.slice(0, 48), blockSize: 24, maxNewTokens: 2 }).then(
       (res) => (res.tokens.length === 2 && res.plan.mode === 'workers' ? '' : `got ${res.tokens.length} tokens in ${res.plan.mode} mode`),
@@ -257,6 +308,9 @@ export const hostDeath: Suite = async (_ctx, { log }) => {
   } finally {
     await engine.dispose();
   }
+
+  // 3. a shard host dying mid-decode, on the shared-memory link
+  out.push(...(await deathMidDecode(init, log)));
   return out;
 };
 

@@ -1,7 +1,9 @@
 // Phase 2's exchange between Star hosts in workers mode (issue 13 item 4), the old way and the new, in one run:
 // 1. the transport alone, no GPU: per layer, the old way's three comlink calls from this process through its
 //    IPC channels (q from the query host, q to a shard and its partial back, the partials to the query host)
-//    against the new way's one round trip between two host processes over their socket (q out, partial back);
+//    against the new way's one round trip between two host processes over their socket (q out, partial back),
+//    and one round trip between two worker_threads over a MessagePort (arrays transferred) and over shared
+//    memory (peer_shared.ts: Atomics.waitAsync, floats copied in and out);
 // 2. decoding on 2 worker hosts, exchange 'coordinator' (the old way) and 'direct' (host to host), interleaved,
 //    beside single-device Star on one host (step by step, and with steps queued ahead as it runs by default):
 //    tok/s, and the exchange ms per layer the run events report (the query host's wait for the partials).
@@ -11,6 +13,7 @@
 //        [--storage f32|bf16] [--out bench/results/exchange.json]
 // Here (SwiftShader, no GPU): node dist/bench/exchange.mjs --model public/fixtures/tiny-llama --lengths 256 --block L/2
 import { fork } from 'node:child_process';
+import { isMainThread, MessageChannel, Worker, workerData } from 'node:worker_threads';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
@@ -18,7 +21,8 @@ import type { Host, HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
 import { ipcEndpoint } from '../../src/hosts/process_endpoint';
 import { connectToPeer, listenForPeers } from '../../src/hosts/peer_socket';
-import type { PeerChannel } from '../../src/hosts/peer_link';
+import { portChannel, type PeerChannel } from '../../src/hosts/peer_link';
+import { flip, sharedChannel, sharedLinkBuffers, type SharedLinkBuffers } from '../../src/hosts/peer_shared';
 import { WorkerHost } from '../../src/hosts/worker_host';
 import type { ModelConfig } from '../../src/model/config';
 import type { WeightStorage } from '../../src/model/weights';
@@ -68,9 +72,53 @@ class TransportChild {
   }
 }
 
+// ---- the link alone between two worker_threads: this thread the query host, a worker the shard
+
+type Port = Parameters<typeof portChannel>[0];
+type LinkShard = { role: 'link-shard'; port: Port; buffers?: SharedLinkBuffers; rounds: number; nOut: number; nLse: number };
+
+/** Shard thread: answers `rounds` queries with a partial of nOut + nLse floats, as TransportChild.serve. */
+async function serveLink(d: LinkShard): Promise<void> {
+  const link = d.buffers ? sharedChannel(d.port, flip(d.buffers), 'query') : portChannel(d.port, 'query');
+  for (let i = 0; i < d.rounds; i++) {
+    const m = await link.next(1);
+    if (m.kind !== 'q') throw new Error('expected a q');
+    link.send({ kind: 'partial', serial: 1, layer: m.layer, out: new Float32Array(d.nOut).fill(m.q[0]), lse: new Float32Array(d.nLse) });
+  }
+  // not closed here: a port closed right after a send may drop it; the query thread ends this worker
+}
+
+/** µs per q → partial round trip between this thread and a worker_thread, over `way`. */
+async function threadLink(way: 'port' | 'shared', nQ: number, nLse: number, rounds: number): Promise<{ us: number; slot?: number }> {
+  const { port1, port2 } = new MessageChannel();
+  const buffers = way === 'shared' ? sharedLinkBuffers(nQ + nLse) : undefined;
+  const data: LinkShard = { role: 'link-shard', port: port2 as unknown as Port, buffers, rounds: rounds + 200, nOut: nQ, nLse };
+  const w = new Worker(fileURLToPath(import.meta.url), { workerData: data, transferList: [port2] });
+  const shared = buffers && sharedChannel(port1 as unknown as Port, buffers, 'shard');
+  const link = shared ?? portChannel(port1 as unknown as Port, 'shard');
+  const drive = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      link.send({ kind: 'q', serial: 1, layer: i, q: new Float32Array(nQ).fill(i) });
+      const m = await link.next(1);
+      if (m.kind !== 'partial') throw new Error('expected a partial');
+    }
+  };
+  try {
+    await drive(200);
+    const t0 = performance.now();
+    await drive(rounds);
+    return { us: ((performance.now() - t0) * 1000) / rounds, slot: shared?.stats.slot };
+  } finally {
+    link.close();
+    await w.terminate();
+  }
+}
+
 if (process.argv[2] === '--transport-child') {
   Comlink.expose(new TransportChild(), ipcEndpoint(process));
   process.on('disconnect', () => process.exit(0));
+} else if (!isMainThread && (workerData as LinkShard | undefined)?.role === 'link-shard') {
+  await serveLink(workerData as LinkShard);
 } else {
   await main();
 }
@@ -134,7 +182,17 @@ async function main() {
     const t = await transport(qDim, nHeads, rounds);
     log(`transport per layer, no GPU (q ${qDim} floats, partial ${qDim}+${nHeads}; ${rounds} rounds): ` +
       `via this process (3 comlink calls) ${t.oldUs.toFixed(0)} µs, host to host (1 socket round trip) ${t.newUs.toFixed(0)} µs`);
-    result.transport = { qDim, nHeads, rounds, ...t };
+    // worker_threads (and Web Workers): ports against shared memory, interleaved, three times each
+    const threads: { port: number[]; shared: number[] } = { port: [], shared: [] };
+    for (let rep = 0; rep < 3; rep++) {
+      threads.port.push((await threadLink('port', qDim, nHeads, rounds)).us);
+      const s = await threadLink('shared', qDim, nHeads, rounds);
+      if (s.slot! < rounds) throw new Error(`shared link: only ${s.slot} of ${rounds + 200} queries went through shared memory`);
+      threads.shared.push(s.us);
+    }
+    const us = (a: number[]) => `${median(a).toFixed(1)} (${a.map((x) => x.toFixed(1)).join(', ')})`;
+    log(`worker_threads, one round trip: MessagePort ${us(threads.port)} µs, shared memory ${us(threads.shared)} µs (median (runs))`);
+    result.transport = { qDim, nHeads, rounds, ...t, threads };
   }
   if (!single || !cfg) {
     writeFileSync(outPath, JSON.stringify(result, null, 2));

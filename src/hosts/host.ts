@@ -50,7 +50,18 @@ export interface HostInfo {
   gpu: GpuInfo;
   config: ModelConfig;
   weightBytes: number;
+  /** Rows a chunk may have on this host (bounds every message of phase 2's exchange). */
+  maxRows: number;
+  /** Worker hosts: whether the worker can be one end of a shared-memory link (peer_shared.ts). */
+  sharedMemory?: boolean;
 }
+
+/**
+ * How phase 2's q and partials travel between linked hosts: SharedArrayBuffers with Atomics (Web Workers of a
+ * cross-origin-isolated page, worker_threads), MessagePorts with transfer (Web Workers otherwise), or a local
+ * socket (Node host processes).
+ */
+export type PeerTransport = 'shared' | 'port' | 'socket';
 
 /** The KV cache a run needs on one host (paged by the host's maxBindingBytes). */
 export interface KvLayout {
@@ -153,10 +164,11 @@ export interface Host {
    */
   peerServe(serial: number, rows: number, vis: Visibility, layers: number): Promise<void>;
   /**
-   * Links this host (the query host) straight to `others` for peerStep/peerServe; false when these hosts
-   * cannot be linked (then the caller relays each layer). Only hosts in workers of one kind have it.
+   * Links this host (the query host) straight to `others` for peerStep/peerServe and says how; undefined when
+   * these hosts cannot be linked (then the caller relays each layer). Only hosts in workers of one kind have
+   * it. `sharedMemory` false keeps MessagePorts where shared memory would be used (for comparison).
    */
-  linkPeers?(others: Host[]): Promise<boolean>;
+  linkPeers?(others: Host[], sharedMemory?: boolean): Promise<PeerTransport | undefined>;
   /**
    * Queues a one-row step whose token is the previous step's, taken on the device, so several steps can be
    * in flight (pipelined decoding); resolves once queued. A step with a head must come first.

@@ -91,7 +91,7 @@ export class LocalHost implements Host {
   }
 
   info(): HostInfo {
-    return { name: this.name, gpu: this.ctx.handle.info, config: this.model.cfg, weightBytes: this.model.weights.bytes };
+    return { name: this.name, gpu: this.ctx.handle.info, config: this.model.cfg, weightBytes: this.model.weights.bytes, maxRows: this.state.maxRows };
   }
 
   get cacheBytes(): number {

@@ -8,6 +8,7 @@ import { installErrorTransfer } from './error_transfer';
 import { kHostMethods, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
 import { LocalHost } from './local_host';
 import { portChannel, type PeerChannel } from './peer_link';
+import { flip, sharedChannel, sharedLinksAvailable, type SharedLinkBuffers } from './peer_shared';
 import { connectToPeer, listenForPeers } from './peer_socket';
 
 installErrorTransfer();
@@ -26,7 +27,7 @@ export class HostService {
   async init(name: string, init: HostInit, onProgress?: (e: unknown) => void): Promise<HostInfo> {
     if (this.host) throw new HostStateError(`host "${name}" is initialised already`);
     this.host = await LocalHost.create(name, init, undefined, onProgress);
-    return this.host.info();
+    return { ...this.host.info(), sharedMemory: sharedLinksAvailable() };
   }
 
   /** Any Host method of the LocalHost in this worker. */
@@ -70,14 +71,17 @@ export class HostService {
     this.need().setQueryLink(await connectToPeer(address, index, query));
   }
 
-  /** Query host in a Web Worker or worker_thread: one MessagePort per shard host, named `peers`. */
-  async peerPorts(ports: MessagePort[], peers: string[]): Promise<void> {
-    this.need().setPeers(ports.map((port, i) => portChannel(port, peers[i])));
+  /**
+   * Query host in a Web Worker or worker_thread: one MessagePort per shard host, named `peers`, and with
+   * `shared` a shared-memory link beside each port (the query host's end of the buffers as made).
+   */
+  async peerPorts(ports: MessagePort[], peers: string[], shared?: SharedLinkBuffers[]): Promise<void> {
+    this.need().setPeers(ports.map((port, i) => (shared ? sharedChannel(port, shared[i], peers[i]) : portChannel(port, peers[i]))));
   }
 
-  /** Shard host in a Web Worker or worker_thread: its MessagePort to the query host `query`. */
-  async peerPort(port: MessagePort, query: string): Promise<void> {
-    this.need().setQueryLink(portChannel(port, query));
+  /** Shard host in a Web Worker or worker_thread: its MessagePort to the query host `query` (and shared buffers). */
+  async peerPort(port: MessagePort, query: string, shared?: SharedLinkBuffers): Promise<void> {
+    this.need().setQueryLink(shared ? sharedChannel(port, flip(shared), query) : portChannel(port, query));
   }
 
   async dispose(): Promise<void> {

@@ -7,7 +7,8 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { AbortError, HostCrashedError, HostStateError, SetupError } from '../errors';
 import { isNode } from '../platform';
 import { installErrorTransfer } from './error_transfer';
-import { kHostMethods, type AttentionPartial, type Host, type HostInfo, type HostInit, type HostMethod } from './host';
+import { kHostMethods, type AttentionPartial, type Host, type HostInfo, type HostInit, type HostMethod, type PeerTransport } from './host';
+import { sharedLinkBuffers, sharedLinksAvailable } from './peer_shared';
 import type { HostCallResult, HostService } from './protocol';
 
 installErrorTransfer();
@@ -53,8 +54,10 @@ export class WorkerHost implements Host {
   private end!: (e: Error) => void;
   private remote: Comlink.Remote<HostService>;
   private disposed = false;
-  /** The hosts linked to this one by linkPeers (this one their query host), in merge order. */
-  private linked?: WorkerHost[];
+  /** The hosts linked to this one by linkPeers (this one their query host), in merge order, and how. */
+  private linked?: { hosts: WorkerHost[]; transport: PeerTransport };
+  /** What the worker said about itself once its model was loaded. */
+  private info?: HostInfo;
 
   private constructor(
     readonly name: string,
@@ -95,6 +98,7 @@ export class WorkerHost implements Host {
       throwIfAborted(signal);
       const { env: _env, ...portable } = init;
       const info = await host.call(() => host.remote.init(name, portable, progress));
+      host.info = info;
       return { host, info };
     } catch (e) {
       await host.kill();
@@ -134,28 +138,38 @@ export class WorkerHost implements Host {
   }
 
   /**
-   * Links this host (the query host) straight to `others`: a local socket per shard host between processes,
-   * a MessagePort between Web Workers or worker_threads. Made once; true again at once for the same hosts.
+   * Links this host (the query host) straight to `others`: a local socket per shard host between processes;
+   * between Web Workers or worker_threads a MessagePort, with shared memory beside it where this thread and
+   * every worker can use it (a cross-origin-isolated page, Node) unless `sharedMemory` is false. Made once;
+   * the same transport again at once for the same hosts.
    */
-  async linkPeers(others: Host[]): Promise<boolean> {
+  async linkPeers(others: Host[], sharedMemory = true): Promise<PeerTransport | undefined> {
     const shards = others.filter((o): o is WorkerHost => o instanceof WorkerHost && o.worker.kind === this.worker.kind);
-    if (shards.length !== others.length || shards.length === 0 || shards.includes(this)) return false;
-    if (this.linked && this.linked.length === shards.length && this.linked.every((h, i) => h === shards[i] && h.alive)) return true;
+    if (shards.length !== others.length || shards.length === 0 || shards.includes(this)) return undefined;
+    const all = [this, ...shards];
+    const transport: PeerTransport =
+      this.worker.kind === 'process' ? 'socket' : sharedMemory && sharedLinksAvailable() && all.every((h) => h.info?.sharedMemory) ? 'shared' : 'port';
+    const l = this.linked;
+    if (l && l.transport === transport && l.hosts.length === shards.length && l.hosts.every((h, i) => h === shards[i] && h.alive)) return transport;
     this.linked = undefined;
     const names = shards.map((h) => h.name);
-    if (this.worker.kind === 'process') {
+    if (transport === 'socket') {
       const address = await this.call(() => this.remote.peerListen(names));
       await Promise.all([this.call(() => this.remote.peerAccept()), ...shards.map((h, i) => h.call(() => h.remote.peerConnect(address, i, this.name)))]);
     } else {
       const channels = shards.map(() => new MessageChannel());
       const ports = channels.map((c) => c.port1);
+      // the largest message of a step: a partial of maxRows rows (q is smaller)
+      const cfg = this.info!.config;
+      const floats = Math.max(...all.map((h) => h.info!.maxRows)) * (cfg.qDim + cfg.nHeads);
+      const shared = transport === 'shared' ? shards.map(() => sharedLinkBuffers(floats)) : undefined;
       await Promise.all([
-        this.call(() => this.remote.peerPorts(Comlink.transfer(ports, ports), names)),
-        ...shards.map((h, i) => h.call(() => h.remote.peerPort(Comlink.transfer(channels[i].port2, [channels[i].port2]), this.name))),
+        this.call(() => this.remote.peerPorts(Comlink.transfer(ports, ports), names, shared)),
+        ...shards.map((h, i) => h.call(() => h.remote.peerPort(Comlink.transfer(channels[i].port2, [channels[i].port2]), this.name, shared?.[i]))),
       ]);
     }
-    this.linked = shards;
-    return true;
+    this.linked = { hosts: shards, transport };
+    return transport;
   }
 
   async abort(): Promise<void> {

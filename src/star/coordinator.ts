@@ -2,7 +2,7 @@
 // hosts. Phase 2: per layer, the query host's q goes to every other host, each answers (out, lse) over its
 // shard, and the query host merges them exactly on its GPU. One host = no exchange at all.
 import { AbortError } from '../errors';
-import type { AttentionPartial, HeadSpec, Host, KvDtype, SamplingParams, StepResult } from '../hosts/host';
+import type { AttentionPartial, HeadSpec, Host, KvDtype, PeerTransport, SamplingParams, StepResult } from '../hosts/host';
 import { shardVisibility, tailChunk, type HostProgram, type StarProgram } from './program';
 
 export interface PhaseTimings {
@@ -29,8 +29,11 @@ export type RunEvent =
     }
   | { type: 'chunk'; host: number; done: number; chunks: number; tokens: [number, number]; ms: number }
   | { type: 'phase'; phase: 'encode' | 'query' | 'decode'; ms: number }
-  | { type: 'step'; step: number; ms: number; exchangeMs?: number }
+  | { type: 'step'; step: number; ms: number; exchangeMs?: number; transport?: Transport }
   | { type: 'end'; ms: number; timings: PhaseTimings };
+
+/** How phase 2's q and partials traveled: host to host (PeerTransport), or relayed through the coordinator. */
+export type Transport = PeerTransport | 'coordinator';
 
 export interface RunRequest {
   /** What every host runs (compileStar); its spec's query length and maxNewTokens match the ids below. */
@@ -62,6 +65,11 @@ export interface RunRequest {
    * through this thread (three calls a layer: the way before issue 13, kept for comparison).
    */
   exchange?: 'direct' | 'coordinator';
+  /**
+   * Direct links between Web Workers or worker_threads: through shared memory where the platform allows it
+   * (default true: a cross-origin-isolated page, Node); false keeps MessagePorts, for comparison.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface RunResult {
@@ -69,6 +77,8 @@ export interface RunResult {
   firstLogits?: Float32Array;
   timings: PhaseTimings;
   stopped: 'stop' | 'length';
+  /** Several hosts: how phase 2's exchange went (the run's step events say it too). */
+  transport?: Transport;
 }
 
 const now = () => performance.now();
@@ -161,7 +171,10 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   // every cache is allocated before any host starts encoding, so an out-of-memory host fails the run early
   await abortable(Promise.all(hosts.map((h, i) => h.allocate({ rows: program.hosts[i].capacity, dtype: req.kvDtype }))), hosts, req.signal);
   // phase 2's exchange host to host, when the hosts can be linked (made once per set of hosts)
-  const direct = others.length > 0 && req.exchange !== 'coordinator' && (await abortable(queryHost.linkPeers?.(others) ?? Promise.resolve(false), hosts, req.signal));
+  const linked =
+    others.length > 0 && req.exchange !== 'coordinator' ? await abortable(queryHost.linkPeers?.(others, req.sharedMemory ?? true) ?? Promise.resolve(undefined), hosts, req.signal) : undefined;
+  const direct = linked !== undefined;
+  const transport: Transport | undefined = others.length === 0 ? undefined : (linked ?? 'coordinator');
   await abortable(
     Promise.all(
       hosts.map(async (h, i) => {
@@ -225,7 +238,7 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const t2 = now();
   tokens.push(first.token);
   const stepDone = (i: number, from: number) => {
-    emit?.({ type: 'step', step: i, ms: now() - from, ...(others.length > 0 && { exchangeMs }) });
+    emit?.({ type: 'step', step: i, ms: now() - from, ...(others.length > 0 && { exchangeMs, transport }) });
     exchangeMs = 0;
   };
   stepDone(0, t1);
@@ -265,5 +278,5 @@ export async function runStar(hosts: Host[], req: RunRequest): Promise<RunResult
   const t3 = now();
   const timings = { phase1Ms: t1 - t0, firstTokenMs: t2 - t0, decodeMs: t3 - t2, steps: tokens.length };
   emit?.({ type: 'end', ms: since(), timings });
-  return { tokens, firstLogits: first.logits, stopped, timings };
+  return { tokens, firstLogits: first.logits, stopped, timings, ...(transport && { transport }) };
 }

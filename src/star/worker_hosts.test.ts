@@ -34,8 +34,8 @@ function request(hosts: number, extra: Partial<RunRequest> = {}): RunRequest {
   };
 }
 
-async function startHosts(n: number): Promise<WorkerHost[]> {
-  return Promise.all(Array.from({ length: n }, (_, i) => WorkerHost.start(`host ${i}`, init).then((r) => r.host)));
+async function startHosts(n: number, isolation: HostInit['isolation'] = 'process'): Promise<WorkerHost[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => WorkerHost.start(`host ${i}`, { ...init, isolation }).then((r) => r.host)));
 }
 
 describe('worker hosts', () => {
@@ -85,12 +85,33 @@ describe('worker hosts', () => {
       const relayed = await runStar(counted, request(2, { maxNewTokens: 5, wantLogits: true, exchange: 'coordinator' }));
       expect(direct.tokens).toEqual(relayed.tokens);
       expect(Array.from(direct.firstLogits!)).toEqual(Array.from(relayed.firstLogits!));
+      expect([direct.transport, relayed.transport]).toEqual(['socket', 'coordinator']);
       expect(directCalls.filter((c) => c === 'peerStep').length).toBe(5);
       expect(directCalls.filter((c) => c === 'peerServe').length).toBe(5);
       expect(directCalls).not.toContain('stepLayerPre');
       expect(calls.filter((c) => c === 'stepLayerPre').length).toBe(5 * 2);
       expect(exchange.length).toBe(5);
       expect(exchange.every((ms) => ms >= 0)).toBe(true);
+    } finally {
+      await Promise.all(hosts.map((h) => h.dispose()));
+    }
+  });
+
+  it('worker_threads: phase 2 through shared memory gives exactly the ports\' and the relayed way\'s tokens and logits', async () => {
+    const hosts = await startHosts(3, 'thread');
+    try {
+      const transports: (string | undefined)[] = [];
+      const onEvent: RunRequest['onEvent'] = (e) => void (e.type === 'step' && transports.push(e.transport));
+      const shared = await runStar(hosts, request(3, { maxNewTokens: 5, wantLogits: true, onEvent }));
+      const port = await runStar(hosts, request(3, { maxNewTokens: 5, wantLogits: true, sharedMemory: false }));
+      const again = await runStar(hosts, request(3, { maxNewTokens: 5, wantLogits: true }));
+      const relayed = await runStar(hosts, request(3, { maxNewTokens: 5, wantLogits: true, exchange: 'coordinator' }));
+      expect([shared.transport, port.transport, again.transport, relayed.transport]).toEqual(['shared', 'port', 'shared', 'coordinator']);
+      expect(transports).toEqual(new Array(5).fill('shared'));
+      for (const other of [port, again, relayed]) {
+        expect(other.tokens).toEqual(shared.tokens);
+        expect(Array.from(other.firstLogits!)).toEqual(Array.from(shared.firstLogits!));
+      }
     } finally {
       await Promise.all(hosts.map((h) => h.dispose()));
     }

@@ -7,6 +7,14 @@ import { timelineChart, stepsChart, kColors } from './charts';
 import { $, h } from './dom';
 import { bytes, count, duration } from './format';
 
+/** How the exchange traveled (RunEvent 'step' transport), in words. */
+const kTransportWords: Record<string, string> = {
+  shared: 'shared memory',
+  port: 'MessagePorts',
+  socket: 'local sockets',
+  coordinator: 'the coordinator',
+};
+
 interface Lane {
   host: number;
   blocks: Array<{ start: number; end: number; fill: HTMLElement }>;
@@ -29,7 +37,7 @@ export class StarView {
   private rowBytes = 0;
   private nLayers = 0;
   private phases: Record<string, number> = {};
-  private steps: { ms: number; exchangeMs?: number }[] = [];
+  private steps: { ms: number; exchangeMs?: number; transport?: string }[] = [];
   private stepsChart?: Chart;
   private timeline?: Chart;
   private pending = false;
@@ -75,7 +83,7 @@ export class StarView {
         }
         return;
       case 'step': {
-        this.steps.push({ ms: e.ms, exchangeMs: e.exchangeMs });
+        this.steps.push({ ms: e.ms, exchangeMs: e.exchangeMs, transport: e.transport });
         const q = this.lanes[this.lanes.length - 1];
         if (q && e.step > 0) {
           q.rows += 1;
@@ -155,7 +163,10 @@ export class StarView {
       const hosts = this.lanes.length;
       $('exchange').textContent =
         `token ${n}: step ${duration(last.ms)}` +
-        (last.exchangeMs !== undefined ? `, exchange ${duration(last.exchangeMs)} (${hosts} hosts' partials merged in each of ${this.nLayers} layers)` : ' (one host: no exchange)');
+        (last.exchangeMs !== undefined
+          ? `, exchange ${duration(last.exchangeMs)} (${hosts} hosts' partials merged in each of ${this.nLayers} layers` +
+            `${last.transport ? `, through ${kTransportWords[last.transport] ?? last.transport}` : ''})`
+          : ' (one host: no exchange)');
       const c = this.stepsChart;
       if (!c) return;
       c.data.labels = this.steps.map((_, i) => String(i + 1));
