@@ -3,15 +3,16 @@
 // rotated through enough copies (≥ 512 MiB in all) that no repetition finds them in the H200's 50 MB L2, as
 // a decode step would not. Each variant's output on copy 0 is compared with `base`'s: `=` bit-identical, else
 // the largest difference relative to the largest |output|. `fusedSweep` does the same for the fused decode
-// kernels (decode_qkv, decode_gate_up) with scalar and 16-byte loads. Used by kernels.ts --gemv-only.
+// kernels (decode_qkv, decode_gate_up) with scalar and 16-byte loads, and for q8_0 / q4_0 weights
+// (decode_qkv_q, decode_gate_up_q) with 1, 2 and 4 rows per thread. Used by kernels.ts --gemv-only.
 import type { GpuContext, Recorder } from '../../src/gpu/context';
 import type { KvPages } from '../../src/gpu/ops/attention';
-import { decodeGateUp, decodeQkv } from '../../src/gpu/ops/decode';
+import { decodeGateUp, decodeGateUpQuantNr, decodeQkv, decodeQkvQuantNr } from '../../src/gpu/ops/decode';
 import { kGemvQVariants, kGemvVariants, type GemvQVariant, type GemvVariant } from '../../src/gpu/ops/gemv';
 import { matmul } from '../../src/gpu/ops/matmul';
 import { fillRandom } from '../../src/gpu/ops/random';
 import { readU32 } from '../../src/gpu/readback';
-import { createTensor, type Tensor } from '../../src/gpu/tensor';
+import { byteSize, createTensor, type Tensor } from '../../src/gpu/tensor';
 import { timeGpu } from '../../src/gpu/timer';
 
 export type GemvDType = 'f32' | 'bf16x2' | 'f16x2' | 'q8_0' | 'q4_0';
@@ -178,12 +179,14 @@ export const kFusedShapes = [
 /**
  * decode_qkv and decode_gate_up (one row, f32 KV) with scalar loads and with 16-byte loads (`vec4`), in GB/s of
  * the weight bytes they read; rows in the GemvRow format (variant 'fused' / 'fused-v4', shape 'qkv …' /
- * 'gate_up …'), diff against the scalar kernels' output.
+ * 'gate_up …'), diff against the first variant's output. q8_0 / q4_0: decode_qkv_q and decode_gate_up_q with
+ * each count of rows per thread that fits (variants 'fused-q nr1', 'nr2', 'nr4'; all bit-identical to the
+ * qv4 GEMVs), GB/s of the packed blocks and scales.
  */
 export async function fusedSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<GemvRow[]> {
   const d = ctx.device;
   const rows: GemvRow[] = [];
-  for (const dtype of o.dtypes.filter((t) => !isQuant(t))) {
+  for (const dtype of o.dtypes) {
     for (const s of o.fusedShapes ? o.fusedShapes.map((i) => kFusedShapes[i]) : kFusedShapes) {
       const qDim = s.nHeads * s.headSize, kvDim = s.nKvHeads * s.headSize;
       const fill = (shape: number[], dt: GemvDType, seed: number, label: string): Tensor => {
@@ -193,7 +196,7 @@ export async function fusedSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<
         r.submit();
         return t;
       };
-      const layerBytes = (2 * s.hiddenDim + qDim + 2 * kvDim) * s.dim * (dtype === 'f32' ? 4 : 2);
+      const layerBytes = byteSize([2 * s.hiddenDim + qDim + 2 * kvDim, s.dim], dtype);
       const copies = Math.min(16, Math.max(1, Math.ceil(((o.rotateMiB ?? 512) * 2 ** 20) / layerBytes)));
       const x = fill([1, s.dim], 'f32', 1, 'x');
       const norm = fill([s.dim], 'f32', 2, 'norm');
@@ -209,53 +212,60 @@ export async function fusedSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<
       const kc = createTensor(d, [8, kvDim], 'f32', 'K'), vc = createTensor(d, [8, kvDim], 'f32', 'V');
       const hb = createTensor(d, [1, s.hiddenDim], 'f32', 'hb');
       const kv = (t: Tensor): KvPages => ({ pages: [t.buffer], pageRows: 8, dtype: 'f32' });
+      // what a variant sets: 16-byte loads (f32 / 16-bit) or rows per thread (q8_0 / q4_0)
+      type Variant = { name: string; vec4?: boolean; nr?: number };
+      const dense: Variant[] = [{ name: 'fused', vec4: false }, { name: 'fused-v4', vec4: true }];
+      const quantVariants = (fit: (nr: number) => number): Variant[] =>
+        [1, 2, 4].filter((nr) => fit(nr) === nr).map((nr) => ({ name: `fused-q nr${nr}`, nr }));
       const kernels = {
         qkv: {
           bytes: layers[0].wq.buffer.size + 2 * layers[0].wk.buffer.size,
           out: q,
-          run: (vec4: boolean, i: number) => (r: Recorder) => {
+          variants: isQuant(dtype) ? quantVariants((nr) => decodeQkvQuantNr(s.dim, s.headSize, qDim + 2 * kvDim, nr)) : dense,
+          run: (v: Variant, i: number) => (r: Recorder) => {
             const l = layers[i % copies];
             decodeQkv(r, {
               x: x.buffer, norm, eps: 1e-5, wq: l.wq, wk: l.wk, wv: l.wv, ropeTable: table, q: q.buffer, k: kv(kc), v: kv(vc),
-              cacheRow: 3, position0: 17, rows: 1, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4,
+              cacheRow: 3, position0: 17, rows: 1, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4: v.vec4, nr: v.nr,
             });
           },
         },
         gate_up: {
           bytes: 2 * layers[0].wGate.buffer.size,
           out: hb,
-          run: (vec4: boolean, i: number) => (r: Recorder) => {
+          variants: isQuant(dtype) ? quantVariants((nr) => decodeGateUpQuantNr(s.dim, nr)) : dense,
+          run: (v: Variant, i: number) => (r: Recorder) => {
             const l = layers[i % copies];
-            decodeGateUp(r, { x: x.buffer, norm, eps: 1e-5, wGate: l.wGate, wUp: l.wUp, out: hb.buffer, rows: 1, dim: s.dim, hiddenDim: s.hiddenDim, vec4 });
+            decodeGateUp(r, { x: x.buffer, norm, eps: 1e-5, wGate: l.wGate, wUp: l.wUp, out: hb.buffer, rows: 1, dim: s.dim, hiddenDim: s.hiddenDim, vec4: v.vec4, nr: v.nr });
           },
         },
       };
       for (const [kname, k] of Object.entries(kernels)) {
         const reps = o.minReps !== undefined ? Math.max(copies, o.minReps) : Math.max(copies, Math.min(256, Math.ceil(2 ** 30 / k.bytes)), 8);
         const outputs: Float32Array[] = [];
-        for (const vec4 of [false, true]) {
+        for (const v of k.variants) {
           const r = ctx.recorder();
-          k.run(vec4, 0)(r);
+          k.run(v, 0)(r);
           await r.flush();
           outputs.push(new Float32Array((await readU32(d, k.out.buffer)).buffer));
         }
-        const times: number[][] = [[], []];
+        const times: number[][] = k.variants.map(() => []);
         let source = '';
         for (let t = 0; t < o.trials; t++) {
-          for (const [vi, vec4] of [false, true].entries()) {
+          for (const [vi, v] of k.variants.entries()) {
             let i = 0;
-            const timing = await timeGpu(ctx, (r) => k.run(vec4, i++)(r), reps, 2);
+            const timing = await timeGpu(ctx, (r) => k.run(v, i++)(r), reps, 2);
             times[vi].push(timing.ms);
             source = timing.source;
           }
         }
-        const same = outputs[0].every((v, j) => Object.is(v, outputs[1][j]));
-        for (const vi of [0, 1]) {
+        for (const [vi, v] of k.variants.entries()) {
+          const same = outputs[0].every((x, j) => Object.is(x, outputs[vi][j]));
           const ts = [...times[vi]].sort((a, b) => a - b);
           const ms = ts[Math.floor(ts.length / 2)];
           const row: GemvRow = {
-            robust: o.robust, dtype, shape: `${kname} ${s.what}`, what: '', variant: vi ? 'fused-v4' : 'fused', ms, msMin: ts[0],
-            gbps: k.bytes / ms / 1e6, copies, reps, diff: vi === 0 || same ? '=' : 'DIFFERS', timing: source,
+            robust: o.robust, dtype, shape: `${kname} ${s.what}`, what: '', variant: v.name, ms, msMin: ts[0],
+            gbps: k.bytes / ms / 1e6, copies, reps, diff: same ? '=' : 'DIFFERS', timing: source,
           };
           rows.push(row);
           o.log(

@@ -7,7 +7,8 @@
 // Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
 // --gemv-only: every GEMV variant (src/gpu/ops/gemv.ts) × f32/bf16/q8_0/q4_0 × the decode shapes of
 // scripts/bench/gemv_sweep.ts (indices into kGemvShapes), then the fused decode kernels (decode_qkv, decode_gate_up at
-// 1B and 8B layers) with scalar and 16-byte loads, robustness on and off (two devices in this one process);
+// 1B and 8B layers) with scalar and 16-byte loads, for q8_0 / q4_0 decode_qkv_q and decode_gate_up_q with 1, 2 and
+// 4 rows per thread (GB/s of the packed bytes), robustness on and off (two devices in this one process);
 // markdown tables on stdout, JSON (default bench/results/gemv_variants.json). --rotate-mib / --gemv-reps only
 // make a smoke test small.
 // Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first

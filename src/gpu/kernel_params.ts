@@ -125,6 +125,19 @@ export interface DecodeGateUpParams {
   wtype: number; // u32
 }
 
+/** `Params` of shaders/decode_gate_up_q.wgsl. */
+export interface DecodeGateUpQParams {
+  M: number; // u32
+  K: number; // u32
+  N: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  quantWords: number; // u32
+  scaleWords: number; // u32
+  scaleBase: number; // u32
+  qtype: number; // u32
+}
+
 /** `Params` of shaders/decode_gate_up_v4.wgsl. */
 export interface DecodeGateUpV4Params {
   M: number; // u32
@@ -147,6 +160,28 @@ export interface DecodeQkvParams {
   headSize: number; // u32
   kw: number; // u32
   wtype: number; // u32
+  position0: number; // u32
+  maxPos: number; // u32
+  kvType: number; // u32
+  kvRowWords: number; // u32
+  kBase: number; // u32
+  vBase: number; // u32
+}
+
+/** `Params` of shaders/decode_qkv_q.wgsl. */
+export interface DecodeQkvQParams {
+  M: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  eps: number; // f32
+  nHeads: number; // u32
+  nKvHeads: number; // u32
+  headSize: number; // u32
+  quantWords: number; // u32
+  scaleWords: number; // u32
+  qScaleBase: number; // u32
+  kvScaleBase: number; // u32
+  qtype: number; // u32
   position0: number; // u32
   maxPos: number; // u32
   kvType: number; // u32
@@ -388,8 +423,10 @@ export interface KernelParams {
   attention_splitkv: AttentionSplitkvParams;
   attention_splitkv_sg: AttentionSplitkvSgParams;
   decode_gate_up: DecodeGateUpParams;
+  decode_gate_up_q: DecodeGateUpQParams;
   decode_gate_up_v4: DecodeGateUpV4Params;
   decode_qkv: DecodeQkvParams;
+  decode_qkv_q: DecodeQkvQParams;
   decode_qkv_v4: DecodeQkvV4Params;
   embedding: EmbeddingParams;
   fill_random: FillRandomParams;
@@ -468,6 +505,14 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['eps', 16, 'f32'], ['kw', 20, 'u32'], ['wtype', 24, 'u32'],
     ],
   },
+  decode_gate_up_q: {
+    size: 36,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['N', 8, 'u32'], ['xBase', 12, 'u32'],
+      ['eps', 16, 'f32'], ['quantWords', 20, 'u32'], ['scaleWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
+      ['qtype', 32, 'u32'],
+    ],
+  },
   decode_gate_up_v4: {
     size: 28,
     fields: [
@@ -482,6 +527,16 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['nHeads', 16, 'u32'], ['nKvHeads', 20, 'u32'], ['headSize', 24, 'u32'], ['kw', 28, 'u32'],
       ['wtype', 32, 'u32'], ['position0', 36, 'u32'], ['maxPos', 40, 'u32'], ['kvType', 44, 'u32'],
       ['kvRowWords', 48, 'u32'], ['kBase', 52, 'u32'], ['vBase', 56, 'u32'],
+    ],
+  },
+  decode_qkv_q: {
+    size: 72,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['eps', 12, 'f32'],
+      ['nHeads', 16, 'u32'], ['nKvHeads', 20, 'u32'], ['headSize', 24, 'u32'], ['quantWords', 28, 'u32'],
+      ['scaleWords', 32, 'u32'], ['qScaleBase', 36, 'u32'], ['kvScaleBase', 40, 'u32'], ['qtype', 44, 'u32'],
+      ['position0', 48, 'u32'], ['maxPos', 52, 'u32'], ['kvType', 56, 'u32'], ['kvRowWords', 60, 'u32'],
+      ['kBase', 64, 'u32'], ['vBase', 68, 'u32'],
     ],
   },
   decode_qkv_v4: {

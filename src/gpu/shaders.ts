@@ -31,6 +31,8 @@ import decode_qkv from '../../shaders/decode_qkv.wgsl?raw';
 import decode_gate_up from '../../shaders/decode_gate_up.wgsl?raw';
 import decode_qkv_v4 from '../../shaders/decode_qkv_v4.wgsl?raw';
 import decode_gate_up_v4 from '../../shaders/decode_gate_up_v4.wgsl?raw';
+import decode_qkv_q from '../../shaders/decode_qkv_q.wgsl?raw';
+import decode_gate_up_q from '../../shaders/decode_gate_up_q.wgsl?raw';
 
 export const kShaders = {
   add,
@@ -64,6 +66,8 @@ export const kShaders = {
   decode_gate_up,
   decode_qkv_v4,
   decode_gate_up_v4,
+  decode_qkv_q,
+  decode_gate_up_q,
 } as const;
 
 export type ShaderName = keyof typeof kShaders;

@@ -2,7 +2,7 @@
 // can put its own attention (local shard, remote partials, merge) between the two halves of a layer.
 import type { Recorder } from '../gpu/context';
 import { attention, type AttentionArgs, type AttentionScratch } from '../gpu/ops/attention';
-import { decodeFusable, decodeGateUp, decodeQkv } from '../gpu/ops/decode';
+import { decodeFusable, decodeGateUp, decodeQkv, decodeWeightsFusable } from '../gpu/ops/decode';
 import { embed } from '../gpu/ops/embedding';
 import { storeKv } from '../gpu/ops/kv_store';
 import { siluMul } from '../gpu/ops/elementwise';
@@ -51,16 +51,16 @@ export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number,
  */
 export const forwardTuning = { fuseDecode: true };
 
-/** Quantized weights go through the quantized GEMV: the fused kernels read f32 and 16-bit weights only. */
-const plainWeights = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16x2' || t.dtype === 'bf16x2';
-
-/** Whether T rows from cacheRow take the fused decode kernels. */
+/** Whether T rows from cacheRow take the fused decode kernels (f32, 16-bit, q8_0 or q4_0 weights). */
 function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: number, l: number): boolean {
   const { cfg } = m;
+  const w = m.weights.layers[l];
+  const quant = w.wq.dtype === 'q8_0' || w.wq.dtype === 'q4_0';
+  const qkvRows = cfg.qDim + 2 * cfg.kvDim;
   return (
     forwardTuning.fuseDecode &&
-    plainWeights(m.weights.layers[l].wq) &&
-    decodeFusable(r.ctx.device.limits, { rows: T, dim: cfg.dim, headSize: cfg.headSize, qkvBias: cfg.qkvBias }) &&
+    decodeWeightsFusable(w.wq, w.wk, w.wv) &&
+    decodeFusable(r.ctx.device.limits, { rows: T, dim: cfg.dim, headSize: cfg.headSize, qkvBias: cfg.qkvBias, quant, qkvRows }) &&
     Math.floor(cacheRow / cache.pageRows) === Math.floor((cacheRow + T - 1) / cache.pageRows)
   );
 }
@@ -141,7 +141,7 @@ export function postAttention(r: Recorder, m: ModelOnGpu, s: RunState, l: number
   const { cfg } = m;
   const w = m.weights.layers[l];
   matmul(r, { x: s.att.buffer, w: w.wo, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.qDim, accumulate: true });
-  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows && plainWeights(w.wGate)) {
+  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows && decodeWeightsFusable(w.wGate, w.wUp)) {
     decodeGateUp(r, { x: s.x.buffer, norm: w.mlpNorm, eps: cfg.normEps, wGate: w.wGate, wUp: w.wUp, out: s.hb.buffer, rows, dim: cfg.dim, hiddenDim: cfg.hiddenDim });
     matmul(r, { x: s.hb.buffer, w: w.wDown, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.hiddenDim, accumulate: true });
     return;

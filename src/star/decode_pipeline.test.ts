@@ -108,32 +108,38 @@ describe('pipelined decoding', () => {
     }
   });
 
-  it('a decode step records at most 6 kernels per layer (fused), 13 unfused, with the same tokens', { timeout: 600_000 }, async () => {
-    const bundled = await LocalHost.create('counted', init);
-    try {
-      const { nLayers } = bundled.model.cfg;
-      const perStep = async (fuse: boolean) => {
-        forwardTuning.fuseDecode = fuse;
-        const ids = Array.from({ length: 20 }, (_, i) => (i * 37) % 700);
-        const count = async (n: number) => {
-          const d0 = bundled.ctx.dispatches;
-          const res = await runStar([bundled], request(ids, n, 2));
-          return { n: bundled.ctx.dispatches - d0, tokens: res.tokens };
+  it('a decode step records at most 6 kernels per layer (fused), 13 unfused, with the same tokens: f32 and q4_0 weights', { timeout: 900_000 }, async () => {
+    const perLayer: Record<string, number> = {};
+    for (const storage of ['f32', 'q4_0'] as const) {
+      const counted = await LocalHost.create(`counted ${storage}`, { ...init, storage });
+      try {
+        const { nLayers } = counted.model.cfg;
+        const perStep = async (fuse: boolean) => {
+          forwardTuning.fuseDecode = fuse;
+          const ids = Array.from({ length: 20 }, (_, i) => (i * 37) % 700);
+          const count = async (n: number) => {
+            const d0 = counted.ctx.dispatches;
+            const res = await runStar([counted], request(ids, n, 2));
+            return { n: counted.ctx.dispatches - d0, tokens: res.tokens };
+          };
+          // the same prefill and query step, then 8 decode steps more: each an embedding, the layers, the final
+          // norm, the LM head and the argmax
+          const [one, nine] = [await count(1), await count(9)];
+          return { perLayer: ((nine.n - one.n) / 8 - 4) / nLayers, tokens: nine.tokens };
         };
-        // the same prefill and query step, then 8 decode steps more: each an embedding, the layers, the final
-        // norm, the LM head and the argmax
-        const [one, nine] = [await count(1), await count(9)];
-        return { perLayer: ((nine.n - one.n) / 8 - 4) / nLayers, tokens: nine.tokens };
-      };
-      const fused = await perStep(true);
-      const unfused = await perStep(false);
-      console.log(`dispatches per layer per step: fused ${fused.perLayer.toFixed(2)}, unfused ${unfused.perLayer.toFixed(2)}`);
-      expect(fused.perLayer).toBeLessThanOrEqual(6);
-      expect(unfused.perLayer).toBeGreaterThanOrEqual(12);
-      expect(fused.tokens).toEqual(unfused.tokens);
-    } finally {
-      forwardTuning.fuseDecode = true;
-      await bundled.dispose();
+        const fused = await perStep(true);
+        const unfused = await perStep(false);
+        console.log(`${storage} weights: dispatches per layer per step: fused ${fused.perLayer.toFixed(2)}, unfused ${unfused.perLayer.toFixed(2)}`);
+        expect(fused.perLayer, storage).toBeLessThanOrEqual(6);
+        expect(unfused.perLayer, storage).toBeGreaterThanOrEqual(12);
+        expect(fused.tokens, storage).toEqual(unfused.tokens);
+        perLayer[storage] = fused.perLayer;
+      } finally {
+        forwardTuning.fuseDecode = true;
+        await counted.dispose();
+      }
     }
+    // quantized weights take the same fused kernels a layer as f32 ones (decode_qkv_q, decode_gate_up_q)
+    expect(perLayer.q4_0).toBe(perLayer.f32);
   });
 });

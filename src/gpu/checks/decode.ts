@@ -3,11 +3,14 @@
 // 16-bit weights, f32/f16/bf16 caches, 1–8 rows, head sizes whose RoPE pairs sit in one workgroup or span
 // several heads per workgroup, GQA, a row past the RoPE table (poisoned to NaN the same way), and rows that
 // start inside a page. The unfused ops are themselves checked against float64 references (linear, attention,
-// kv_store), so equality here carries those bounds over. Outputs start as NaN poison.
+// kv_store), so equality here carries those bounds over. Outputs start as NaN poison. q8_0 / q4_0 weights
+// (llama.cpp's blocks, src/model/quant.ts) run decode_qkv_q / decode_gate_up_q with each row count per thread
+// that fits against the default quantized GEMV (a qv4 variant): dims of 2–32 blocks, odd block counts too.
 import { packHalfRows } from '../../model/f16';
+import { quantize } from '../../model/quant';
 import type { GpuContext } from '../context';
 import type { KvPages } from '../ops/attention';
-import { decodeFusable, decodeGateUp, decodeQkv } from '../ops/decode';
+import { decodeFusable, decodeGateUp, decodeGateUpQuantNr, decodeQkv, decodeQkvQuantNr, decodeWeightsFusable } from '../ops/decode';
 import { siluMul } from '../ops/elementwise';
 import { storeKv, kvRowWords } from '../ops/kv_store';
 import { matmul } from '../ops/matmul';
@@ -18,7 +21,7 @@ import { createTensor, poison, uploadTensor, type Tensor } from '../tensor';
 import { randomF32 } from '../testing';
 import { result, type Check, type CheckResult } from './check';
 
-type WeightType = 'f32' | 'f16x2' | 'bf16x2';
+type WeightType = 'f32' | 'f16x2' | 'bf16x2' | 'q8_0' | 'q4_0';
 type KvType = 'f32' | 'f16' | 'bf16';
 
 interface Shape {
@@ -47,11 +50,25 @@ const kShapes: Shape[] = [
   { rows: 8, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'f16x2', kv: 'f32', position0: 3, maxPos: 1024, cacheRow: 40, pageRows: 48 },
   // 32 lanes per row (dim ≥ 512), 4 pairs per workgroup, headSize 128
   { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'bf16x2', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8 },
+  // ---- q8_0 / q4_0: TPR = the qv4 GEMV's lanes (a block each), R = 256·NR/TPR rows per workgroup
+  // tiny-llama's: 2 blocks, 2 lanes a row, R = 128 rows = 8 whole heads
+  { rows: 1, dim: 64, nHeads: 4, nKvHeads: 2, headSize: 16, hiddenDim: 160, wtype: 'q8_0', kv: 'f32', position0: 37, maxPos: 64, cacheRow: 5, pageRows: 16 },
+  // 3 blocks (lane 0 takes two, lane 1 one), a row past the RoPE table
+  { rows: 3, dim: 96, nHeads: 4, nKvHeads: 2, headSize: 16, hiddenDim: 160, wtype: 'q4_0', kv: 'f16', position0: 62, maxPos: 64, cacheRow: 17, pageRows: 32 },
+  // 5 blocks over 4 lanes, whole heads of 32 per workgroup, a ragged last gate/up workgroup
+  { rows: 5, dim: 160, nHeads: 8, nKvHeads: 4, headSize: 32, hiddenDim: 200, wtype: 'q8_0', kv: 'f16', position0: 7, maxPos: 64, cacheRow: 30, pageRows: 40 },
+  // the bundled model's: 12 blocks over 8 lanes; R = 32 or 64 (RoPE pairs within a head), 128 (two heads)
+  { rows: 8, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'q8_0', kv: 'bf16', position0: 900, maxPos: 1024, cacheRow: 900, pageRows: 1024 },
+  { rows: 2, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'q4_0', kv: 'f32', position0: 3, maxPos: 1024, cacheRow: 40, pageRows: 48 },
+  // 16 blocks over 16 lanes, headSize 128, GQA 4:1
+  { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'q4_0', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8 },
+  // 32 blocks over 32 lanes (the 1B/8B lane count), R = 16
+  { rows: 4, dim: 1024, nHeads: 8, nKvHeads: 2, headSize: 64, hiddenDim: 512, wtype: 'q8_0', kv: 'f16', position0: 100, maxPos: 128, cacheRow: 9, pageRows: 16 },
 ];
 
 function weights(ctx: GpuContext, rng: () => number, rows: number, cols: number, dtype: WeightType, label: string): Tensor {
   const v = randomF32(rows * cols, rng, 1 / Math.sqrt(cols));
-  const data = dtype === 'f32' ? v : packHalfRows(v, rows, cols, dtype);
+  const data = dtype === 'f32' ? v : dtype === 'q8_0' || dtype === 'q4_0' ? quantize(v, rows, cols, dtype) : packHalfRows(v, rows, cols, dtype);
   return uploadTensor(ctx.device, data, [rows, cols], dtype, label);
 }
 
@@ -65,10 +82,11 @@ function mismatches(a: Uint32Array, b: Uint32Array): number {
 async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<CheckResult[]> {
   const d = ctx.device;
   const name = `${s.rows}×${s.dim} heads ${s.nHeads}/${s.nKvHeads}×${s.headSize} ${s.wtype} weights, ${s.kv} KV`;
-  if (!decodeFusable(d.limits, { rows: s.rows, dim: s.dim, headSize: s.headSize, qkvBias: false })) {
+  const qDim = s.nHeads * s.headSize, kvDim = s.nKvHeads * s.headSize;
+  const quant = s.wtype === 'q8_0' || s.wtype === 'q4_0';
+  if (!decodeFusable(d.limits, { rows: s.rows, dim: s.dim, headSize: s.headSize, qkvBias: false, quant, qkvRows: qDim + 2 * kvDim })) {
     return [result(`${name}: not fusable on this device`, Infinity, 0)];
   }
-  const qDim = s.nHeads * s.headSize, kvDim = s.nKvHeads * s.headSize;
   const t: Tensor[] = [];
   const keep = <T extends Tensor>(x: T) => (t.push(x), x);
   const x = keep(uploadTensor(d, randomF32(s.rows * s.dim, rng, 2), [s.rows, s.dim], 'f32', 'x')); // (rows, dim) f32
@@ -117,10 +135,18 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
   await r.flush();
 
   // fused, with scalar loads (decode_qkv, decode_gate_up) and with 16-byte loads (the _v4 kernels, where the
-  // shape allows them; otherwise the same scalar kernels again)
+  // shape allows them; otherwise the same scalar kernels again); quantized: decode_qkv_q and decode_gate_up_q
+  // with every distinct count of rows per thread that fits (1, 2, 4)
   const out: CheckResult[] = [];
-  for (const vec4 of [false, true]) {
-    const how = vec4 ? ' (vec4)' : '';
+  if (quant && !decodeWeightsFusable(wq, wk, wv, wGate, wUp)) return [result(`${name}: weights not fusable`, Infinity, 0)];
+  const runs: Array<{ vec4: boolean; nrQkv?: number; nrGateUp?: number }> = quant
+    ? [...new Map([1, 2, 4].map((nr) => {
+        const nrQkv = decodeQkvQuantNr(s.dim, s.headSize, qDim + 2 * kvDim, nr), nrGateUp = decodeGateUpQuantNr(s.dim, nr);
+        return [`${nrQkv}/${nrGateUp}`, { vec4: true, nrQkv, nrGateUp }] as const;
+      })).values()].filter((x) => x.nrQkv > 0)
+    : [{ vec4: false }, { vec4: true }];
+  for (const { vec4, nrQkv, nrGateUp } of runs) {
+    const how = quant ? ` (rows per thread ${nrQkv}/${nrGateUp})` : vec4 ? ' (vec4)' : '';
     const q1 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q fused'));
     const hb1 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb fused'));
     const K1 = pagesOf('K fused'), V1 = pagesOf('V fused');
@@ -128,9 +154,9 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
     r = ctx.recorder('decode fused');
     decodeQkv(r, {
       x: x.buffer, norm: attnNorm, eps: 1e-5, wq, wk, wv, ropeTable: table, q: q1.buffer, k: K1.pages, v: V1.pages,
-      cacheRow: s.cacheRow, position0: s.position0, rows: s.rows, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4,
+      cacheRow: s.cacheRow, position0: s.position0, rows: s.rows, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4, nr: nrQkv,
     });
-    decodeGateUp(r, { x: x.buffer, norm: mlpNorm, eps: 1e-5, wGate, wUp, out: hb1.buffer, rows: s.rows, dim: s.dim, hiddenDim: s.hiddenDim, vec4 });
+    decodeGateUp(r, { x: x.buffer, norm: mlpNorm, eps: 1e-5, wGate, wUp, out: hb1.buffer, rows: s.rows, dim: s.dim, hiddenDim: s.hiddenDim, vec4, nr: nrGateUp });
     await r.flush();
 
     // the written cache rows (the rest stays poisoned in both); q and hb whole

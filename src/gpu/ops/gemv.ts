@@ -137,6 +137,14 @@ export function gemvDense(r: Recorder, params: MatmulGemmParams, b: GemvBindings
   });
 }
 
+/**
+ * Lanes per output row of the qv4 GEMVs (matmul_gemv_qv4.wgsl) for rows of K values: whole blocks of 32 per lane,
+ * up to 32 lanes. The fused decode kernels for quantized weights (decode_qkv_q, decode_gate_up_q) replay it.
+ */
+export function gemvQLanes(K: number): number {
+  return floorPow2(Math.min(32, K / 32));
+}
+
 /** Params of the quantized GEMV (matmul_gemv_q and matmul_gemv_qv4 share them). */
 export interface GemvQParams {
   M: number;
@@ -162,7 +170,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
   if (NR > 0 && params.xBase % 4 === 0 && L.quantWords % 4 === 0) {
-    const TPR = floorPow2(Math.min(32, K / 32));
+    const TPR = gemvQLanes(K);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
     r.dispatch('matmul_gemv_qv4', {
