@@ -33,7 +33,7 @@ export { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 export type { ModelConfig } from './model/config';
 export type { WeightStorage } from './model/weights';
 export type { ModelLocation } from './hosts/host';
-export type { PhaseTimings, RunEvent } from './star/coordinator';
+export type { PhaseTimings, RunEvent, Transport } from './star/coordinator';
 export type { MemoryPlan, HostMemory } from './star/memory_plan';
 export type { KvDtype } from './model/kv_cache';
 export type { HostMemoryUse } from './hosts/host';
