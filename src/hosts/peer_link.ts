@@ -1,8 +1,9 @@
 // Direct links between the query host and the shard hosts of a workers-mode run (issue 13 item 4): phase 2's
 // per-layer exchange (the query host's q out, each shard's partial back) goes host to host, never through
 // the coordinator's thread. A link is a MessagePort (Web Workers, worker_threads: arrays transferred, not
-// copied) or a local socket (Node host processes: raw float frames, peer_socket.ts). Both sides see the
-// same `PeerChannel`; what a step does with it is LocalHost's (peerStep / peerServe).
+// copied), shared memory beside that port where the page is cross-origin isolated or in Node (peer_shared.ts),
+// or a local socket (Node host processes: raw float frames, peer_socket.ts). Both sides see the same
+// `PeerChannel`; what a step does with it is LocalHost's (peerStep / peerServe).
 import { HostCrashedError, deserializeError, serializeError, type SerializedError } from '../errors';
 
 /** One message of a shared step; `serial` names the step (messages of an older, abandoned step are dropped). */

@@ -132,6 +132,16 @@ describe('shared-memory peer link', () => {
     b.close();
   });
 
+  it('a message published just before the sender closes is still delivered, then the link is closed', async () => {
+    const { a, b } = link(32);
+    a.send(q(1, 0, 8, 3));
+    a.close();
+    const m = await b.next(1);
+    expect(floats(m)[0]).toBe(3);
+    await expect(b.next(1)).rejects.toBeInstanceOf(HostCrashedError);
+    b.close();
+  });
+
   it('the thread holding the other end ending rejects the wait (its port closes)', async () => {
     const { port1, port2 } = new MessageChannel();
     const buffers = sharedLinkBuffers(32);
