@@ -6,10 +6,13 @@
 // `npm test` runs 2 cycles (one aborted) and writes nothing.
 import { expect, test, type CDPSession } from '@playwright/test';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { toCsv, toMarkdown, type CycleRow } from '../scripts/reliability/leak_cycles';
+import { slope, toCsv, toMarkdown, type CycleRow } from '../scripts/reliability/leak_cycles';
 import { describeResults, runHarness } from './harness';
 
 const kCycles = Number(process.env.LEAK_CYCLES ?? 2);
+// LEAK_GENERATE=0: load and dispose only (→ bench/results/leaks_chromium_loadonly.*), to tell the load's memory from the requests'
+const kLoadOnly = process.env.LEAK_GENERATE === '0';
+const kOutName = kLoadOnly ? 'leaks_chromium_loadonly' : 'leaks_chromium';
 // measured 2026-12-01 on SwiftShader, 2 cores shared with other jobs (load ~8): 23-26 s per cycle (the new
 // device compiles the engine's pipelines each time); the limit leaves 3.5x
 const kMsPerCycle = 90_000;
@@ -59,7 +62,7 @@ test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to ze
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
     return { jsHeap: heap.usedSize, ...browserRss() };
   });
-  const out = await runHarness(page, `suite=leaks&run=page&filter=cycles:${kCycles}`, kCycles * kMsPerCycle);
+  const out = await runHarness(page, `suite=leaks&run=page&filter=cycles:${kCycles}${kLoadOnly ? ',generate:0' : ''}`, kCycles * kMsPerCycle);
   expect(out.error, 'harness error').toBeUndefined();
   const rows = out.console
     .map((l) => /leaks: (\{.*\})$/.exec(l)?.[1])
@@ -69,8 +72,8 @@ test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to ze
   console.log(md);
   if (process.env.LEAK_CYCLES) {
     mkdirSync('bench/results', { recursive: true });
-    writeFileSync('bench/results/leaks_chromium.csv', toCsv(rows));
-    writeFileSync('bench/results/leaks_chromium.md', md);
+    writeFileSync(`bench/results/${kOutName}.csv`, toCsv(rows));
+    writeFileSync(`bench/results/${kOutName}.md`, md);
   }
   const r = out.results!;
   console.log(describeResults('page', r.page.filter((x) => !x.ok)));
@@ -78,3 +81,50 @@ test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to ze
   expect(r.page.length).toBe(4 * kCycles);
   expect(r.page.filter((x) => !x.ok).map((x) => `${x.name}: ${x.maxError}`), 'failing results').toEqual([]);
 });
+
+// The control (e2e/pages/leak_control.ts): the same device cycle without the engine, bare and with every engine
+// WGSL module created. `npm test` runs 3 cycles of each; the curves:
+//   LEAK_CONTROL_CYCLES=100 npx playwright test e2e/leaks.spec.ts -g control → bench/results/leaks_chromium_control_{bare,modules}.{csv,md}
+const kControlCycles = Number(process.env.LEAK_CONTROL_CYCLES ?? 3);
+for (const modules of [0, 1]) {
+  const kind = modules ? 'modules' : 'bare';
+  test(`control: ${kControlCycles} ${kind} device cycles in one page (no engine)`, async ({ page }) => {
+    // measured here: a bare cycle 0.3-1 s, one with the engine's modules 2-4 s; the limit leaves >10x
+    test.setTimeout(kControlCycles * 45_000 + 60_000);
+    const cdp: CDPSession = await page.context().newCDPSession(page);
+    await page.exposeFunction('__leakSample', async () => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
+      return { jsHeap: heap.usedSize, ...browserRss() };
+    });
+    const filter = `cycles:${kControlCycles},steps:24,modules:${modules}`;
+    const out = await runHarness(page, `suite=leak-control&run=page&filter=${filter}`, kControlCycles * 45_000);
+    expect(out.error, 'harness error').toBeUndefined();
+    const rows = out.console
+      .map((l) => /leaks: (\{.*\})$/.exec(l)?.[1])
+      .filter((j): j is string => j !== undefined)
+      .map((j) => JSON.parse(j) as Record<string, number | string>);
+    expect(rows).toHaveLength(kControlCycles);
+    const keys = ['jsHeap', 'rendererRss', 'gpuRss', 'otherRss'];
+    const warmup = Math.min(10, rows.length - 1);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    const kib = (key: string) => (slope(rows as unknown as CycleRow[], key, warmup) / 1024).toFixed(1);
+    const md = [
+      `# Leak control in Chromium (SwiftShader), ${new Date().toISOString().slice(0, 10)}: ${rows.length} ${kind} device cycles, 24 submit + mapAsync steps each`,
+      '',
+      `| memory | after warm-up (cycle ${warmup}) MiB | at the end MiB | slope after warm-up KiB/cycle |`,
+      '|---|---|---|---|',
+      ...keys.map((k) => `| ${k} | ${mib(Number(rows[warmup][k]))} | ${mib(Number(rows[rows.length - 1][k]))} | ${kib(k)} |`),
+      '',
+    ].join('\n');
+    console.log(md);
+    if (process.env.LEAK_CONTROL_CYCLES) {
+      mkdirSync('bench/results', { recursive: true });
+      writeFileSync(`bench/results/leaks_chromium_control_${kind}.csv`, toCsv(rows as unknown as CycleRow[]));
+      writeFileSync(`bench/results/leaks_chromium_control_${kind}.md`, md);
+    }
+    const bad = out.results!.page.filter((x) => !x.ok);
+    expect(bad.map((x) => `${x.name}: ${x.maxError}`), 'failing results').toEqual([]);
+    expect(out.results!.page.length).toBe(2 * kControlCycles);
+  });
+}

@@ -1,5 +1,5 @@
 // The leak cycles of scripts/reliability/leak_cycles.ts in the page (issue 16, item 5): `?suite=leaks&run=page
-// &filter=cycles:N`. One result per cycle and count (live GPU buffers, bytes, devices after dispose: bound 0),
+// &filter=cycles:N[,generate:0]`. One result per cycle and count (live GPU buffers, bytes, devices after dispose: bound 0),
 // and one `leaks: {row}` log line per cycle, which e2e/leaks.spec.ts turns into the curve. After each dispose
 // the page awaits `window.__leakSample(cycle)` when the spec exposes it (it collects garbage and reads the
 // browser's memory from outside) and puts its numbers into the row.
@@ -23,6 +23,8 @@ export const leaks: Suite = async (_ctx, { filter, log }) => {
       Engine,
       model: { baseUrl: new URL('/fixtures/tiny-llama/', globalThis.location.href).href },
       cycles,
+      // generate:0: load and dispose only (no request)
+      generate: !/generate:0/.test(filter),
       counter,
       sample: async (i) => (window.__leakSample ? await window.__leakSample(i) : {}),
       onCycle: (r) => log(`leaks: ${JSON.stringify(r)}`),

@@ -41,6 +41,8 @@ export const kSuites: Record<string, Suite> = {
   quant: async (ctx, opts) => (await import('./model_suites')).quant(ctx, opts),
   'quant-1b': async (ctx, opts) => (await import('./model_suites')).quant1b(ctx, opts),
   leaks: async (ctx, opts) => (await import('./leak_suite')).leaks(ctx, opts),
+  // the leak curve's control: the same device cycle without the engine
+  'leak-control': async (ctx, opts) => (await import('./leak_control')).leakControl(ctx, opts),
   // the phase-2 link alone (no GPU work): MessagePort against shared memory between the page and a Web Worker
   'link-bench': async (ctx, opts) => (await import('./link_suite')).linkBench(ctx, opts),
 };

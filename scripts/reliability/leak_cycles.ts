@@ -111,6 +111,8 @@ export interface CycleOptions {
   onCycle?: (row: CycleRow) => void;
   /** Every n-th cycle runs Star Attention in workers mode (hosts in their own processes or Web Workers); 0: never. */
   workersEvery?: number;
+  /** false: load and dispose only (no request), to tell the load's memory from the requests'. Default true. */
+  generate?: boolean;
 }
 
 /** The request of cycle `i`: global and Star (single-device) in turn, 24 new tokens, EOS ignored. */
@@ -131,28 +133,30 @@ export async function runLeakCycles(o: CycleOptions): Promise<CycleRow[]> {
     const t0 = performance.now();
     o.counter.peakBytes = 0;
     const freedBefore = o.counter.freedByDevice;
-    const { name, req } = requestOf(i, o.workersEvery ?? 0);
+    const { name, req } = o.generate === false ? { name: 'load only', req: { contextIds: [] } as GenerateRequest } : requestOf(i, o.workersEvery ?? 0);
     // every other cycle is aborted mid-decode (after its 3rd token)
-    const aborted = i % 2 === 1;
+    const aborted = o.generate !== false && i % 2 === 1;
     const ac = new AbortController();
     let tokens = 0;
     const engine = await o.Engine.load({ model: o.model, maxContext: 256, chunkRows: 16, preload: req.mode !== 'workers' });
     try {
-      const run = engine.generate({
-        ...req,
-        signal: ac.signal,
-        onToken: () => {
-          if (++tokens === 3 && aborted) ac.abort();
-        },
-      });
-      if (aborted) {
-        const e = await run.then(
-          () => new Error('the request was not aborted'),
-          (err: Error) => err,
-        );
-        if (e.name !== 'AbortError') throw e;
-      } else {
-        tokens = (await run).tokens.length;
+      if (o.generate !== false) {
+        const run = engine.generate({
+          ...req,
+          signal: ac.signal,
+          onToken: () => {
+            if (++tokens === 3 && aborted) ac.abort();
+          },
+        });
+        if (aborted) {
+          const e = await run.then(
+            () => new Error('the request was not aborted'),
+            (err: Error) => err,
+          );
+          if (e.name !== 'AbortError') throw e;
+        } else {
+          tokens = (await run).tokens.length;
+        }
       }
     } finally {
       await engine.dispose();
