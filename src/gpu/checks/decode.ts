@@ -4,8 +4,8 @@
 // several heads per workgroup, GQA, a row past the RoPE table (poisoned to NaN the same way), and rows that
 // start inside a page. The unfused ops are themselves checked against float64 references (linear, attention,
 // kv_store), so equality here carries those bounds over. Outputs start as NaN poison. q8_0 / q4_0 weights
-// (llama.cpp's blocks, src/model/quant.ts) run decode_qkv_q / decode_gate_up_q with each row count per thread
-// that fits against the default quantized GEMV (a qv4 variant): dims of 2–32 blocks, odd block counts too.
+// (llama.cpp's blocks, src/model/quant.ts) run decode_qkv_q / decode_gate_up_q with 1, 2 or 4 rows per thread
+// against the default quantized GEMV (a qv4 variant): dims of 2–32 blocks, odd block counts too.
 import { packHalfRows } from '../../model/f16';
 import { quantize } from '../../model/quant';
 import type { GpuContext } from '../context';
@@ -39,6 +39,8 @@ interface Shape {
   /** Cache row of row 0, inside a page of `pageRows`. */
   cacheRow: number;
   pageRows: number;
+  /** q8_0 / q4_0: rows per thread to ask for (each kernel runs the largest that fits up to it), default [2] */
+  nrs?: number[];
 }
 
 const kShapes: Shape[] = [
@@ -52,18 +54,17 @@ const kShapes: Shape[] = [
   { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'bf16x2', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8 },
   // ---- q8_0 / q4_0: TPR = the qv4 GEMV's lanes (a block each), R = 256·NR/TPR rows per workgroup
   // tiny-llama's: 2 blocks, 2 lanes a row, R = 128 rows = 8 whole heads
-  { rows: 1, dim: 64, nHeads: 4, nKvHeads: 2, headSize: 16, hiddenDim: 160, wtype: 'q8_0', kv: 'f32', position0: 37, maxPos: 64, cacheRow: 5, pageRows: 16 },
+  { rows: 1, dim: 64, nHeads: 4, nKvHeads: 2, headSize: 16, hiddenDim: 160, wtype: 'q8_0', kv: 'f32', position0: 37, maxPos: 64, cacheRow: 5, pageRows: 16, nrs: [1, 2] },
   // 3 blocks (lane 0 takes two, lane 1 one), a row past the RoPE table
   { rows: 3, dim: 96, nHeads: 4, nKvHeads: 2, headSize: 16, hiddenDim: 160, wtype: 'q4_0', kv: 'f16', position0: 62, maxPos: 64, cacheRow: 17, pageRows: 32 },
   // 5 blocks over 4 lanes, whole heads of 32 per workgroup, a ragged last gate/up workgroup
-  { rows: 5, dim: 160, nHeads: 8, nKvHeads: 4, headSize: 32, hiddenDim: 200, wtype: 'q8_0', kv: 'f16', position0: 7, maxPos: 64, cacheRow: 30, pageRows: 40 },
-  // the bundled model's: 12 blocks over 8 lanes; R = 32 or 64 (RoPE pairs within a head), 128 (two heads)
-  { rows: 8, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'q8_0', kv: 'bf16', position0: 900, maxPos: 1024, cacheRow: 900, pageRows: 1024 },
-  { rows: 2, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'q4_0', kv: 'f32', position0: 3, maxPos: 1024, cacheRow: 40, pageRows: 48 },
+  { rows: 5, dim: 160, nHeads: 8, nKvHeads: 4, headSize: 32, hiddenDim: 200, wtype: 'q8_0', kv: 'f16', position0: 7, maxPos: 64, cacheRow: 30, pageRows: 40, nrs: [2, 4] },
+  // the bundled model's: 12 blocks over 8 lanes; R = 32 (RoPE pairs within a head) and 128 (two whole heads)
+  { rows: 8, dim: 384, nHeads: 6, nKvHeads: 2, headSize: 64, hiddenDim: 1024, wtype: 'q8_0', kv: 'bf16', position0: 900, maxPos: 1024, cacheRow: 900, pageRows: 1024, nrs: [1, 4] },
   // 16 blocks over 16 lanes, headSize 128, GQA 4:1
-  { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'q4_0', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8 },
+  { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'q4_0', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8, nrs: [1, 4] },
   // 32 blocks over 32 lanes (the 1B/8B lane count), R = 16
-  { rows: 4, dim: 1024, nHeads: 8, nKvHeads: 2, headSize: 64, hiddenDim: 512, wtype: 'q8_0', kv: 'f16', position0: 100, maxPos: 128, cacheRow: 9, pageRows: 16 },
+  { rows: 4, dim: 1024, nHeads: 8, nKvHeads: 2, headSize: 64, hiddenDim: 512, wtype: 'q4_0', kv: 'f32', position0: 100, maxPos: 128, cacheRow: 9, pageRows: 16 },
 ];
 
 function weights(ctx: GpuContext, rng: () => number, rows: number, cols: number, dtype: WeightType, label: string): Tensor {
@@ -136,11 +137,11 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
 
   // fused, with scalar loads (decode_qkv, decode_gate_up) and with 16-byte loads (the _v4 kernels, where the
   // shape allows them; otherwise the same scalar kernels again); quantized: decode_qkv_q and decode_gate_up_q
-  // with every distinct count of rows per thread that fits (1, 2, 4)
+  // with the shape's counts of rows per thread (1, 2 and 4 all occur; each one a pipeline compile on SwiftShader)
   const out: CheckResult[] = [];
   if (quant && !decodeWeightsFusable(wq, wk, wv, wGate, wUp)) return [result(`${name}: weights not fusable`, Infinity, 0)];
   const runs: Array<{ vec4: boolean; nrQkv?: number; nrGateUp?: number }> = quant
-    ? [...new Map([1, 2, 4].map((nr) => {
+    ? [...new Map((s.nrs ?? [2]).map((nr) => {
         const nrQkv = decodeQkvQuantNr(s.dim, s.headSize, qDim + 2 * kvDim, nr), nrGateUp = decodeGateUpQuantNr(s.dim, nr);
         return [`${nrQkv}/${nrGateUp}`, { vec4: true, nrQkv, nrGateUp }] as const;
       })).values()].filter((x) => x.nrQkv > 0)
