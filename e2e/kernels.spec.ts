@@ -7,7 +7,9 @@ import { describeResults, runHarness } from './harness';
 // the page and 42 s in the worker, 2.0 min for the whole spec; on 2026-11-30, with 16-bit and paged KV (22 checks,
 // 199 results), 66 s and 65 s, 2.2 min. 3x that leaves room for new checks and slower CI machines. When it gets
 // close, shrink shapes (the per-check times are printed below).
-const kKernelsMs = 6 * 60_000;
+// 2026-12-01: with the quantized fused-decode cases, the page alone took ~5.5 min at load 3-5 (decode.fused 65 s),
+// so the limit is 15 min: several times the measured time, as the suite standard asks
+const kKernelsMs = 15 * 60_000;
 
 test('kernel checks pass in the page and in a worker', async ({ page }) => {
   test.setTimeout(kKernelsMs + 60_000);

@@ -86,8 +86,12 @@ test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to ze
 // WGSL module created. `npm test` runs 3 cycles of each; the curves:
 //   LEAK_CONTROL_CYCLES=100 npx playwright test e2e/leaks.spec.ts -g control → bench/results/leaks_chromium_control_{bare,modules}.{csv,md}
 const kControlCycles = Number(process.env.LEAK_CONTROL_CYCLES ?? 3);
+// LEAK_CONTROL_UPLOAD=B adds B bytes written with writeBuffer per cycle (the fixture's weights: 372,728)
+const kControlUpload = Number(process.env.LEAK_CONTROL_UPLOAD ?? 0);
+// LEAK_CONTROL_FETCH=1 adds a download of the tiny-llama fixture's files per cycle
+const kControlFetch = process.env.LEAK_CONTROL_FETCH === '1' ? 1 : 0;
 for (const modules of [0, 1]) {
-  const kind = modules ? 'modules' : 'bare';
+  const kind = (modules ? 'modules' : 'bare') + (kControlUpload ? `_upload${kControlUpload}` : '') + (kControlFetch ? '_fetch' : '');
   test(`control: ${kControlCycles} ${kind} device cycles in one page (no engine)`, async ({ page }) => {
     // measured here: a bare cycle 0.3-1 s, one with the engine's modules 2-4 s; the limit leaves >10x
     test.setTimeout(kControlCycles * 45_000 + 60_000);
@@ -97,7 +101,7 @@ for (const modules of [0, 1]) {
       const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
       return { jsHeap: heap.usedSize, ...browserRss() };
     });
-    const filter = `cycles:${kControlCycles},steps:24,modules:${modules}`;
+    const filter = `cycles:${kControlCycles},steps:24,modules:${modules},upload:${kControlUpload},fetch:${kControlFetch}`;
     const out = await runHarness(page, `suite=leak-control&run=page&filter=${filter}`, kControlCycles * 45_000);
     expect(out.error, 'harness error').toBeUndefined();
     const rows = out.console

@@ -23,6 +23,11 @@ export const leakControl: Suite = async (_ctx, { filter, log }) => {
   const cycles = option(filter, 'cycles', 3);
   const steps = option(filter, 'steps', 24);
   const modules = option(filter, 'modules', 0) === 1;
+  // upload:B writes B bytes of weights-like data per cycle, in 16 tensors' worth of writeBuffer calls (the
+  // engine writes each tensor with one call: src/gpu/tensor.ts)
+  const upload = option(filter, 'upload', 0);
+  // fetch:1 downloads the tiny-llama fixture's files per cycle as the engine's URL source does (whole bodies)
+  const fetchFiles = option(filter, 'fetch', 0) === 1;
   const out: CheckResult[] = [];
   for (let c = 0; c < cycles; c++) {
     const t0 = performance.now();
@@ -33,6 +38,21 @@ export const leakControl: Suite = async (_ctx, { filter, log }) => {
       for (const code of Object.values(kShaders)) {
         const info = await d.createShaderModule({ code }).getCompilationInfo();
         compileErrors += info.messages.filter((m) => m.type === 'error').length;
+      }
+    }
+    let fetched = 0;
+    if (fetchFiles) {
+      for (const name of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) {
+        const resp = await fetch(new URL(`/fixtures/tiny-llama/${name}`, location.href));
+        fetched += new Uint8Array(await resp.arrayBuffer()).byteLength;
+      }
+    }
+    if (upload > 0) {
+      const piece = Math.ceil(upload / 16 / 4) * 4;
+      for (let at = 0; at < upload; at += piece) {
+        const w = d.createBuffer({ size: piece, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }); // (piece / 4) f32
+        d.queue.writeBuffer(w, 0, new Float32Array(piece / 4).fill(c));
+        w.destroy();
       }
     }
     const x = d.createBuffer({ size: kN * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }); // (kN) f32
@@ -58,7 +78,7 @@ export const leakControl: Suite = async (_ctx, { filter, log }) => {
     read.destroy();
     h.destroy();
     const sample = window.__leakSample ? await window.__leakSample(c) : {};
-    const row = { cycle: c, request: modules ? 'device + engine modules' : 'bare device', aborted: false, steps, ms: Math.round(performance.now() - t0), ...sample };
+    const row = { cycle: c, request: (modules ? 'device + engine modules' : 'bare device') + (upload ? ` + ${upload} B uploaded` : '') + (fetchFiles ? ` + ${fetched} B fetched` : ''), aborted: false, steps, ms: Math.round(performance.now() - t0), ...sample };
     log(`leaks: ${JSON.stringify(row)}`);
     // x[0] = 1 · 0.5 + 0 after the first step: the device did the work
     out.push(result(`control cycle ${c}: first step's x[0] - 0.5`, Math.abs(first - 0.5), 0));

@@ -1,7 +1,7 @@
 // 100 cycles of load → generate (every other one aborted mid-decode) → dispose in one Node process (issue 16,
 // item 5), with the engine of the built package:
 //   node scripts/build.mjs lib/ host_ && npx tsx scripts/reliability/leaks.ts [--cycles 100]
-//     [--model public/fixtures/tiny-llama] [--workers-every 10] [--out bench/results/leaks_node] [--lib dist/lib/index.js]
+//     [--model public/fixtures/tiny-llama] [--workers-every 10] [--generate 0] [--out bench/results/leaks_node] [--lib dist/lib/index.js]
 // Requests: global and Star single-device in turn (f16 and f32 KV), every --workers-every-th one Star with
 // 2 host processes. After each dispose: this process's live GPU buffers, bytes and devices (counted by
 // wrapping WebGPU's classes, scripts/reliability/leak_cycles.ts), host processes still alive, and after a
@@ -59,6 +59,8 @@ const rows = await runLeakCycles({
   cycles: kCycles,
   counter,
   workersEvery: Number(arg('workers-every', '10')),
+  // --generate 0: load and dispose only, to tell the load's memory from the requests'
+  generate: arg('generate', '1') !== '0',
   sample: async () => {
     gc();
     const m = process.memoryUsage();
