@@ -14,8 +14,24 @@ declare global {
   }
 }
 
+/**
+ * selfsample:1 (scripts/reliability/chromium_leaks_bare.ts: no DevTools client attached, so nobody can collect
+ * garbage or read memory from outside): collect garbage with the `gc` that --js-flags=--expose-gc gives, log
+ * the JS heap, and hold still while the script reads the processes' resident memory from /proc.
+ */
+async function pauseForSampler(cycle: number, log: (line: string) => void): Promise<Record<string, number>> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('selfsample needs Chromium started with --js-flags=--expose-gc');
+  gc();
+  const jsHeap = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? -1;
+  log(`leaks-sample: ${cycle}`);
+  await new Promise((r) => setTimeout(r, 1500));
+  return { jsHeap };
+}
+
 export const leaks: Suite = async (_ctx, { filter, log }) => {
   const cycles = Number(/cycles:(\d+)/.exec(filter)?.[1] ?? 3);
+  const selfSample = /selfsample:1/.test(filter);
   const counter = new GpuCounter();
   counter.install();
   try {
@@ -26,7 +42,7 @@ export const leaks: Suite = async (_ctx, { filter, log }) => {
       // generate:0: load and dispose only (no request)
       generate: !/generate:0/.test(filter),
       counter,
-      sample: async (i) => (window.__leakSample ? await window.__leakSample(i) : {}),
+      sample: async (i) => (window.__leakSample ? await window.__leakSample(i) : selfSample ? await pauseForSampler(i, log) : {}),
       onCycle: (r) => log(`leaks: ${JSON.stringify(r)}`),
     });
     const out: CheckResult[] = [];
