@@ -8,8 +8,9 @@ import { describeResults, runHarness } from './harness';
 // 199 results), 66 s and 65 s, 2.2 min. 3x that leaves room for new checks and slower CI machines. When it gets
 // close, shrink shapes (the per-check times are printed below).
 // 2026-12-01: with the quantized fused-decode cases, the page alone took ~5.5 min at load 3-5 (decode.fused 65 s),
-// so the limit is 15 min: several times the measured time, as the suite standard asks
-const kKernelsMs = 15 * 60_000;
+// and the whole spec 9.5 min in a clean-clone npm test beside a leak run at higher priority: 25 min leaves 2.6x
+// of that loaded run (a quiet machine takes about half of it)
+const kKernelsMs = 25 * 60_000;
 
 test('kernel checks pass in the page and in a worker', async ({ page }) => {
   test.setTimeout(kKernelsMs + 60_000);
