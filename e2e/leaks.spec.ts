@@ -4,9 +4,10 @@
 // browser's processes (renderer, GPU process, the rest: /proc, descendants of this worker). The curve:
 //   LEAK_CYCLES=100 npx playwright test e2e/leaks.spec.ts   → bench/results/leaks_chromium.{csv,md}
 // `npm test` runs 2 cycles (one aborted) and writes nothing.
-import { expect, test, type CDPSession } from '@playwright/test';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { slope, toCsv, toMarkdown, type CycleRow } from '../scripts/reliability/leak_cycles';
+import { expect, test, type CDPSession, type Page } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { chromiumRss } from '../scripts/reliability/chromium_rss';
+import { memoryTable, toCsv, toMarkdown, type CycleRow } from '../scripts/reliability/leak_cycles';
 import { describeResults, runHarness } from './harness';
 
 const kCycles = Number(process.env.LEAK_CYCLES ?? 2);
@@ -17,51 +18,22 @@ const kOutName = kLoadOnly ? 'leaks_chromium_loadonly' : 'leaks_chromium';
 // device compiles the engine's pipelines each time); the limit leaves 3.5x
 const kMsPerCycle = 90_000;
 
-/** pid → parent pid, command line, resident bytes, for every process. */
-function processes(): Map<number, { ppid: number; cmd: string; rss: number }> {
-  const out = new Map<number, { ppid: number; cmd: string; rss: number }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      out.set(Number(d), { ppid, cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8'), rss });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** Resident bytes of this worker's chromium descendants, by kind (renderer, gpu, other). */
-function browserRss(): Record<string, number> {
-  const all = processes();
-  const mine = new Set([process.pid]);
-  // parents come before children often but not always: repeat until no process joins
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, p] of all) if (!mine.has(pid) && mine.has(p.ppid)) (mine.add(pid), (grew = true));
-  }
-  const sum = { rendererRss: 0, gpuRss: 0, otherRss: 0 };
-  for (const pid of mine) {
-    const p = all.get(pid);
-    if (!p || pid === process.pid || !/chrom/.test(p.cmd)) continue;
-    if (p.cmd.includes('--type=renderer')) sum.rendererRss += p.rss;
-    else if (p.cmd.includes('--type=gpu-process')) sum.gpuRss += p.rss;
-    else sum.otherRss += p.rss;
-  }
-  return sum;
-}
-
-test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to zero after each; memory curve`, async ({ page }) => {
-  test.setTimeout(kCycles * kMsPerCycle + 60_000);
+/**
+ * `window.__leakSample` for the page: collects garbage (CDP), then reads the page's JS heap and the resident
+ * memory of this worker's chromium descendants, by kind (renderer, gpu, other).
+ */
+async function exposeSampler(page: Page): Promise<void> {
   const cdp: CDPSession = await page.context().newCDPSession(page);
   await page.exposeFunction('__leakSample', async () => {
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
-    return { jsHeap: heap.usedSize, ...browserRss() };
+    return { jsHeap: heap.usedSize, ...chromiumRss(process.pid) };
   });
+}
+
+test(`${kCycles} load/generate/dispose cycles in one page: GPU memory back to zero after each; memory curve`, async ({ page }) => {
+  test.setTimeout(kCycles * kMsPerCycle + 60_000);
+  await exposeSampler(page);
   const out = await runHarness(page, `suite=leaks&run=page&filter=cycles:${kCycles}${kLoadOnly ? ',generate:0' : ''}`, kCycles * kMsPerCycle);
   expect(out.error, 'harness error').toBeUndefined();
   const rows = out.console
@@ -95,36 +67,26 @@ for (const modules of [0, 1]) {
   test(`control: ${kControlCycles} ${kind} device cycles in one page (no engine)`, async ({ page }) => {
     // measured here: a bare cycle 0.3-1 s, one with the engine's modules 2-4 s; the limit leaves >10x
     test.setTimeout(kControlCycles * 45_000 + 60_000);
-    const cdp: CDPSession = await page.context().newCDPSession(page);
-    await page.exposeFunction('__leakSample', async () => {
-      await cdp.send('HeapProfiler.collectGarbage');
-      const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
-      return { jsHeap: heap.usedSize, ...browserRss() };
-    });
+    await exposeSampler(page);
     const filter = `cycles:${kControlCycles},steps:24,modules:${modules},upload:${kControlUpload},fetch:${kControlFetch}`;
     const out = await runHarness(page, `suite=leak-control&run=page&filter=${filter}`, kControlCycles * 45_000);
     expect(out.error, 'harness error').toBeUndefined();
     const rows = out.console
       .map((l) => /leaks: (\{.*\})$/.exec(l)?.[1])
       .filter((j): j is string => j !== undefined)
-      .map((j) => JSON.parse(j) as Record<string, number | string>);
+      .map((j) => JSON.parse(j) as { cycle: number } & Record<string, number | string>);
     expect(rows).toHaveLength(kControlCycles);
     const keys = ['jsHeap', 'rendererRss', 'gpuRss', 'otherRss'];
-    const warmup = Math.min(10, rows.length - 1);
-    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    const kib = (key: string) => (slope(rows as unknown as CycleRow[], key, warmup) / 1024).toFixed(1);
     const md = [
       `# Leak control in Chromium (SwiftShader), ${new Date().toISOString().slice(0, 10)}: ${rows.length} ${kind} device cycles, 24 submit + mapAsync steps each`,
       '',
-      `| memory | after warm-up (cycle ${warmup}) MiB | at the end MiB | slope after warm-up KiB/cycle |`,
-      '|---|---|---|---|',
-      ...keys.map((k) => `| ${k} | ${mib(Number(rows[warmup][k]))} | ${mib(Number(rows[rows.length - 1][k]))} | ${kib(k)} |`),
+      ...memoryTable(rows, keys, Math.min(10, rows.length - 1)),
       '',
     ].join('\n');
     console.log(md);
     if (process.env.LEAK_CONTROL_CYCLES) {
       mkdirSync('bench/results', { recursive: true });
-      writeFileSync(`bench/results/leaks_chromium_control_${kind}.csv`, toCsv(rows as unknown as CycleRow[]));
+      writeFileSync(`bench/results/leaks_chromium_control_${kind}.csv`, toCsv(rows as CycleRow[]));
       writeFileSync(`bench/results/leaks_chromium_control_${kind}.md`, md);
     }
     const bad = out.results!.page.filter((x) => !x.ok);

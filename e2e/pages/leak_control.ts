@@ -1,21 +1,15 @@
 // The control for the page's leak curve (issue 16, item 5): the engine's device cycle without the engine, so a
 // growth of the renderer's memory there too is Chromium's (Blink's WebGPU objects, Dawn's wire client), not
 // ours. `?suite=leak-control&run=page&filter=cycles:N,steps:S,modules:M`: each cycle requests a device as the
-// engine does (src/gpu/device.ts), runs S compute submits each followed by a mapAsync readback (a decode
-// step's pattern), with modules:1 also hands every engine WGSL source to createShaderModule and awaits its
+// engine does (src/gpu/device.ts), runs S compute submits each followed by a mapAsync readback
+// (scripts/reliability/device_cycle.ts, as the Node control does), with modules:1 also hands every engine WGSL source to createShaderModule and awaits its
 // compilation info (the shader text the engine sends per device), destroys the device, then awaits
 // `window.__leakSample(cycle)` as leak_suite does. The same in Node: scripts/reliability/dawn_cycles.ts.
 import { result, type CheckResult } from '../../src/gpu/checks/check';
 import { requestDevice } from '../../src/gpu/device';
 import { kShaders } from '../../src/gpu/shaders';
+import { runDeviceSteps } from '../../scripts/reliability/device_cycle';
 import type { Suite } from './suites';
-
-const kShader = /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> x: array<f32>; // (n) f32
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  if (g.x < arrayLength(&x)) { x[g.x] = x[g.x] * 0.5 + f32(g.x); }
-}`;
-const kN = 1 << 16;
 
 const option = (filter: string, name: string, dflt: number) => Number(new RegExp(`${name}:(\\d+)`).exec(filter)?.[1] ?? dflt);
 
@@ -55,27 +49,7 @@ export const leakControl: Suite = async (_ctx, { filter, log }) => {
         w.destroy();
       }
     }
-    const x = d.createBuffer({ size: kN * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }); // (kN) f32
-    const read = d.createBuffer({ size: 256, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }); // (64) f32
-    const pipeline = d.createComputePipeline({ layout: 'auto', compute: { module: d.createShaderModule({ code: kShader }), entryPoint: 'main' } });
-    const bind = d.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: x } }] });
-    d.queue.writeBuffer(x, 0, new Float32Array(kN).fill(1));
-    let first = 0;
-    for (let s = 0; s < steps; s++) {
-      const enc = d.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bind);
-      pass.dispatchWorkgroups(kN / 64);
-      pass.end();
-      enc.copyBufferToBuffer(x, 0, read, 0, 256);
-      d.queue.submit([enc.finish()]);
-      await read.mapAsync(GPUMapMode.READ);
-      if (s === 0) first = new Float32Array(read.getMappedRange())[0];
-      read.unmap();
-    }
-    x.destroy();
-    read.destroy();
+    const first = await runDeviceSteps(d, steps);
     h.destroy();
     const sample = window.__leakSample ? await window.__leakSample(c) : {};
     const row = { cycle: c, request: (modules ? 'device + engine modules' : 'bare device') + (upload ? ` + ${upload} B uploaded` : '') + (fetchFiles ? ` + ${fetched} B fetched` : ''), aborted: false, steps, ms: Math.round(performance.now() - t0), ...sample };

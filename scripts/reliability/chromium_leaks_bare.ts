@@ -5,10 +5,11 @@
 // garbage after each dispose and holds still while this script reads the processes' resident memory from /proc.
 //   npx tsx scripts/reliability/chromium_leaks_bare.ts [--cycles 100] [--out bench/results/leaks_chromium_bare]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { chromiumRss } from './chromium_rss';
 import { toCsv, toMarkdown, type CycleRow } from './leak_cycles';
 
 function arg(name: string, dflt: string): string {
@@ -26,36 +27,6 @@ const kChromiumArgs = [
   '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
   '--js-flags=--expose-gc', '--enable-logging=stderr', '--v=0',
 ];
-
-/** Resident bytes of `root`'s chromium descendants (and itself), by kind, from /proc. */
-function chromiumRss(root: number): { rendererRss: number; gpuRss: number; otherRss: number } {
-  const all = new Map<number, { ppid: number; cmd: string; rss: number }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      all.set(Number(d), { ppid, cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8'), rss });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const mine = new Set([root]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, p] of all) if (!mine.has(pid) && mine.has(p.ppid)) (mine.add(pid), (grew = true));
-  }
-  const sum = { rendererRss: 0, gpuRss: 0, otherRss: 0 };
-  for (const pid of mine) {
-    const p = all.get(pid);
-    if (!p) continue;
-    if (p.cmd.includes('--type=renderer')) sum.rendererRss += p.rss;
-    else if (p.cmd.includes('--type=gpu-process')) sum.gpuRss += p.rss;
-    else sum.otherRss += p.rss;
-  }
-  return sum;
-}
 
 async function waitForServer(url: string, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -180,9 +180,9 @@ export async function runLeakCycles(o: CycleOptions): Promise<CycleRow[]> {
   return rows;
 }
 
-/** Least-squares slope of `ys` per cycle (bytes per cycle), over the rows from `from` on. */
-export function slope(rows: CycleRow[], key: string, from = 0): number {
-  const pts = rows.slice(from).map((r) => [r.cycle, Number(r[key])]);
+/** Least-squares slope of `key` per cycle (bytes per cycle), over the rows from `from` on. */
+export function slope(rows: ReadonlyArray<{ cycle: number }>, key: string, from = 0): number {
+  const pts = rows.slice(from).map((r) => [r.cycle, Number((r as Record<string, unknown>)[key])]);
   const n = pts.length;
   if (n < 2) return 0;
   const mx = pts.reduce((s, p) => s + p[0], 0) / n;
@@ -190,6 +190,19 @@ export function slope(rows: CycleRow[], key: string, from = 0): number {
   const num = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
   const den = pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0);
   return num / den;
+}
+
+/** Each memory field's value at the warm-up's end and at the end, and its slope after warm-up: markdown lines. */
+export function memoryTable(rows: ReadonlyArray<{ cycle: number }>, memoryKeys: string[], warmup: number): string[] {
+  const mib = (b: unknown) => (Number(b) / 2 ** 20).toFixed(1);
+  const at = (r: { cycle: number }, k: string) => (r as Record<string, unknown>)[k];
+  const warm = rows[Math.min(warmup, rows.length - 1)];
+  const last = rows[rows.length - 1];
+  return [
+    '| memory | after warm-up (cycle ' + warm.cycle + ') MiB | at the end MiB | slope after warm-up KiB/cycle |',
+    '|---|---|---|---|',
+    ...memoryKeys.map((k) => `| ${k} | ${mib(at(warm, k))} | ${mib(at(last, k))} | ${(slope(rows, k, warmup) / 1024).toFixed(1)} |`),
+  ];
 }
 
 /** The rows as CSV (header from the first row's keys). */
@@ -207,7 +220,6 @@ export function toMarkdown(title: string, rows: CycleRow[], memoryKeys: string[]
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   const gpuClean = rows.filter((r) => r.liveBuffers === 0 && r.liveGpuBytes === 0 && r.liveDevices === 0).length;
   const last = rows[rows.length - 1];
-  const warm = rows[Math.min(warmup, rows.length - 1)];
   const lines = [
     `# ${title}`,
     '',
@@ -218,9 +230,7 @@ export function toMarkdown(title: string, rows: CycleRow[], memoryKeys: string[]
       (counter ? ` (${[...counter.freedByDeviceLabels].map(([l, n]) => `'${l}' ${n}`).join(', ')})` : '') +
       '.',
     '',
-    '| memory | after warm-up (cycle ' + warm.cycle + ') MiB | at the end MiB | slope after warm-up KiB/cycle |',
-    '|---|---|---|---|',
-    ...memoryKeys.map((k) => `| ${k} | ${mib(Number(warm[k]))} | ${mib(Number(last[k]))} | ${(slope(rows, k, warmup) / 1024).toFixed(1)} |`),
+    ...memoryTable(rows, memoryKeys, warmup),
     '',
     `| cycle | request | aborted | ms | peak GPU MiB | live buffers after dispose | ${memoryKeys.map((k) => `${k} MiB`).join(' | ')} |`,
     `|---|---|---|---|---|---|${memoryKeys.map(() => '---|').join('')}`,

@@ -77,7 +77,7 @@ export class Inbox {
 }
 
 /** Minimal MessagePort surface shared by the browser's and Node's worker_threads' ports. */
-interface PortLike {
+export interface PortLike {
   postMessage(m: unknown, transfer: Transferable[]): void;
   onmessage: ((e: MessageEvent) => void) | null;
   close(): void;

@@ -7,7 +7,7 @@
 // message is numbered by its sender, so the reader hands them on in sending order whichever way they came.
 // Node's port also says when the other worker_thread ended (the link then closes, as over ports alone).
 import { SetupError } from '../errors';
-import { Inbox, type PeerChannel, type PeerMessage } from './peer_link';
+import { Inbox, type PeerChannel, type PeerMessage, type PortLike } from './peer_link';
 
 // ---- one direction's buffer: Int32 control words, then the floats of the message in the slot
 const kPublished = 0; // messages the writer has put in the slot (the reader waits on this word)
@@ -53,14 +53,6 @@ export function sharedLinkBuffers(floats: number): SharedLinkBuffers {
 /** The same buffers seen from the other end. */
 export function flip(b: SharedLinkBuffers): SharedLinkBuffers {
   return { send: b.receive, receive: b.send };
-}
-
-/** Minimal MessagePort surface shared by the browser's and Node's worker_threads' ports. */
-interface PortLike {
-  postMessage(m: unknown, transfer: Transferable[]): void;
-  onmessage: ((e: MessageEvent) => void) | null;
-  close(): void;
-  addEventListener?(type: string, f: () => void): void;
 }
 
 /** What goes over the port beside the slot: a message with its number. */
