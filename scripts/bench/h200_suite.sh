@@ -5,9 +5,27 @@
 #   bash scripts/bench/h200_suite.sh workers   Star in workers mode: 2 hosts on 1 GPU (and 2 GPUs if pinnable)
 #   bash scripts/bench/h200_suite.sh exchange  phase 2's exchange, relayed vs host to host, beside single-device
 #        (carry .gpu/debs .gpu/node.xz .gpu/setup.sh .gpu/webgpu.tar.xz dist/bench/exchange.mjs dist/bench/host_process.mjs)
+#   bash scripts/bench/h200_suite.sh kernels   issue 13's kernel call: every check, decode attention old vs split-KV,
+#        every GEMV variant (robustness on and off), and issue 16's bare-Dawn leak control (~8 min); keeps the GEMV
+#        result in dist/h200/ for the next call on the same machine
+#   bash scripts/bench/h200_suite.sh scale8b   issue 14's 8B shape at 32K (1K/8K are in NOTES): q4_0 with the
+#        embedding/LM head quantized, and bf16, f16 KV, global attention (~3 min)
+#   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
+#        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
+# The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
+# dist/bench bundles they run; see NOTES "GPU runbook"), and write logs and JSON into $OUT/speed-<call>.tgz (summary-<call>.txt beside it).
 set -uo pipefail
-source .gpu/setup.sh >/dev/null 2>&1
+if [ -e .bench.tar.xz ]; then
+  [ "${PEER_LOCAL:-0}" = 1 ] || { export PEER_DIR=.peer; source scripts/peer/setup.sh >/dev/null 2>&1; }
+  mkdir -p dist/bench && tar xJf .bench.tar.xz -C dist/bench
+else
+  source .gpu/setup.sh >/dev/null 2>&1
+fi
 out=${OUT:-bench/results}
+w=${SPEED_DIR:-/tmp/speed}   # the kernels/decode calls' logs and JSON, tarred into $OUT/speed-<call>.tgz
+# one step under a time limit, its output in $w/<name>.log and its exit status in the summary
+step() { local name=$1 limit=$2; shift 2; local t0=$(date +%s); timeout "$limit" "$@" > "$w/$name.log" 2>&1; local rc=$?
+  echo "$(date +%T) $name: exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$w/summary.txt"; }
 # the fastest f32 GEMM at 4096³ in the committed variant results (bench/results/gemm_variants.json)
 best() { python3 -c "import json;d=json.load(open('bench/results/gemm_variants.json'));r=[x for x in d['rows'] if x['kernel'].startswith('gemm') and x['M']==4096 and x['dtype']=='f32'];print(max(r,key=lambda x:x['tflops'])['kernel'])" 2>/dev/null || echo gemm128; }
 case "$1" in
@@ -53,5 +71,40 @@ exchange)
     --out "$out/exchange_1b.json" 2>&1 | tee -a "$out/exchange.log"
   timeout 200 node dist/bench/exchange.mjs --model public/fixtures/tiny-llama --lengths 1024 --block L/2 --decode 64 \
     --repeats 3 --no-transport --out "$out/exchange_tiny.json" 2>&1 | tee -a "$out/exchange.log"
+  ;;
+kernels)
+  mkdir -p dist/h200 "$w"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$w/gpu.txt" 2>&1
+  step checks 90 node dist/bench/checks.mjs --out "$w/checks.json"
+  step decode_attention 90 node dist/bench/kernels.mjs --decode-attention-only --out "$w/decode_attention.json"
+  step gemv 130 node dist/bench/kernels.mjs --gemv-only --robustness on --out "$w/gemv_variants.json"
+  cp "$w/gemv_variants.json" dist/h200/ 2>/dev/null
+  step gemv_norob 90 node dist/bench/kernels.mjs --gemv-only --robustness off --out "$w/gemv_variants_norob.json"
+  step dawn_steps24 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24"
+  step dawn_steps3 25 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 3 --out "$w/dawn_cycles_h200_steps3"
+  MALLOC_ARENA_MAX=2 step dawn_steps24_arena2 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24_arena2"
+  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  ;;
+decode)
+  mkdir -p "$w"
+  pick=${GEMV_RESULT:-dist/h200/gemv_variants.json}
+  [ -s "$pick" ] && eval "$(node scripts/bench/gemv_pick.mjs "$pick" 2> "$w/gemv_pick.txt")"
+  echo "GEMV: ${STAR_ATTN_GEMV:-default} / ${STAR_ATTN_GEMV_Q:-default}" | tee -a "$w/summary.txt"
+  L=${DECODE_LENGTHS:-1024,8192,32768}
+  step decode_new 100 node dist/bench/decode.mjs --lengths "$L" --aheads 2 --kv-dtype f16 --repeats 2 --out "$w/decode_new.json"
+  STAR_ATTN_GEMV=base STAR_ATTN_GEMV_Q=base step decode_old 100 node dist/bench/decode.mjs --lengths "$L" --aheads 2 --kv-dtype f16 \
+    --repeats 2 --decode-kernel decode --out "$w/decode_old.json"
+  step exchange 120 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --out "$w/exchange_1b.json"
+  step exchange_threads 80 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --isolation thread \
+    --out "$w/exchange_1b_threads.json"
+  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  ;;
+scale8b)
+  mkdir -p "$w"
+  step star8b_q4_0 150 node dist/bench/star.mjs --config llama-3.1-8b --lengths ${SCALE_LENGTHS:-32768} --blocks none \
+    --storage q4_0 --quantize-embeddings --kv-dtype f16 --decode 32 --out "$w/star_8b_q4_0_qembed.json"
+  step star8b_bf16 150 node dist/bench/star.mjs --config llama-3.1-8b --lengths ${SCALE_LENGTHS:-32768} --blocks none \
+    --storage bf16 --kv-dtype f16 --decode 32 --out "$w/star_8b_bf16.json"
+  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
   ;;
 esac

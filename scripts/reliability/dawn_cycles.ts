@@ -3,14 +3,17 @@
 // mapAsync readback (a decode step's pattern: dispatch, copy to a mappable buffer, map, read, unmap), then
 // destroys the device; after a full collection it samples heap, external and resident memory. If RSS grows with
 // --steps here too, the growth is below our code (Dawn or the driver), not in the engine:
-//   node scripts/build.mjs lib/ && npx tsx scripts/reliability/dawn_cycles.ts [--cycles 100] [--steps 24]
-//     [--lib dist/lib/index.js] [--out bench/results/dawn_cycles]
+//   npx tsx scripts/reliability/dawn_cycles.ts [--cycles 100] [--steps 24] [--lib dist/lib/index.js]
+//     [--out bench/results/dawn_cycles]
+// On the GPU machine (no node_modules there): node dist/bench/dawn_cycles.mjs (the script with src bundled in).
+// --lib takes requestDevice from a built library instead of the bundled source.
 // Run it beside leaks.ts with --steps 24 and --steps 3 (a completed and an aborted cycle of leaks.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { requestDevice } from '../../src/gpu/device';
 import { runDeviceSteps } from './device_cycle';
 import { memoryTable } from './leak_cycles';
 
@@ -25,7 +28,8 @@ const kWarmup = Math.min(10, kCycles - 1);
 const kOut = arg('out', `bench/results/dawn_cycles_steps${kSteps}`);
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const lib = (await import(pathToFileURL(resolve(arg('lib', 'dist/lib/index.js'))).href)) as typeof import('../../src/index');
+const libPath = process.argv.includes('--lib') ? arg('lib', '') : '';
+const lib: { requestDevice: typeof requestDevice } = libPath ? await import(pathToFileURL(resolve(libPath)).href) : { requestDevice };
 
 interface Row { cycle: number; ms: number; heapUsed: number; external: number; rss: number }
 const rows: Row[] = [];
