@@ -10,6 +10,8 @@
 #        result in dist/h200/ for the next call on the same machine
 #   bash scripts/bench/h200_suite.sh scale8b   issue 14's 8B shape at 32K (1K/8K are in NOTES): q4_0 with the
 #        embedding/LM head quantized, and bf16, f16 KV, global attention (~3 min)
+#   bash scripts/bench/h200_suite.sh tune      after the defaults changed: decode attention's split count and
+#        tiles swept, the decode/GEMV checks, decode fused vs unfused (f32, bf16, q4_0) (~3 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -97,6 +99,23 @@ decode)
   step exchange 120 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --out "$w/exchange_1b.json"
   step exchange_threads 80 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --isolation thread \
     --out "$w/exchange_1b_threads.json"
+  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  ;;
+tune)
+  mkdir -p "$w"
+  for t in 1024 2048 4096 8192; do
+    step "dattn_t$t" 40 node dist/bench/kernels.mjs --decode-attention-only --kernels splitkv --lengths 32768,1048576 \
+      --target-workgroups $t --out "$w/dattn_t$t.json"
+  done
+  for k in 1 2 4 8; do
+    step "dattn_kpt$k" 40 node dist/bench/kernels.mjs --decode-attention-only --kernels splitkv --lengths 32768,1048576 \
+      --splitkv-kpt $k --out "$w/dattn_kpt$k.json"
+  done
+  step checks 60 node dist/bench/checks.mjs --filter decode,matmul --out "$w/checks.json"
+  for st in f32 bf16 q4_0; do
+    step "decode_$st" 100 node dist/bench/decode.mjs --lengths 1024,32768 --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 \
+      --storage $st --out "$w/decode_$st.json"
+  done
   tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
   ;;
 scale8b)

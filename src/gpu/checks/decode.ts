@@ -13,6 +13,7 @@ import type { KvPages } from '../ops/attention';
 import { decodeFusable, decodeGateUp, decodeGateUpQuantNr, decodeQkv, decodeQkvQuantNr, decodeWeightsFusable } from '../ops/decode';
 import { siluMul } from '../ops/elementwise';
 import { storeKv, kvRowWords } from '../ops/kv_store';
+import { gemvTuning, kGemvVariants, type GemvVariant } from '../ops/gemv';
 import { matmul } from '../ops/matmul';
 import { rmsnorm } from '../ops/norm';
 import { rope } from '../ops/rope';
@@ -112,28 +113,34 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
   };
   const read = (x: Tensor) => readU32(d, x.buffer);
 
-  // unfused
-  const q0 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q unfused'));
-  const k0 = keep(createTensor(d, [s.rows, kvDim], 'f32', 'k unfused'));
-  const v0 = keep(createTensor(d, [s.rows, kvDim], 'f32', 'v unfused'));
-  const hb0 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb unfused'));
-  const hb2 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb2 unfused'));
-  const K0 = pagesOf('K unfused'), V0 = pagesOf('V unfused');
-  for (const x of [q0, hb0]) poison(d, x);
-  let r = ctx.recorder('decode unfused');
-  rmsnorm(r, { x: x.buffer, w: attnNorm, out: xb.buffer, rows: s.rows, dim: s.dim, eps: 1e-5 });
-  matmul(r, { x: xb.buffer, w: wq, out: q0.buffer, M: s.rows, N: qDim, K: s.dim });
-  matmul(r, { x: xb.buffer, w: wk, out: k0.buffer, M: s.rows, N: kvDim, K: s.dim });
-  matmul(r, { x: xb.buffer, w: wv, out: v0.buffer, M: s.rows, N: kvDim, K: s.dim });
-  rope(r, { x: q0.buffer, positions: positions.buffer, table, rows: s.rows, nHeads: s.nHeads, headSize: s.headSize });
-  rope(r, { x: k0.buffer, positions: positions.buffer, table, rows: s.rows, nHeads: s.nKvHeads, headSize: s.headSize });
-  storeKv(r, { src: k0.buffer, dst: K0.pages, row0: s.cacheRow, rows: s.rows, kvDim });
-  storeKv(r, { src: v0.buffer, dst: V0.pages, row0: s.cacheRow, rows: s.rows, kvDim });
-  rmsnorm(r, { x: x.buffer, w: mlpNorm, out: xb.buffer, rows: s.rows, dim: s.dim, eps: 1e-5 });
-  matmul(r, { x: xb.buffer, w: wGate, out: hb0.buffer, M: s.rows, N: s.hiddenDim, K: s.dim });
-  matmul(r, { x: xb.buffer, w: wUp, out: hb2.buffer, M: s.rows, N: s.hiddenDim, K: s.dim });
-  siluMul(r, { gate: hb0.buffer, up: hb2.buffer, out: hb0.buffer, n: s.rows * s.hiddenDim });
-  await r.flush();
+  // unfused, with a given GEMV variant: the scalar fused kernels follow `base`'s lanes, the _v4 ones the default's
+  // (gemvV4Lanes), which are `base`'s too unless the default gives rows more lanes (v4x4*)
+  const unfused = async (gemv?: GemvVariant) => {
+    const q0 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q unfused'));
+    const k0 = keep(createTensor(d, [s.rows, kvDim], 'f32', 'k unfused'));
+    const v0 = keep(createTensor(d, [s.rows, kvDim], 'f32', 'v unfused'));
+    const hb0 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb unfused'));
+    const hb2 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb2 unfused'));
+    const K0 = pagesOf('K unfused'), V0 = pagesOf('V unfused');
+    for (const x of [q0, hb0]) poison(d, x);
+    const r = ctx.recorder('decode unfused');
+    rmsnorm(r, { x: x.buffer, w: attnNorm, out: xb.buffer, rows: s.rows, dim: s.dim, eps: 1e-5 });
+    matmul(r, { x: xb.buffer, w: wq, out: q0.buffer, M: s.rows, N: qDim, K: s.dim }, undefined, gemv);
+    matmul(r, { x: xb.buffer, w: wk, out: k0.buffer, M: s.rows, N: kvDim, K: s.dim }, undefined, gemv);
+    matmul(r, { x: xb.buffer, w: wv, out: v0.buffer, M: s.rows, N: kvDim, K: s.dim }, undefined, gemv);
+    rope(r, { x: q0.buffer, positions: positions.buffer, table, rows: s.rows, nHeads: s.nHeads, headSize: s.headSize });
+    rope(r, { x: k0.buffer, positions: positions.buffer, table, rows: s.rows, nHeads: s.nKvHeads, headSize: s.headSize });
+    storeKv(r, { src: k0.buffer, dst: K0.pages, row0: s.cacheRow, rows: s.rows, kvDim });
+    storeKv(r, { src: v0.buffer, dst: V0.pages, row0: s.cacheRow, rows: s.rows, kvDim });
+    rmsnorm(r, { x: x.buffer, w: mlpNorm, out: xb.buffer, rows: s.rows, dim: s.dim, eps: 1e-5 });
+    matmul(r, { x: xb.buffer, w: wGate, out: hb0.buffer, M: s.rows, N: s.hiddenDim, K: s.dim }, undefined, gemv);
+    matmul(r, { x: xb.buffer, w: wUp, out: hb2.buffer, M: s.rows, N: s.hiddenDim, K: s.dim }, undefined, gemv);
+    siluMul(r, { gate: hb0.buffer, up: hb2.buffer, out: hb0.buffer, n: s.rows * s.hiddenDim });
+    await r.flush();
+    return { q0, hb0, K0, V0 };
+  };
+  const byDefault = await unfused();
+  const byBase = quant || kGemvVariants[gemvTuning.dense].laneScale === 1 ? byDefault : await unfused('base');
 
   // fused, with scalar loads (decode_qkv, decode_gate_up) and with 16-byte loads (the _v4 kernels, where the
   // shape allows them; otherwise the same scalar kernels again); quantized: decode_qkv_q and decode_gate_up_q
@@ -147,12 +154,13 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
       })).values()].filter((x) => x.nrQkv > 0)
     : [{ vec4: false }, { vec4: true }];
   for (const { vec4, nrQkv, nrGateUp } of runs) {
+    const { q0, hb0, K0, V0 } = vec4 ? byDefault : byBase;
     const how = quant ? ` (rows per thread ${nrQkv}/${nrGateUp})` : vec4 ? ' (vec4)' : '';
     const q1 = keep(createTensor(d, [s.rows, qDim], 'f32', 'q fused'));
     const hb1 = keep(createTensor(d, [s.rows, s.hiddenDim], 'f32', 'hb fused'));
     const K1 = pagesOf('K fused'), V1 = pagesOf('V fused');
     for (const x of [q1, hb1]) poison(d, x);
-    r = ctx.recorder('decode fused');
+    const r = ctx.recorder('decode fused');
     decodeQkv(r, {
       x: x.buffer, norm: attnNorm, eps: 1e-5, wq, wk, wv, ropeTable: table, q: q1.buffer, k: K1.pages, v: V1.pages,
       cacheRow: s.cacheRow, position0: s.position0, rows: s.rows, dim: s.dim, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headSize: s.headSize, vec4, nr: nrQkv,

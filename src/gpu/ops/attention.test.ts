@@ -36,12 +36,12 @@ describe('attention planning', () => {
     const scratch = new AttentionScratch(ctx.device, { maxRows: 4096, nHeads: 32, headSize: 64 });
     try {
       const p = planAttention(h200, call({ fullLen: 131072, causal: false }), scratch);
-      expect(p).toMatchObject({ kernel: 'splitkv', splitkv: { wg: 256, w: 2, kpt: 2, r: 4 }, bk: 64, splits: 128, tilesPerSplit: 16 });
+      expect(p).toMatchObject({ kernel: 'splitkv', splitkv: { wg: 256, w: 2, kpt: 1, r: 4 }, bk: 32, splits: 128, tilesPerSplit: 32 });
       expect(p.splits * p.tilesPerSplit * p.bk).toBeGreaterThanOrEqual(131072);
-      // 8K keys: two tiles a split, 512 workgroups; the first split-KV kernel when asked for
-      expect(planAttention(h200, call({ fullLen: 8192, causal: false }), scratch)).toMatchObject({ kernel: 'splitkv', splits: 64, tilesPerSplit: 2 });
+      // 8K keys: two tiles a split, 1024 workgroups; the first split-KV kernel when asked for
+      expect(planAttention(h200, call({ fullLen: 8192, causal: false }), scratch)).toMatchObject({ kernel: 'splitkv', splits: 128, tilesPerSplit: 2 });
       const f16: KvPages = { ...one, dtype: 'f16' };
-      expect(planAttention(h200, call({ k: f16, v: f16, headSize: 128, fullLen: 32768, causal: false }), scratch)).toMatchObject({ kernel: 'splitkv', splitkv: { wg: 256, w: 2, kpt: 4, r: 4 }, bk: 64 });
+      expect(planAttention(h200, call({ k: f16, v: f16, headSize: 128, fullLen: 32768, causal: false }), scratch)).toMatchObject({ kernel: 'splitkv', splitkv: { wg: 256, w: 2, kpt: 1, r: 4 }, bk: 16 });
       const old = planAttention(h200, call({ fullLen: 131072, causal: false, tuning: { path: 'decode' } }), scratch);
       expect(old).toMatchObject({ kernel: 'decode', decode: { wg: 64, bk: 64, rmax: 4 }, splits: 64 });
       // without a scratch nothing splits; a short phase-2 chunk on a remote shard splits its keys

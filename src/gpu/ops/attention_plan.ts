@@ -201,7 +201,9 @@ export function chooseSplitKvConfig(limits: GPUSupportedLimits, headSize: number
   const maxWg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup);
   // key lanes: as many as fit 256 threads, fewer when the workgroup storage is short
   const storage = (kpt: number, nk: number) => Math.max(2 * kpt * (r / 4) * nk * lanes, Math.ceil(nk / 2) * lanes * r * w) * 16 + (2 * nk * r + 2 * r) * 4;
-  for (let kpt = want.kpt ?? Math.min(half ? 4 : 2, 16 / r, 16 / w); kpt >= 1; kpt--) {
+  // one key per lane and tile unless asked: on the H200 (2026-12-01, kernels.mjs --decode-attention-only
+  // --splitkv-kpt 1|2|4|8) kpt 1 moved 1.4-1.5x the bytes of kpt 2 (f32) / 4 (16-bit) at 32K-1M keys
+  for (let kpt = want.kpt ?? 1; kpt >= 1; kpt--) {
     if (kpt * w > 16 || kpt * r > 16) continue;
     for (let nk = Math.floor(maxWg / lanes); nk >= 1; nk = Math.floor(nk / 2)) {
       if (storage(kpt, nk) <= limits.maxComputeWorkgroupStorageSize) return { wg: nk * lanes, w, kpt, r };

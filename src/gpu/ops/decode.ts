@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor';
 import type { KvPages } from './attention';
 import { bindingBytes, ceilPow2, elementWindow, expectCount, expectTensor, rowWords, weightType, type ElementWindow } from './binding';
 import { kvRowWords } from './kv_store';
-import { gemvLanes, gemvQLanes, gemvTuning, kGemvMaxRows, kGemvQVariants } from './gemv';
+import { gemvLanes, gemvQLanes, gemvTuning, gemvV4Lanes, kGemvMaxRows, kGemvQVariants } from './gemv';
 
 const kWg = 256;
 const kKvCode = { f32: 0, f16: 1, bf16: 2 } as const;
@@ -162,10 +162,13 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
     decodeQkvQuant(r, a, x, { kPage, vPage, rowW, local, maxPos, qkvRows });
     return;
   }
-  const TPR = gemvLanes(a.dim);
   const outRows = qkvRows;
-  // vec4: a thread per 4 of the GEMV's lanes, so 4× the rows per workgroup (when RoPE pairs still fit)
-  const v4 = useVec4(a.vec4) && vec4Rows(a.dim, a.wq.dtype, x.base) && qkvRowsFit((4 * kWg) / TPR, a.headSize) && outRows % ((4 * kWg) / TPR) === 0;
+  // vec4: a thread per 4 of the vec4 GEMV's lanes (gemvV4Lanes: the default variant's, so a v4x4 default gives
+  // a row 4× the lanes and the workgroups 4× fewer rows), when RoPE pairs still fit
+  const kw = rowWords(a.wq, a.dim);
+  const tpr4 = gemvV4Lanes(a.dim, kw);
+  const v4 = useVec4(a.vec4) && vec4Rows(a.dim, a.wq.dtype, x.base) && qkvRowsFit((4 * kWg) / tpr4, a.headSize) && outRows % ((4 * kWg) / tpr4) === 0;
+  const TPR = v4 ? tpr4 : gemvLanes(a.dim);
   const units = outRows / ((v4 ? 4 * kWg : kWg) / TPR);
   r.dispatch(v4 ? 'decode_qkv_v4' : 'decode_qkv', {
     constants: { TPR, RWG: rmsnormLanes(a.dim) },
@@ -177,7 +180,7 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
       nHeads: a.nHeads,
       nKvHeads: a.nKvHeads,
       headSize: a.headSize,
-      kw: rowWords(a.wq, a.dim),
+      kw,
       wtype: weightType(a.wq),
       position0: a.position0,
       maxPos,
@@ -272,12 +275,13 @@ export function decodeGateUp(r: Recorder, a: DecodeGateUpArgs): void {
     decodeGateUpQuant(r, a, x);
     return;
   }
-  const TPR = gemvLanes(a.dim);
+  const kw = rowWords(a.wGate, a.dim);
   const v4 = useVec4(a.vec4) && vec4Rows(a.dim, a.wGate.dtype, x.base);
+  const TPR = v4 ? gemvV4Lanes(a.dim, kw) : gemvLanes(a.dim);
   const R = (v4 ? 4 * kWg : kWg) / TPR;
   r.dispatch(v4 ? 'decode_gate_up_v4' : 'decode_gate_up', {
     constants: { TPR, RWG: rmsnormLanes(a.dim) },
-    params: { M: a.rows, K: a.dim, N: a.hiddenDim, xBase: x.base, eps: a.eps, kw: rowWords(a.wGate, a.dim), wtype: weightType(a.wGate) },
+    params: { M: a.rows, K: a.dim, N: a.hiddenDim, xBase: x.base, eps: a.eps, kw, wtype: weightType(a.wGate) },
     buffers: [x.binding, a.norm.buffer, a.wGate.buffer, a.wUp.buffer, a.out],
     workgroups: grid(Math.ceil(a.hiddenDim / R), r.ctx.maxWorkgroupsPerDim),
     label: `decode_gate_up${v4 ? '_v4' : ''} ${a.rows}×${a.dim}×${a.hiddenDim}`,

@@ -33,7 +33,8 @@ export function gemvLanes(K: number): number {
  * (shaders/matmul_gemv_v4sg.wgsl, also bit-identical; `v4` where the device lacks subgroups of T threads).
  * `v4r2*` (shaders/matmul_gemv_v4r2.wgsl, bit-identical too): two rows per thread, each x vec4 read once for both.
  * `v4x4*` give a row 4× the lanes (32 threads of vec4 for long rows: 4× the threads, for narrow matrices
- * that leave SMs idle): a different summation order, so the fused decode kernels would no longer match them.
+ * that leave SMs idle): a different summation order from `base` (~2e-7 relative), which the fused decode
+ * kernels' _v4 forms follow (`gemvV4Lanes`), so fused and unfused decoding still agree bit for bit.
  */
 export const kGemvVariants = {
   base: { shader: 'base', u: 1, wg: 0, laneScale: 1, sg: false },
@@ -68,8 +69,8 @@ export type GemvQVariant = keyof typeof kGemvQVariants;
  * override them in Node, so benchmarks can compare them in every host process).
  */
 export const gemvTuning: { dense: GemvVariant; quant: GemvQVariant } = {
-  dense: envVariant('STAR_ATTN_GEMV', kGemvVariants) ?? 'v4u4',
-  quant: envVariant('STAR_ATTN_GEMV_Q', kGemvQVariants) ?? 'qv4r2',
+  dense: envVariant('STAR_ATTN_GEMV', kGemvVariants) ?? 'v4x4u2',
+  quant: envVariant('STAR_ATTN_GEMV_Q', kGemvQVariants) ?? 'qv4r4',
 };
 
 function envVariant<T extends object>(name: string, table: T): keyof T | undefined {
@@ -83,6 +84,15 @@ export interface GemvBindings {
   w: GPUBuffer;
   bias: GPUBuffer;
   out: Binding;
+}
+
+/**
+ * Lanes per output row of the vec4 GEMV (`v4*` variants, and the fused decode kernels' _v4 forms, which replay
+ * it) for rows of K values stored in kw u32 words: `gemvLanes` × the variant's `laneScale`, at most the row's
+ * words (rounded down to a power of two, at least 4).
+ */
+export function gemvV4Lanes(K: number, kw: number, variant: GemvVariant = gemvTuning.dense): number {
+  return Math.min(gemvLanes(K) * kGemvVariants[variant].laneScale, Math.max(4, floorPow2(kw)));
 }
 
 /** Records the f32 / 16-bit GEMV (matmul's params); a v4 variant whose conditions fail runs `base`. */
@@ -109,7 +119,7 @@ export function gemvDense(r: Recorder, params: MatmulGemmParams, b: GemvBindings
     return;
   }
   if (v.shader === 'v4' && vec4Ok) {
-    const TPR = Math.min(gemvLanes(K) * v.laneScale, Math.max(4, floorPow2(kw)));
+    const TPR = gemvV4Lanes(K, kw, variant);
     const T = TPR / 4;
     let RPW = Math.max(1, Math.floor(v.wg / T));
     // workgroup memory: (MR, WG) vec4 sums, kept within 16 KiB
