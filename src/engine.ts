@@ -3,7 +3,7 @@
 import { AbortError, ContextTooLongError, EngineDisposedError, GpuDeviceError, HostCrashedError, InvalidRequestError } from './errors';
 import { isNode } from './platform';
 import { GpuContext } from './gpu/context';
-import { requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
+import { borrowDevice, requestDevice, type AdapterChoice, type GpuInfo } from './gpu/device';
 import { checkSequenceLength, type ModelConfig } from './model/config';
 import { kKvDtypes, type KvDtype } from './model/kv_cache';
 import { readModelConfig } from './model/load';
@@ -55,6 +55,14 @@ export interface EngineOptions {
   /** Rows per prefill chunk (bounds activation memory; default 512). */
   chunkRows?: number;
   adapter?: AdapterChoice;
+  /**
+   * Run on this device instead of requesting one (the engine's own device: single-device mode and the local
+   * host; worker hosts still request their own, by `adapter`). The engine leaves it alive on dispose and frees
+   * only its own buffers, so an app can share its device with the engine, or load and dispose engines on one
+   * device: on NVIDIA's Vulkan driver each device requested and destroyed keeps ~1 MB of process memory.
+   * Its limits and features are the caller's to request (the adapter's maximums serve long contexts best).
+   */
+  device?: GPUDevice;
   /** Node: download cache folder. */
   cacheDir?: string;
   /** Node: the download cache's size cap in bytes (default $STAR_ATTN_CACHE_MAX_BYTES, else 64 GiB). */
@@ -199,7 +207,7 @@ export class Engine implements EngineApi {
     for (const [name, v] of [['chunkRows', chunkRows], ['maxBindingBytes', opts.maxBindingBytes ?? 4], ['gpuMemoryBytes', opts.gpuMemoryBytes ?? 1]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${v}`);
     }
-    const ctx = new GpuContext(await requestDevice(opts.adapter));
+    const ctx = new GpuContext(opts.device !== undefined ? borrowDevice(opts.device) : await requestDevice(opts.adapter));
     try {
       const deviceBytes = opts.gpuMemoryBytes ?? ctx.handle.info.memoryBytes;
       const storage = opts.storage ?? 'f32';

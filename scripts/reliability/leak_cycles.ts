@@ -80,6 +80,13 @@ export class GpuCounter {
   liveDevices(): number {
     return this.devices.size;
   }
+
+  /** Labels of the live buffers, with counts (what a dispose left behind). */
+  liveLabels(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const { label } of this.buffers.values()) m.set(label, (m.get(label) ?? 0) + 1);
+    return m;
+  }
 }
 
 /** One cycle's numbers; memory fields come from the caller's `sample` (Node: process, page: the browser's). */
@@ -106,6 +113,8 @@ export interface CycleOptions {
   model: ModelLocation;
   cycles: number;
   counter: GpuCounter;
+  /** Every engine runs on this device (EngineOptions.device) instead of requesting its own. */
+  device?: GPUDevice;
   /** Called after each dispose (collect garbage, then read process memory): its fields go into the row. */
   sample?: (cycle: number) => Promise<Record<string, number>>;
   onCycle?: (row: CycleRow) => void;
@@ -138,7 +147,7 @@ export async function runLeakCycles(o: CycleOptions): Promise<CycleRow[]> {
     const aborted = o.generate !== false && i % 2 === 1;
     const ac = new AbortController();
     let tokens = 0;
-    const engine = await o.Engine.load({ model: o.model, maxContext: 256, chunkRows: 16, preload: req.mode !== 'workers' });
+    const engine = await o.Engine.load({ model: o.model, maxContext: 256, chunkRows: 16, preload: req.mode !== 'workers', device: o.device });
     try {
       if (o.generate !== false) {
         const run = engine.generate({

@@ -1,6 +1,6 @@
 // One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package),
 // asking for the adapter's own maxima and for the optional features we can use.
-import { GpuDeviceError, WebGpuUnavailableError } from '../errors';
+import { GpuDeviceError, InvalidRequestError, WebGpuUnavailableError } from '../errors';
 import { isNode } from '../platform';
 
 /** Which adapter a host should run on. */
@@ -337,31 +337,7 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
     fail(new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
   });
 
-  const ai = adapter.info;
-  const limits = device.limits;
-  const info: GpuInfo = {
-    vendor: ai.vendor,
-    architecture: ai.architecture,
-    device: ai.device,
-    description: ai.description,
-    features: [...device.features].sort(),
-    limits: {
-      maxBufferSize: limits.maxBufferSize,
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
-      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-      minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment,
-      minUniformBufferOffsetAlignment: limits.minUniformBufferOffsetAlignment,
-    },
-    subgroupMinSize: (ai as unknown as { subgroupMinSize?: number }).subgroupMinSize,
-    subgroupMaxSize: (ai as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
-    memoryBytes: deviceLocalBytes(ai),
-    runtime,
-    driverNote,
-  };
+  const info = deviceInfo(adapter.info, device, runtime, driverNote);
   const line = describeAdapter(info);
   if (adapterLog && !adapterLogged.has(line)) {
     adapterLogged.add(line);
@@ -377,6 +353,72 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
       destroyed = true;
       device.destroy();
     },
+  };
+}
+
+/**
+ * A handle on a device the caller made and keeps (EngineOptions.device): the engine records on it and reports
+ * its errors and its loss while holding it, and `destroy` only lets go (listener removed, device left alive:
+ * the engine's buffers are freed by their owners). Its limits and features are whatever the caller asked for:
+ * the memory plan and the kernels follow them. Uncaptured errors the caller's own work raises on the device
+ * while the engine holds it are reported by the engine too: WebGPU does not say whose they are.
+ */
+export function borrowDevice(device: GPUDevice): DeviceHandle {
+  if (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function') {
+    throw new InvalidRequestError('device: the value given is not a GPUDevice (pass the object adapter.requestDevice() resolved to)');
+  }
+  let firstError: GpuDeviceError | undefined;
+  let released = false;
+  const onError = (ev: Event) => {
+    if (!released) firstError ??= new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+  };
+  device.addEventListener('uncapturederror', onError);
+  void device.lost.then((info) => {
+    if (!released) {
+      firstError ??= new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message || 'no reason given'}; the device given to the engine cannot run anything more: load the model again with a new one`);
+    }
+  });
+  const ai = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const runtime = typeof navigator !== 'undefined' && (navigator as Navigator).gpu ? 'browser' : 'node';
+  const info = deviceInfo(ai, device, runtime, undefined);
+  return {
+    device,
+    info,
+    check() {
+      if (firstError) throw firstError;
+    },
+    destroy() {
+      released = true;
+      device.removeEventListener('uncapturederror', onError);
+    },
+  };
+}
+
+// what the engine reads of an adapter and its device (ai: undefined where a device does not expose adapterInfo)
+function deviceInfo(ai: GPUAdapterInfo | undefined, device: GPUDevice, runtime: 'browser' | 'node', driverNote: string | undefined): GpuInfo {
+  const limits = device.limits;
+  return {
+    vendor: ai?.vendor ?? '',
+    architecture: ai?.architecture ?? '',
+    device: ai?.device ?? '',
+    description: ai?.description ?? '',
+    features: [...device.features].sort(),
+    limits: {
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: limits.minUniformBufferOffsetAlignment,
+    },
+    subgroupMinSize: (ai as unknown as { subgroupMinSize?: number } | undefined)?.subgroupMinSize,
+    subgroupMaxSize: (ai as unknown as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize,
+    memoryBytes: ai ? deviceLocalBytes(ai) : undefined,
+    runtime,
+    driverNote,
   };
 }
 
