@@ -40,6 +40,9 @@ const entries = [
   { in: 'scripts/bench/exchange.ts', out: 'dist/bench/exchange.mjs', external: 'webgpu' },
   { in: 'src/hosts/node_worker_entry.ts', out: 'dist/bench/host_worker.mjs', external: 'webgpu' },
   { in: 'scripts/reliability/dawn_cycles.ts', out: 'dist/bench/dawn_cycles.mjs', external: 'webgpu' },
+  // the leak cycles with the library beside them (`node dist/bench/leaks.mjs --lib dist/bench/lib.mjs`)
+  { in: 'scripts/reliability/leaks.ts', out: 'dist/bench/leaks.mjs', external: 'webgpu' },
+  { in: 'src/index.ts', out: 'dist/bench/lib.mjs', external: 'webgpu' },
   // the CLI with its dependencies inside, for the GPU machine (RULER runs: scripts/bench/ruler_gpu.sh)
   { in: 'src/cli/main.ts', out: 'dist/bench/cli.mjs', external: 'webgpu' },
 ];

@@ -12,6 +12,9 @@
 #        embedding/LM head quantized, and bf16, f16 KV, global attention (~3 min)
 #   bash scripts/bench/h200_suite.sh tune      after the defaults changed: decode attention's split count and
 #        tiles swept, the decode/GEMV checks, decode fused vs unfused (f32, bf16, q4_0) (~3 min)
+#   bash scripts/bench/h200_suite.sh leaks     issue 16: 60 engine load/generate/dispose cycles with a device per
+#        engine, then with one device shared by every engine (EngineOptions.device) (~4 min; the bench tar needs
+#        leaks.mjs and lib.mjs)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -116,6 +119,12 @@ tune)
     step "decode_$st" 100 node dist/bench/decode.mjs --lengths 1024,32768 --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 \
       --storage $st --out "$w/decode_$st.json"
   done
+  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  ;;
+leaks)
+  mkdir -p "$w"
+  step leaks_own 200 node dist/bench/leaks.mjs --lib dist/bench/lib.mjs --cycles 60 --out "$w/leaks_node_h200_own"
+  step leaks_shared 200 node dist/bench/leaks.mjs --lib dist/bench/lib.mjs --cycles 60 --shared-device --out "$w/leaks_node_h200_shared"
   tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
   ;;
 scale8b)

@@ -3,6 +3,8 @@
 //   node scripts/build.mjs lib/ host_ && npx tsx scripts/reliability/leaks.ts [--cycles 100]
 //     [--model public/fixtures/tiny-llama] [--workers-every 10] [--generate 0] [--shared-device]
 //     [--out bench/results/leaks_node] [--lib dist/lib/index.js]
+// On the GPU machine (no node_modules): node dist/bench/leaks.mjs --lib dist/bench/lib.mjs (both from
+// scripts/build.mjs, host_process.mjs beside them).
 // --shared-device: every engine runs on one device this script requests first (EngineOptions.device), to tell
 // the per-device process memory of Dawn / the driver (scripts/reliability/dawn_cycles.ts) from the engine's.
 // Requests: global and Star single-device in turn (f16 and f32 KV), every --workers-every-th one Star with
