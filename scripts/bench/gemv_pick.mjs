@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 const { rows } = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const dense = new Set(['base', 'v4', 'v4u2', 'v4u4', 'v4u8', 'v4u4w256', 'v4u4sg', 'v4u8sg', 'v4r2u1', 'v4r2u2', 'v4x4u2', 'v4x4u4']);
-const quant = new Set(['base', 'qv4', 'qv4r2', 'qv4r4']);
+const quant = new Set(['base', 'qv4', 'qv4r2', 'qv4r4', 'qv4r2x2', 'qv4r4x2', 'qv4r4x4']);
 
 function pick(dtypes, names) {
   const mine = rows.filter((r) => r.robust && dtypes.includes(r.dtype) && names.has(r.variant));

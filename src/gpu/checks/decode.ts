@@ -66,6 +66,9 @@ const kShapes: Shape[] = [
   { rows: 2, dim: 512, nHeads: 4, nKvHeads: 1, headSize: 128, hiddenDim: 1376, wtype: 'q4_0', kv: 'bf16', position0: 10, maxPos: 16, cacheRow: 0, pageRows: 8, nrs: [1, 4] },
   // 32 blocks over 32 lanes (the 1B/8B lane count), R = 16
   { rows: 4, dim: 1024, nHeads: 8, nKvHeads: 2, headSize: 64, hiddenDim: 512, wtype: 'q4_0', kv: 'f32', position0: 100, maxPos: 128, cacheRow: 9, pageRows: 16 },
+  // 128 blocks (the 8B's dim): 32 lanes of 4 blocks, or 64 of 2 under a lane-scaled default (qv4r4x2: another
+  // summation order, where 2 blocks a lane against 1 would give the same), R = 8-32
+  { rows: 1, dim: 4096, nHeads: 2, nKvHeads: 1, headSize: 64, hiddenDim: 96, wtype: 'q4_0', kv: 'f16', position0: 3, maxPos: 16, cacheRow: 3, pageRows: 8, nrs: [2, 4] },
 ];
 
 function weights(ctx: GpuContext, rng: () => number, rows: number, cols: number, dtype: WeightType, label: string): Tensor {

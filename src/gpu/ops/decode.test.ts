@@ -17,6 +17,21 @@ describe('fused decode kernels', () => {
     });
   }
 
+  // a quantized default with more lanes a row (qv4r4x2): the fused kernels follow its lanes and stay bit for bit
+  it('decode.fused with a lane-scaled quantized GEMV default', async () => {
+    const saved = gemvTuning.quant;
+    gemvTuning.quant = 'qv4r4x2';
+    try {
+      const ctx = await testContext();
+      const results = (await decodeChecks[0].run(ctx, makeRng(11))).filter((r) => /q8_0|q4_0/.test(r.name));
+      ctx.handle.check();
+      expect(results.length).toBeGreaterThan(0);
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+    } finally {
+      gemvTuning.quant = saved;
+    }
+  });
+
   it('declines what it cannot fuse', async () => {
     const { limits } = (await testContext()).device;
     expect(decodeFusable(limits, { rows: 9, dim: 64, headSize: 16, qkvBias: false })).toBe(false);

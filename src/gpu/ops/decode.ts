@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor';
 import type { KvPages } from './attention';
 import { bindingBytes, ceilPow2, elementWindow, expectCount, expectTensor, rowWords, weightType, type ElementWindow } from './binding';
 import { kvRowWords } from './kv_store';
-import { gemvLanes, gemvQLanes, gemvTuning, gemvV4Lanes, kGemvMaxRows, kGemvQVariants } from './gemv';
+import { gemvLanes, gemvQv4Lanes, gemvTuning, gemvV4Lanes, kGemvMaxRows, kGemvQVariants } from './gemv';
 
 const kWg = 256;
 const kKvCode = { f32: 0, f16: 1, bf16: 2 } as const;
@@ -45,7 +45,7 @@ const isQuant = (t: Tensor) => t.dtype === 'q8_0' || t.dtype === 'q4_0';
  * one whose R = 256·NR/TPR rows fit (`fits`); 0 when none does. Which thread holds a row never changes its sums.
  */
 function quantRowsPerThread(dim: number, fits: (R: number) => boolean, over?: number): number {
-  const TPR = gemvQLanes(dim);
+  const TPR = gemvQv4Lanes(dim);
   const want = over ?? Math.max(1, kGemvQVariants[gemvTuning.quant].nr);
   // the kernels' register arrays hold 4 rows
   if (want !== 1 && want !== 2 && want !== 4) throw new RangeError(`decode kernels for quantized weights take 1, 2 or 4 rows per thread, not ${want}`);
@@ -212,7 +212,7 @@ function decodeQkvQuant(
   }
   const NR = decodeQkvQuantNr(a.dim, a.headSize, c.qkvRows, a.nr);
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeQkv: ${a.nr ?? 'no'} rows per thread fit dim ${a.dim}, heads of ${a.headSize}`);
-  const TPR = gemvQLanes(a.dim);
+  const TPR = gemvQv4Lanes(a.dim);
   r.dispatch('decode_qkv_q', {
     constants: { TPR, RWG: rmsnormLanes(a.dim), NR },
     params: {
@@ -299,7 +299,7 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
   }
   const NR = decodeGateUpQuantNr(a.dim, a.nr);
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeGateUp: ${a.nr} columns per thread do not fit dim ${a.dim}`);
-  const TPR = gemvQLanes(a.dim);
+  const TPR = gemvQv4Lanes(a.dim);
   const R = (kWg * NR) / TPR;
   r.dispatch('decode_gate_up_q', {
     constants: { TPR, RWG: rmsnormLanes(a.dim), NR },

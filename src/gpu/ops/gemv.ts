@@ -54,13 +54,18 @@ export type GemvVariant = keyof typeof kGemvVariants;
 
 /**
  * q8_0 / q4_0 GEMV variants. `base`: shaders/matmul_gemv_q.wgsl (one quant word per lane and step). `qv4*`:
- * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x.
+ * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
+ * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
+ * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`).
  */
 export const kGemvQVariants = {
-  base: { nr: 0 },
-  qv4: { nr: 1 },
-  qv4r2: { nr: 2 },
-  qv4r4: { nr: 4 },
+  base: { nr: 0, ls: 1 },
+  qv4: { nr: 1, ls: 1 },
+  qv4r2: { nr: 2, ls: 1 },
+  qv4r4: { nr: 4, ls: 1 },
+  qv4r2x2: { nr: 2, ls: 2 },
+  qv4r4x2: { nr: 4, ls: 2 },
+  qv4r4x4: { nr: 4, ls: 4 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -149,10 +154,16 @@ export function gemvDense(r: Recorder, params: MatmulGemmParams, b: GemvBindings
 
 /**
  * Lanes per output row of the qv4 GEMVs (matmul_gemv_qv4.wgsl) for rows of K values: whole blocks of 32 per lane,
- * up to 32 lanes. The fused decode kernels for quantized weights (decode_qkv_q, decode_gate_up_q) replay it.
+ * up to 32 lanes; variants scale it (`gemvQv4Lanes`), and the fused decode kernels for quantized weights
+ * (decode_qkv_q, decode_gate_up_q) replay the default's.
  */
 export function gemvQLanes(K: number): number {
   return floorPow2(Math.min(32, K / 32));
+}
+
+/** Lanes per row of the qv4 GEMVs (and the fused q8_0/q4_0 decode kernels) for `variant`: at most a block each. */
+export function gemvQv4Lanes(K: number, variant: GemvQVariant = gemvTuning.quant): number {
+  return Math.min(gemvQLanes(K) * kGemvQVariants[variant].ls, floorPow2(Math.max(1, K / 32)));
 }
 
 /** Params of the quantized GEMV (matmul_gemv_q and matmul_gemv_qv4 share them). */
@@ -180,7 +191,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
   if (NR > 0 && params.xBase % 4 === 0 && L.quantWords % 4 === 0) {
-    const TPR = gemvQLanes(K);
+    const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
     r.dispatch('matmul_gemv_qv4', {
