@@ -31,6 +31,7 @@ const entries = [
   { in: 'scripts/bench/gemm_variants.ts', out: 'dist/bench/gemm_variants.mjs', external: 'webgpu' },
   { in: 'scripts/bench/star.ts', out: 'dist/bench/star.mjs', external: 'webgpu' },
   { in: 'scripts/bench/decode.ts', out: 'dist/bench/decode.mjs', external: 'webgpu' },
+  { in: 'scripts/bench/decode_profile.ts', out: 'dist/bench/decode_profile.mjs', external: 'webgpu' },
   { in: 'scripts/bench/prefill.ts', out: 'dist/bench/prefill.mjs', external: 'webgpu' },
   { in: 'scripts/bench/fence.ts', out: 'dist/bench/fence.mjs', external: 'webgpu' },
   { in: 'scripts/bench/chunk_profile.ts', out: 'dist/bench/chunk_profile.mjs', external: 'webgpu' },
