@@ -325,18 +325,7 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'star-attention' });
 
-  let firstError: GpuDeviceError | undefined;
-  const fail = (e: GpuDeviceError) => void (firstError ??= e);
-  let destroyed = false;
-  device.lost.then((info) => {
-    if (!destroyed) {
-      fail(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message || 'no reason given'}; nothing more can run on it: load the model again (a new Engine)`));
-    }
-  });
-  device.addEventListener('uncapturederror', (ev) => {
-    fail(new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
-  });
-
+  const watch = watchDevice(device, 'nothing more can run on it: load the model again (a new Engine)');
   const info = deviceInfo(adapter.info, device, runtime, driverNote);
   const line = describeAdapter(info);
   if (adapterLog && !adapterLogged.has(line)) {
@@ -346,12 +335,32 @@ export async function requestDevice(choice: AdapterChoice = {}): Promise<DeviceH
   return {
     device,
     info,
+    check: watch.check,
+    destroy() {
+      watch.release();
+      device.destroy();
+    },
+  };
+}
+
+// Reports a device's first uncaptured error, or its loss (with `lostAdvice`), through check() until release().
+function watchDevice(device: GPUDevice, lostAdvice: string): { check(): void; release(): void } {
+  let firstError: GpuDeviceError | undefined;
+  let released = false;
+  const onError = (ev: Event) => {
+    if (!released) firstError ??= new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+  };
+  device.addEventListener('uncapturederror', onError);
+  void device.lost.then((info) => {
+    if (!released) firstError ??= new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message || 'no reason given'}; ${lostAdvice}`);
+  });
+  return {
     check() {
       if (firstError) throw firstError;
     },
-    destroy() {
-      destroyed = true;
-      device.destroy();
+    release() {
+      released = true;
+      device.removeEventListener('uncapturederror', onError);
     },
   };
 }
@@ -367,31 +376,11 @@ export function borrowDevice(device: GPUDevice): DeviceHandle {
   if (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function') {
     throw new InvalidRequestError('device: the value given is not a GPUDevice (pass the object adapter.requestDevice() resolved to)');
   }
-  let firstError: GpuDeviceError | undefined;
-  let released = false;
-  const onError = (ev: Event) => {
-    if (!released) firstError ??= new GpuDeviceError(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
-  };
-  device.addEventListener('uncapturederror', onError);
-  void device.lost.then((info) => {
-    if (!released) {
-      firstError ??= new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message || 'no reason given'}; the device given to the engine cannot run anything more: load the model again with a new one`);
-    }
-  });
+  const watch = watchDevice(device, 'the device given to the engine cannot run anything more: load the model again with a new one');
   const ai = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const runtime = typeof navigator !== 'undefined' && (navigator as Navigator).gpu ? 'browser' : 'node';
   const info = deviceInfo(ai, device, runtime, undefined);
-  return {
-    device,
-    info,
-    check() {
-      if (firstError) throw firstError;
-    },
-    destroy() {
-      released = true;
-      device.removeEventListener('uncapturederror', onError);
-    },
-  };
+  return { device, info, check: watch.check, destroy: watch.release };
 }
 
 // what the engine reads of an adapter and its device (ai: undefined where a device does not expose adapterInfo)
