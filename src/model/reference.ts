@@ -135,6 +135,12 @@ export function quantizeRefWeights(w: RefWeights, type: QuantType, opts: { embed
 /** Element type of the reference's KV cache: 16-bit types round K (after RoPE) and V as the GPU's cache does. */
 export type RefKvDtype = 'f32' | 'f16' | 'bf16';
 
+/**
+ * Cache rows a caller supplies in place of the reference's own (a 16-bit cache's values as the GPU stored
+ * them, fed back); each must be a rounding of the reference's exact value within f32 error, or `step` throws.
+ */
+export type RefStoredRow = (layer: number, row: number) => { k: Float64Array; v: Float64Array } | undefined;
+
 export class RefModel {
   private table: Float32Array;
 
@@ -174,8 +180,24 @@ export class RefModel {
     };
   }
 
-  /** Runs one token at `pos`: appends its K/V to `cache`, attends to every row there, returns logits. */
-  step(cache: RefCache, token: number, pos: number): Float64Array {
+  // a supplied row where it is what rounding gives somewhere within f32 error (1e-5 of the row's largest value)
+  // of the exact one, which a 16-bit cache may round to the neighbour at a boundary
+  private supplied(got: Float64Array, exact: Float64Array, what: string): Float64Array {
+    const slack = 1e-5 * Math.max(...exact.map(Math.abs));
+    const lo = this.stored(exact.map((v) => v - slack));
+    const hi = this.stored(exact.map((v) => v + slack));
+    const bad = got.findIndex((g, i) => !(g >= lo[i] && g <= hi[i]));
+    if (got.length !== exact.length || bad >= 0) {
+      throw new Error(`${what}: supplied value ${got[bad]} at [${bad}] is no rounding of the exact ${exact[bad]}`);
+    }
+    return got;
+  }
+
+  /**
+   * Runs one token at `pos`: appends its K/V to `cache` (or the row `supplied` gives for it), attends to every
+   * row there, returns logits.
+   */
+  step(cache: RefCache, token: number, pos: number, supplied?: RefStoredRow): Float64Array {
     const { cfg } = this.w;
     const { dim, qDim, kvDim, hiddenDim, nHeads, nKvHeads, headSize } = cfg;
     let x = this.w.embed.slice(token * dim, (token + 1) * dim);
@@ -189,8 +211,10 @@ export class RefModel {
       const v = matvec(L.wv, xb, kvDim, L.bv);
       rope(q, nHeads, headSize, this.table, pos);
       rope(k, nKvHeads, headSize, this.table, pos);
-      cache.keys[l].push(this.stored(k));
-      cache.values[l].push(this.stored(v));
+      const row = cache.keys[l].length;
+      const given = supplied?.(l, row);
+      cache.keys[l].push(given ? this.supplied(given.k, k, `layer ${l} K row ${row}`) : this.stored(k));
+      cache.values[l].push(given ? this.supplied(given.v, v, `layer ${l} V row ${row}`) : this.stored(v));
       const att = new Float64Array(qDim);
       const rows = cache.keys[l].length;
       for (let h = 0; h < nHeads; h++) {

@@ -4,8 +4,9 @@
 //    rounding boundary, which may round to the neighbour (the GPU computes K and V in f32, the reference in
 //    f64: one rounding rule applied to numbers ~1e-7 apart); such flips are rare. Later layers' K and V
 //    depend on attention over the rounded cache, so a flip there moves them too: they are checked by 2;
-// 2. what the GPU computes from it: given the very values the GPU stored (every layer), the reference's
-//    phase 2 gives the GPU's logits within 2e-5 and the same greedy tokens.
+// 2. what the GPU computes from it: given the very values the GPU stored (every layer, the query's and
+//    generated tokens' rows too, each checked to be a rounding of the reference's exact value), the
+//    reference's phase 2 gives the GPU's logits within 2e-5 and the same greedy tokens.
 // The rounding itself is bit-exact against src/model/f16.ts in the kv_store kernel check.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,18 +80,23 @@ describe('16-bit KV cache, step by step against the float64 reference', () => {
         console.log(`${what}: layer 0, ${flips} of ${n} stored values (${((100 * flips) / n).toFixed(2)}%) rounded to the neighbour at a boundary`);
         expect(flips / n).toBeLessThan(0.01);
 
-        // all layers as stored, into the reference's phase 2
+        // all layers as stored, into the reference's phase 2: the context's rows, and the query's and generated
+        // tokens' rows in place of the reference's own (checked to be roundings of its exact values: a row
+        // rounded to the neighbour at a boundary would otherwise move the logits by ~1e-5)
         const gpu: RefCache = model.newCache();
+        const rows = ctx + queryIds.length + kGen - 1;
+        const stored = await Promise.all(Array.from({ length: cfg.nLayers }, (_, l) => host.readKv(l, rows)));
+        const rowOf = (a: Float32Array, t: number) => Float64Array.from(a.subarray(t * cfg.kvDim, (t + 1) * cfg.kvDim));
         for (let l = 0; l < cfg.nLayers; l++) {
-          const got = await host.readKv(l, ctx);
           for (let t = 0; t < ctx; t++) {
-            gpu.keys[l].push(Float64Array.from(got.keys.subarray(t * cfg.kvDim, (t + 1) * cfg.kvDim)));
-            gpu.values[l].push(Float64Array.from(got.values.subarray(t * cfg.kvDim, (t + 1) * cfg.kvDim)));
+            gpu.keys[l].push(rowOf(stored[l].keys, t));
+            gpu.values[l].push(rowOf(stored[l].values, t));
           }
         }
+        const supplied = (l: number, t: number) => (t < rows ? { k: rowOf(stored[l].keys, t), v: rowOf(stored[l].values, t) } : undefined);
 
         // 2. the GPU's logits from the GPU's stored values
-        const from = refQuery(model, gpu, ctx, queryIds, kGen);
+        const from = refQuery(model, gpu, ctx, queryIds, kGen, supplied);
         const err = vectorRelError(res.firstLogits!, from.logits);
         console.log(`${what}: logits vs the reference fed the stored cache: rel err ${err.toExponential(2)}`);
         expect(err).toBeLessThan(2e-5);

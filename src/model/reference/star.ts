@@ -1,7 +1,7 @@
 // Star Attention's two phases on the float64 CPU model, written from the paper, independently of src/star:
 // every block after the first is encoded after the anchor (the context's first a tokens, at positions
 // 0..a−1), the anchor's KV is dropped, and the query and generated tokens attend to every block's KV.
-import { argmax, RefModel, type RefCache } from '../reference';
+import { argmax, RefModel, type RefCache, type RefStoredRow } from '../reference';
 
 export interface RefRun {
   /** Logits of the first generated position. */
@@ -28,15 +28,18 @@ export function refPhase1(model: RefModel, contextIds: number[], b: number, a: n
   return blocks.length ? RefModel.concat(blocks) : model.newCache();
 }
 
-/** Phase 2: the query over a context cache of ctxLen rows (appended to it), then nGen greedy tokens. */
-export function refQuery(model: RefModel, cache: RefCache, ctxLen: number, queryIds: number[], nGen: number): RefRun {
+/**
+ * Phase 2: the query over a context cache of ctxLen rows (appended to it), then nGen greedy tokens; `supplied`
+ * gives cache rows in place of the reference's own (see RefModel.step).
+ */
+export function refQuery(model: RefModel, cache: RefCache, ctxLen: number, queryIds: number[], nGen: number, supplied?: RefStoredRow): RefRun {
   let logits!: Float64Array;
-  queryIds.forEach((id, i) => (logits = model.step(cache, id, ctxLen + i)));
+  queryIds.forEach((id, i) => (logits = model.step(cache, id, ctxLen + i, supplied)));
   const first = logits;
   const ids: number[] = [];
   for (let i = 0; i < nGen; i++) {
     ids.push(argmax(logits));
-    if (i < nGen - 1) logits = model.step(cache, ids[i], ctxLen + queryIds.length + i);
+    if (i < nGen - 1) logits = model.step(cache, ids[i], ctxLen + queryIds.length + i, supplied);
   }
   return { logits: first, ids };
 }
