@@ -45,7 +45,8 @@ test('a malformed model address and a missing model answer with what happened an
   await page.keyboard.press('Enter');
   await expect(status).toContainText('InvalidRequestError: Model id or URL: "htp:/not an address" is neither a Hub id');
   // a well-formed address with no model behind it: the engine's ModelNotFoundError, and advice
-  await page.getByLabel('Model id or URL').fill('http://localhost:4173/models/no-such-model/');
+  // the page's own origin (E2E_PORT may move the dev server off 4173)
+  await page.getByLabel('Model id or URL').fill(new URL('/models/no-such-model/', page.url()).href);
   await page.getByRole('button', { name: 'Load model' }).click();
   await expect(status).toContainText('ModelNotFoundError: config.json not found', { timeout: kLoadMs });
   await expect(status).toContainText('What to do: Check the id or address');
