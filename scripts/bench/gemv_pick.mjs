@@ -5,12 +5,11 @@
 // (relative to the largest output) from `base` on some row, or missing a row the others ran, cannot win.
 import { readFileSync } from 'node:fs';
 
-const { rows } = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const dense = new Set(['base', 'v4', 'v4u2', 'v4u4', 'v4u8', 'v4u4w256', 'v4u4sg', 'v4u8sg', 'v4r2u1', 'v4r2u2', 'v4x4u2', 'v4x4u4']);
-const quant = new Set(['base', 'qv4', 'qv4r2', 'qv4r4', 'qv4r2x2', 'qv4r4x2', 'qv4r4x4']);
+// the GEMV variants' rows (gemv_sweep.ts also writes the fused decode kernels' rows, variants 'fused…')
+const rows = JSON.parse(readFileSync(process.argv[2], 'utf8')).rows.filter((r) => !r.variant.startsWith('fused'));
 
-function pick(dtypes, names) {
-  const mine = rows.filter((r) => r.robust && dtypes.includes(r.dtype) && names.has(r.variant));
+function pick(dtypes) {
+  const mine = rows.filter((r) => r.robust && dtypes.includes(r.dtype));
   const cells = new Set(mine.map((r) => `${r.dtype} ${r.shape}`));
   const total = new Map();
   for (const r of mine) {
@@ -22,7 +21,7 @@ function pick(dtypes, names) {
   for (const [v, t] of ok) console.error(`${dtypes.join('/')} ${v}: ${t.ms.toFixed(3)} ms over ${t.n} rows`);
   return ok[0]?.[0];
 }
-const d = pick(['f32', 'bf16x2'], dense);
-const q = pick(['q8_0', 'q4_0'], quant);
+const d = pick(['f32', 'bf16x2']);
+const q = pick(['q8_0', 'q4_0']);
 if (d) console.log(`export STAR_ATTN_GEMV=${d}`);
 if (q) console.log(`export STAR_ATTN_GEMV_Q=${q}`);

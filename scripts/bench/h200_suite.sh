@@ -30,9 +30,12 @@ else
 fi
 out=${OUT:-bench/results}
 w=${SPEED_DIR:-/tmp/speed}   # the kernels/decode calls' logs and JSON, tarred into $OUT/speed-<call>.tgz
+mkdir -p "$w"
 # one step under a time limit, its output in $w/<name>.log and its exit status in the summary
 step() { local name=$1 limit=$2; shift 2; local t0=$(date +%s); timeout "$limit" "$@" > "$w/$name.log" 2>&1; local rc=$?
   echo "$(date +%T) $name: exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$w/summary.txt"; }
+# a call's logs and JSON into $OUT (at most 8 files come back from the GPU machine)
+pack() { tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"; }
 # the fastest f32 GEMM at 4096³ in the committed variant results (bench/results/gemm_variants.json)
 best() { python3 -c "import json;d=json.load(open('bench/results/gemm_variants.json'));r=[x for x in d['rows'] if x['kernel'].startswith('gemm') and x['M']==4096 and x['dtype']=='f32'];print(max(r,key=lambda x:x['tflops'])['kernel'])" 2>/dev/null || echo gemm128; }
 case "$1" in
@@ -80,7 +83,7 @@ exchange)
     --repeats 3 --no-transport --out "$out/exchange_tiny.json" 2>&1 | tee -a "$out/exchange.log"
   ;;
 kernels)
-  mkdir -p dist/h200 "$w"
+  mkdir -p dist/h200
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$w/gpu.txt" 2>&1
   step checks 90 node dist/bench/checks.mjs --out "$w/checks.json"
   step decode_attention 90 node dist/bench/kernels.mjs --decode-attention-only --out "$w/decode_attention.json"
@@ -90,10 +93,9 @@ kernels)
   step dawn_steps24 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24"
   step dawn_steps3 25 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 3 --out "$w/dawn_cycles_h200_steps3"
   MALLOC_ARENA_MAX=2 step dawn_steps24_arena2 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24_arena2"
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 decode)
-  mkdir -p "$w"
   pick=${GEMV_RESULT:-dist/h200/gemv_variants.json}
   [ -s "$pick" ] && eval "$(node scripts/bench/gemv_pick.mjs "$pick" 2> "$w/gemv_pick.txt")"
   echo "GEMV: ${STAR_ATTN_GEMV:-default} / ${STAR_ATTN_GEMV_Q:-default}" | tee -a "$w/summary.txt"
@@ -104,10 +106,9 @@ decode)
   step exchange 120 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --out "$w/exchange_1b.json"
   step exchange_threads 80 node dist/bench/exchange.mjs --lengths 8192 --block 4096 --decode 32 --repeats 2 --isolation thread \
     --out "$w/exchange_1b_threads.json"
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 tune)
-  mkdir -p "$w"
   for t in 1024 2048 4096 8192; do
     step "dattn_t$t" 40 node dist/bench/kernels.mjs --decode-attention-only --kernels splitkv --lengths 32768,1048576 \
       --target-workgroups $t --out "$w/dattn_t$t.json"
@@ -121,30 +122,27 @@ tune)
     step "decode_$st" 100 node dist/bench/decode.mjs --lengths 1024,32768 --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 \
       --storage $st --out "$w/decode_$st.json"
   done
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 profile)
-  mkdir -p "$w"
   for st in f32 bf16 q4_0; do
     step "profile_$st" 60 node dist/bench/decode_profile.mjs --lengths 1024,8192,32768 --storage $st --kv-dtype f16 \
       --out "$w/decode_profile_$st.json"
     step "decode_$st" 100 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
       --fuse 0,1 --storage $st --out "$w/decode_$st.json"
   done
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 leaks)
-  mkdir -p "$w"
   step leaks_own 200 node dist/bench/leaks.mjs --lib dist/bench/lib.mjs --cycles 60 --out "$w/leaks_node_h200_own"
   step leaks_shared 200 node dist/bench/leaks.mjs --lib dist/bench/lib.mjs --cycles 60 --shared-device --out "$w/leaks_node_h200_shared"
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 scale8b)
-  mkdir -p "$w"
   step star8b_q4_0 150 node dist/bench/star.mjs --config llama-3.1-8b --lengths ${SCALE_LENGTHS:-32768} --blocks none \
     --storage q4_0 --quantize-embeddings --kv-dtype f16 --decode 32 --out "$w/star_8b_q4_0_qembed.json"
   step star8b_bf16 150 node dist/bench/star.mjs --config llama-3.1-8b --lengths ${SCALE_LENGTHS:-32768} --blocks none \
     --storage bf16 --kv-dtype f16 --decode 32 --out "$w/star_8b_bf16.json"
-  tar czf "$OUT/speed-$1.tgz" -C "$w" . 2>/dev/null; cp "$w/summary.txt" "$OUT/summary-$1.txt"
+  pack "$1"
   ;;
 esac

@@ -135,6 +135,19 @@ export function quantizeRefWeights(w: RefWeights, type: QuantType, opts: { embed
 /** Element type of the reference's KV cache: 16-bit types round K (after RoPE) and V as the GPU's cache does. */
 export type RefKvDtype = 'f32' | 'f16' | 'bf16';
 
+/** x as a cache of this type stores it ('f32': unchanged; 16-bit: rounded to nearest even). */
+export function roundKv(x: number, kv: RefKvDtype): number {
+  return kv === 'f32' ? x : roundHalf(x, kv === 'f16' ? 'f16x2' : 'bf16x2');
+}
+
+/**
+ * Whether `got` is what the cache's rounding gives somewhere within `slack` of the exact value x (rounding is
+ * monotonic): a value computed in f32 near a rounding boundary may round to the neighbour of x's rounding.
+ */
+export function roundsWithin(got: number, x: number, slack: number, kv: RefKvDtype): boolean {
+  return got >= roundKv(x - slack, kv) && got <= roundKv(x + slack, kv);
+}
+
 /**
  * Cache rows a caller supplies in place of the reference's own (a 16-bit cache's values as the GPU stored
  * them, fed back); each must be a rounding of the reference's exact value within f32 error, or `step` throws.
@@ -157,9 +170,7 @@ export class RefModel {
   }
 
   private stored(x: Float64Array): Float64Array {
-    if (this.kvDtype === 'f32') return x;
-    const dtype = this.kvDtype === 'f16' ? 'f16x2' : 'bf16x2';
-    return x.map((v) => roundHalf(v, dtype));
+    return this.kvDtype === 'f32' ? x : x.map((v) => roundKv(v, this.kvDtype));
   }
 
   newCache(): RefCache {
@@ -180,13 +191,10 @@ export class RefModel {
     };
   }
 
-  // a supplied row where it is what rounding gives somewhere within f32 error (1e-5 of the row's largest value)
-  // of the exact one, which a 16-bit cache may round to the neighbour at a boundary
+  // a supplied row where each value is a rounding of the exact one within f32 error (1e-5 of the row's largest)
   private supplied(got: Float64Array, exact: Float64Array, what: string): Float64Array {
     const slack = 1e-5 * Math.max(...exact.map(Math.abs));
-    const lo = this.stored(exact.map((v) => v - slack));
-    const hi = this.stored(exact.map((v) => v + slack));
-    const bad = got.findIndex((g, i) => !(g >= lo[i] && g <= hi[i]));
+    const bad = got.findIndex((g, i) => !roundsWithin(g, exact[i], slack, this.kvDtype));
     if (got.length !== exact.length || bad >= 0) {
       throw new Error(`${what}: supplied value ${got[bad]} at [${bad}] is no rounding of the exact ${exact[bad]}`);
     }

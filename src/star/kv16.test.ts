@@ -11,10 +11,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalHost } from '../hosts/local_host';
-import { roundHalf } from '../model/f16';
 import { fixturePath, vectorRelError, type FixtureReference } from '../model/fixtures';
 import { readModelConfig } from '../model/load';
-import { loadRefWeights, RefModel, type RefCache, type RefWeights } from '../model/reference';
+import { loadRefWeights, RefModel, roundKv, roundsWithin, type RefCache, type RefWeights } from '../model/reference';
 import { refPhase1, refQuery } from '../model/reference/star';
 import { openCheckpoint } from '../model/safetensors';
 import { openSource } from '../model/source';
@@ -36,8 +35,6 @@ beforeAll(async () => {
   weights = await loadRefWeights(await readModelConfig(src), src, await openCheckpoint(src));
 });
 afterAll(async () => host?.dispose());
-
-const roundTo = (kv: 'f16' | 'bf16', x: number) => roundHalf(x, kv === 'f16' ? 'f16x2' : 'bf16x2');
 
 describe('16-bit KV cache, step by step against the float64 reference', () => {
   for (const kv of ['f16', 'bf16'] as const) {
@@ -67,13 +64,11 @@ describe('16-bit KV cache, step by step against the float64 reference', () => {
             const slack = 1e-5 * Math.max(...u.map(Math.abs));
             for (let i = 0; i < cfg.kvDim; i++) {
               const g = rows[t * cfg.kvDim + i];
-              const r = roundTo(kv, u[i]);
+              const r = roundKv(u[i], kv);
               n++;
               if (g === r) continue;
               flips++;
-              // g must be what rounding gives somewhere within the slack around the exact value (rounding is monotonic)
-              const ok = g >= roundTo(kv, u[i] - slack) && g <= roundTo(kv, u[i] + slack);
-              expect(ok, `${which} row ${t} [${i}]: GPU ${g}, exact ${u[i]} rounds to ${r}`).toBe(true);
+              expect(roundsWithin(g, u[i], slack, kv), `${which} row ${t} [${i}]: GPU ${g}, exact ${u[i]} rounds to ${r}`).toBe(true);
             }
           }
         }
