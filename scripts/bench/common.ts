@@ -1,6 +1,7 @@
 // What the Node benchmarks share: flags, the synthetic context they time, one timed run, and the median.
 import type { Host, ModelLocation } from '../../src/hosts/host';
 import type { ModelConfig } from '../../src/model/config';
+import { forwardTuning } from '../../src/model/forward';
 import { runStar, type RunRequest, type RunResult } from '../../src/star/coordinator';
 import type { StarPlan } from '../../src/star/plan';
 import { compileStar } from '../../src/star/program';
@@ -23,6 +24,22 @@ export function modelFlags(): { model: ModelLocation; label: string } {
 export function shapeOf(name: string): Record<string, unknown> {
   return name === 'tiny' ? kTiny : name === 'llama-3.1-8b' ? kLlama31_8B : kLlama32_1B;
 }
+
+/**
+ * `--fuse` values of the decode benchmarks: `1` every fused decode kernel, `0` none, `qkv` the attention half
+ * fused and the MLP half unfused. Returns the list and a setter of forwardTuning for one of them.
+ */
+export type FuseMode = '1' | '0' | 'qkv';
+export function fuseModes(dflt: string): FuseMode[] {
+  const modes = arg('fuse', dflt).split(',');
+  for (const f of modes) if (f !== '1' && f !== '0' && f !== 'qkv') throw new Error(`--fuse: "${f}" is not 1, 0 or qkv`);
+  return modes as FuseMode[];
+}
+export function applyFuse(f: FuseMode): void {
+  forwardTuning.fuseDecode = f !== '0';
+  forwardTuning.fuseGateUp = f === '1';
+}
+export const fuseLabel = (f: FuseMode): string => (f === '1' ? 'fused' : f === '0' ? 'unfused' : 'fused qkv');
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

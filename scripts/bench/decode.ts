@@ -3,20 +3,20 @@
 // depths interleaved within one run so that both see the same machine state.
 //
 //   node dist/bench/decode.mjs [--config llama-3.2-1b|tiny] [--model <folder>] [--lengths 1024,8192]
-//        [--aheads 0,1,2] [--steps 64] [--repeats 2] [--no-robustness] [--fuse 1|0|0,1] [--storage f32|bf16]
+//        [--aheads 0,1,2] [--steps 64] [--repeats 2] [--no-robustness] [--fuse 1|0|qkv|0,1,qkv] [--storage f32|bf16]
 //        [--kv-dtype f32|f16|bf16] [--decode-kernel splitkv|decode] [--out bench/results/decode.json]
 // --decode-kernel decode runs decode attention through the first split-KV kernel (default: attention_splitkv).
-// --fuse 0,1 compares the unfused decode kernels (13 dispatches a layer) with the fused ones (5), interleaved.
+// --fuse 0,1 compares the unfused decode kernels (13 dispatches a layer) with the fused ones (5), interleaved;
+// qkv fuses the attention half only (the MLP's norm, gate/up GEMVs and SiLU·up unfused: 8 a layer).
 // Each row also gives the CPU time a pipelined step takes to record and submit (decodeSubmit), to set beside
 // the step's period (1 / tok/s): when it is shorter, the GPU, not the CPU, bounds decoding.
 import { writeFileSync } from 'node:fs';
 import { setDefaultDecodeKernel } from '../../src/gpu/ops/attention';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
-import { forwardTuning } from '../../src/model/forward';
 import type { KvDtype } from '../../src/model/kv_cache';
 import type { WeightStorage } from '../../src/model/weights';
-import { arg, median, modelFlags, timedRun } from './common';
+import { applyFuse, arg, type FuseMode, fuseLabel, fuseModes, median, modelFlags, timedRun } from './common';
 
 const { model, label } = modelFlags();
 const lengths = arg('lengths', '1024,8192').split(',').map(Number);
@@ -25,7 +25,7 @@ const steps = Number(arg('steps', '64'));
 const repeats = Number(arg('repeats', '2'));
 const noRobustness = process.argv.includes('--no-robustness');
 const outPath = arg('out', 'bench/results/decode.json');
-const fuses = arg('fuse', '1').split(',').map((f) => f === '1');
+const fuses = fuseModes('1');
 const storage = arg('storage', 'f32') as WeightStorage;
 const kvDtype = arg('kv-dtype', 'f32') as KvDtype;
 setDefaultDecodeKernel(arg('decode-kernel', 'splitkv') === 'decode' ? 'decode' : 'splitkv');
@@ -52,8 +52,8 @@ host.decodeSubmit = async (...a: Parameters<LocalHost['decodeSubmit']>) => {
   submits++;
 };
 
-async function decodeTokPerS(L: number, decodeAhead: number, fuse: boolean): Promise<{ tokPerS: number; submitMs: number }> {
-  forwardTuning.fuseDecode = fuse;
+async function decodeTokPerS(L: number, decodeAhead: number, fuse: FuseMode): Promise<{ tokPerS: number; submitMs: number }> {
+  applyFuse(fuse);
   submitMs = 0;
   submits = 0;
   const res = await timedRun([host], cfg, L, { maxNewTokens: steps, chunkRows: init.chunkRows, decodeAhead, kvDtype });
@@ -66,6 +66,8 @@ interface Row {
   storage: WeightStorage;
   kvDtype: KvDtype;
   fused: boolean;
+  /** The --fuse mode (fused is true for 1 and qkv). */
+  fuse: FuseMode;
   length: number;
   ahead: number;
   tokPerS: number[];
@@ -85,9 +87,9 @@ for (const L of lengths) {
       const xs = got.get(a)!.map((x) => x.tokPerS);
       const m = median(xs);
       const sub = median(got.get(a)!.map((x) => x.submitMs));
-      rows.push({ model: label, robustness: !noRobustness, storage, kvDtype, fused: fuse, length: L, ahead: a, tokPerS: xs, median: m, submitMs: sub, vsStepwise: base ? m / base : undefined });
+      rows.push({ model: label, robustness: !noRobustness, storage, kvDtype, fused: fuse !== '0', fuse, length: L, ahead: a, tokPerS: xs, median: m, submitMs: sub, vsStepwise: base ? m / base : undefined });
       console.log(
-        `L=${L} ${fuse ? 'fused' : 'unfused'} ahead ${a}: ${m.toFixed(1)} tok/s (${(1000 / m).toFixed(2)} ms a step${a > 0 ? `, ${sub.toFixed(2)} ms of CPU to record it` : ''})` +
+        `L=${L} ${fuseLabel(fuse)} ahead ${a}: ${m.toFixed(1)} tok/s (${(1000 / m).toFixed(2)} ms a step${a > 0 ? `, ${sub.toFixed(2)} ms of CPU to record it` : ''})` +
           `${base ? ` ${(m / base).toFixed(2)}× step-by-step` : ''}  [${xs.map((x) => x.toFixed(1)).join(', ')}]`,
       );
     }

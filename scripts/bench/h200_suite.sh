@@ -13,7 +13,8 @@
 #   bash scripts/bench/h200_suite.sh tune      after the defaults changed: decode attention's split count and
 #        tiles swept, the decode/GEMV checks, decode fused vs unfused (f32, bf16, q4_0) (~3 min)
 #   bash scripts/bench/h200_suite.sh profile   issue 13: a decode step's kernels timed part by part, fused and unfused,
-#        beside decode.mjs's step time, f32 / bf16 / q4_0 weights at 1K-32K (~3 min; bench tar: decode_profile.mjs)
+#        beside decode.mjs's step time (fused, unfused, and the attention half only fused: --fuse qkv), f32 / bf16 /
+#        q4_0 weights at 1K-32K (~4 min; bench tar: decode_profile.mjs)
 #   bash scripts/bench/h200_suite.sh leaks     issue 16: 60 engine load/generate/dispose cycles with a device per
 #        engine, then with one device shared by every engine (EngineOptions.device) (~4 min; the bench tar needs
 #        leaks.mjs and lib.mjs)
@@ -128,8 +129,8 @@ profile)
   for st in f32 bf16 q4_0; do
     step "profile_$st" 60 node dist/bench/decode_profile.mjs --lengths 1024,8192,32768 --storage $st --kv-dtype f16 \
       --out "$w/decode_profile_$st.json"
-    step "decode_$st" 100 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
-      --fuse 0,1 --storage $st --out "$w/decode_$st.json"
+    step "decode_$st" 150 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
+      --fuse 0,1,qkv --storage $st --out "$w/decode_$st.json"
   done
   pack "$1"
   ;;

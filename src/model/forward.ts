@@ -47,9 +47,11 @@ export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number,
 
 /**
  * Switches for comparisons and benchmarks: `fuseDecode` runs steps of at most 8 rows through the fused decode
- * kernels (src/gpu/ops/decode.ts), which compute bit for bit what the unfused sequence computes.
+ * kernels (src/gpu/ops/decode.ts), which compute bit for bit what the unfused sequence computes; with
+ * `fuseGateUp` false the MLP's half stays unfused while the attention half is fused (the H200's step profile
+ * times the fused gate/up kernel above the norm, two GEMVs and SiLU·up it replaces: NOTES "Session 8").
  */
-export const forwardTuning = { fuseDecode: true };
+export const forwardTuning = { fuseDecode: true, fuseGateUp: true };
 
 /** Whether T rows from cacheRow take the fused decode kernels (f32, 16-bit, q8_0 or q4_0 weights). */
 function fused(r: Recorder, m: ModelOnGpu, cache: KvCache, T: number, cacheRow: number, l: number): boolean {
@@ -141,7 +143,7 @@ export function postAttention(r: Recorder, m: ModelOnGpu, s: RunState, l: number
   const { cfg } = m;
   const w = m.weights.layers[l];
   matmul(r, { x: s.att.buffer, w: w.wo, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.qDim, accumulate: true });
-  if (forwardTuning.fuseDecode && rows <= kGemvMaxRows && decodeWeightsFusable(w.wGate, w.wUp)) {
+  if (forwardTuning.fuseDecode && forwardTuning.fuseGateUp && rows <= kGemvMaxRows && decodeWeightsFusable(w.wGate, w.wUp)) {
     decodeGateUp(r, { x: s.x.buffer, norm: w.mlpNorm, eps: cfg.normEps, wGate: w.wGate, wUp: w.wUp, out: s.hb.buffer, rows, dim: cfg.dim, hiddenDim: cfg.hiddenDim });
     matmul(r, { x: s.hb.buffer, w: w.wDown, out: s.x.buffer, M: rows, N: cfg.dim, K: cfg.hiddenDim, accumulate: true });
     return;
