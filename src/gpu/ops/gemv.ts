@@ -56,16 +56,19 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * q8_0 / q4_0 GEMV variants. `base`: shaders/matmul_gemv_q.wgsl (one quant word per lane and step). `qv4*`:
  * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
  * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
- * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`).
+ * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`). `mg`: the weights widened to
+ * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit).
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1 },
-  qv4: { nr: 1, ls: 1 },
-  qv4r2: { nr: 2, ls: 1 },
-  qv4r4: { nr: 4, ls: 1 },
-  qv4r2x2: { nr: 2, ls: 2 },
-  qv4r4x2: { nr: 4, ls: 2 },
-  qv4r4x4: { nr: 4, ls: 4 },
+  base: { nr: 0, ls: 1, mg: false },
+  qv4: { nr: 1, ls: 1, mg: false },
+  qv4r2: { nr: 2, ls: 1, mg: false },
+  qv4r4: { nr: 4, ls: 1, mg: false },
+  qv4r2x2: { nr: 2, ls: 2, mg: false },
+  qv4r4x2: { nr: 4, ls: 2, mg: false },
+  qv4r4x4: { nr: 4, ls: 4, mg: false },
+  qv4r4m: { nr: 4, ls: 1, mg: true },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -194,8 +197,9 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
+    const { mg } = kGemvQVariants[variant];
     r.dispatch('matmul_gemv_qv4', {
-      constants: { TPR, NR, GPW, MR: M },
+      constants: mg ? { TPR, NR, GPW, MR: M, MAGIC: 1 } : { TPR, NR, GPW, MR: M },
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
