@@ -9,7 +9,13 @@ const port = Number(process.env.E2E_PORT ?? 4173);
 // only --enable-unsafe-webgpu is needed for an adapter (measured with chromium 156); the swiftshader pins
 // keep results the same on machines that do have a GPU (E2E_GPU=hardware lifts them), and the rest stop
 // background traffic on a closed network; --no-sandbox because CI runs as root
-const swiftShader = process.env.E2E_GPU === 'hardware' ? [] : ['--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
+// the last pin is SwiftShader's compile time: Vulkan's workgroup zero-initialisation compiles one store per
+// element there (an engine's first run ~6x slower to compile); without it Tint zeroes in a loop, same semantics
+// (the Node side does the same: dawnFlags in src/gpu/device.ts)
+const swiftShader =
+  process.env.E2E_GPU === 'hardware'
+    ? []
+    : ['--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension'];
 const chromiumArgs = [
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',

@@ -24,6 +24,7 @@ const kCycleLimitMs = 600_000;
 // the flags of playwright.config.ts (SwiftShader pinned) plus what this script needs
 const kChromiumArgs = [
   '--headless=new', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
+  '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
   '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
   '--js-flags=--expose-gc', '--enable-logging=stderr', '--v=0',
 ];

@@ -80,12 +80,29 @@ const kDawnModule = 'webgpu';
 
 let nodeGpuCache = new Map<string, GPU>();
 
-/** Dawn's instance flags for `choice`: toggles only where asked (allow_unsafe_apis is not a default). */
-export function dawnFlags(choice: AdapterChoice): string[] {
+/**
+ * Dawn's instance flags for `choice`: toggles only where asked (allow_unsafe_apis is not a default), plus one
+ * on SwiftShader. There, Vulkan's own zero-initialisation of workgroup memory (VK_KHR_zero_initialize_workgroup_memory,
+ * which Dawn prefers where a driver has it) is compiled as one store per element: a kernel with a 16 KiB
+ * workgroup array took 4.7 s to compile instead of 0.5 s, and an engine's first run ~40 s of compiling instead
+ * of a few. Without the extension Tint zeroes the same memory in a loop: the same WebGPU semantics, fast to
+ * compile. Hardware drivers keep the extension (nothing measured says it costs them).
+ */
+export function dawnFlags(choice: AdapterChoice, env: Readonly<Record<string, string | undefined>> = isNode ? process.env : {}): string[] {
   const toggles = [...(choice.allowUnsafeApis ? ['allow_unsafe_apis'] : []), ...(choice.disableRobustness ? ['disable_robustness'] : [])];
   const flags = toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : [];
+  if (onlySwiftShader(env)) flags.push(`disable-dawn-features=${kSwiftShaderSlowToggle}`);
   if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
   return flags;
+}
+
+/** The Dawn toggle whose path compiles slowly on SwiftShader (see dawnFlags). */
+export const kSwiftShaderSlowToggle = 'use_vulkan_zero_initialize_workgroup_memory_extension';
+
+/** True when the Vulkan loader is pointed at SwiftShader's driver and nothing else. */
+function onlySwiftShader(env: Readonly<Record<string, string | undefined>>): boolean {
+  const files = (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || '').split(':').filter((f) => f !== '');
+  return files.length > 0 && !env.VK_ADD_DRIVER_FILES && files.every((f) => /swiftshader/i.test(f));
 }
 
 async function nodeGpu(choice: AdapterChoice): Promise<GPU> {

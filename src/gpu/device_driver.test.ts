@@ -7,14 +7,61 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../model/fixtures';
-import { dawnFlags, describeAdapter, vulkanDriverManifests, type GpuInfo } from './device';
+import { dawnFlags, describeAdapter, kSwiftShaderSlowToggle, vulkanDriverManifests, type GpuInfo } from './device';
+import { readF32 } from './readback';
+import { testContext } from './testing';
 
 describe("Dawn's flags", () => {
   it('carry allow_unsafe_apis only when asked, and each toggle only when asked', () => {
-    expect(dawnFlags({})).toEqual([]);
-    expect(dawnFlags({ allowUnsafeApis: true })).toEqual(['enable-dawn-features=allow_unsafe_apis']);
-    expect(dawnFlags({ disableRobustness: true, adapterName: 'nvidia' })).toEqual(['enable-dawn-features=disable_robustness', 'adapter=nvidia']);
-    expect(dawnFlags({ allowUnsafeApis: true, disableRobustness: true })).toEqual(['enable-dawn-features=allow_unsafe_apis,disable_robustness']);
+    expect(dawnFlags({}, {})).toEqual([]);
+    expect(dawnFlags({ allowUnsafeApis: true }, {})).toEqual(['enable-dawn-features=allow_unsafe_apis']);
+    expect(dawnFlags({ disableRobustness: true, adapterName: 'nvidia' }, {})).toEqual(['enable-dawn-features=disable_robustness', 'adapter=nvidia']);
+    expect(dawnFlags({ allowUnsafeApis: true, disableRobustness: true }, {})).toEqual(['enable-dawn-features=allow_unsafe_apis,disable_robustness']);
+  });
+
+  it("turn Vulkan's workgroup zero-initialisation off on SwiftShader only (Tint zeroes it instead)", () => {
+    const off = `disable-dawn-features=${kSwiftShaderSlowToggle}`;
+    const swiftShader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+    expect(dawnFlags({}, { VK_ICD_FILENAMES: swiftShader })).toEqual([off]);
+    expect(dawnFlags({ allowUnsafeApis: true }, { VK_DRIVER_FILES: swiftShader })).toEqual(['enable-dawn-features=allow_unsafe_apis', off]);
+    // a hardware driver anywhere in the list, or added beside it, keeps Dawn's default
+    expect(dawnFlags({}, { VK_ICD_FILENAMES: `/usr/share/vulkan/icd.d/nvidia_icd.json:${swiftShader}` })).toEqual([]);
+    expect(dawnFlags({}, { VK_ICD_FILENAMES: swiftShader, VK_ADD_DRIVER_FILES: '/etc/vulkan/icd.d/radeon_icd.json' })).toEqual([]);
+    expect(dawnFlags({}, { VK_ICD_FILENAMES: '/usr/share/vulkan/icd.d/nvidia_icd.json' })).toEqual([]);
+  });
+});
+
+describe('workgroup memory with the SwiftShader toggle', () => {
+  it('still reads as zeros before any write (WebGPU requires it)', async () => {
+    const ctx = await testContext();
+    const device = ctx.device;
+    // each workgroup reads its shared array before writing it, then dirties it for whichever runs next
+    const module = device.createShaderModule({
+      code: `
+        var<workgroup> shared: array<vec4<f32>, 1024>;
+        @group(0) @binding(0) var<storage, read_write> out: array<f32>;
+        @compute @workgroup_size(64) fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) g: vec3<u32>) {
+          var s = 0.0;
+          for (var i = t; i < 1024u; i += 64u) { s += abs(shared[i].x) + abs(shared[i].y) + abs(shared[i].z) + abs(shared[i].w); }
+          workgroupBarrier();
+          for (var i = t; i < 1024u; i += 64u) { shared[i] = vec4<f32>(1.0 + f32(g.x)); }
+          out[g.x * 64u + t] = s;
+        }`,
+    });
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const groups = 16;
+    const out = device.createBuffer({ size: groups * 64 * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] }));
+    pass.dispatchWorkgroups(groups);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    const got = await readF32(device, out, 0, groups * 64);
+    out.destroy();
+    expect(got.length).toBe(groups * 64);
+    expect(Math.max(...got)).toBe(0);
   });
 });
 
