@@ -11,6 +11,7 @@
 // Each row also gives the CPU time a pipelined step takes to record and submit (decodeSubmit), to set beside
 // the step's period (1 / tok/s): when it is shorter, the GPU, not the CPU, bounds decoding.
 import { writeFileSync } from 'node:fs';
+import { gemvTuning } from '../../src/gpu/ops/gemv';
 import { setDefaultDecodeKernel } from '../../src/gpu/ops/attention';
 import type { HostInit } from '../../src/hosts/host';
 import { LocalHost } from '../../src/hosts/local_host';
@@ -39,7 +40,7 @@ const init: HostInit = {
 };
 const host = await LocalHost.create('host 0', init);
 const cfg = host.model.cfg;
-console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}, vocab ${cfg.vocabSize}; ${host.ctx.handle.info.description}; robustness ${noRobustness ? 'off' : 'on'}`);
+console.log(`${label}: ${cfg.nLayers} layers, dim ${cfg.dim}, vocab ${cfg.vocabSize}; ${host.ctx.handle.info.description}; robustness ${noRobustness ? 'off' : 'on'}; GEMV ${gemvTuning.dense} / ${gemvTuning.quant}`);
 
 // CPU time of each pipelined step's recording and submit
 let submitMs = 0;
@@ -95,6 +96,6 @@ for (const L of lengths) {
     }
   }
 }
-writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), gpu: host.ctx.handle.info.description, steps, rows }, null, 2));
+writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), gpu: host.ctx.handle.info.description, gemv: gemvTuning, steps, rows }, null, 2));
 await host.dispose();
 process.exit(0);

@@ -19,6 +19,8 @@ function pick(dtypes) {
   }
   const ok = [...total].filter(([, t]) => t.exact && t.n === cells.size).sort((a, b) => a[1].ms - b[1].ms);
   for (const [v, t] of ok) console.error(`${dtypes.join('/')} ${v}: ${t.ms.toFixed(3)} ms over ${t.n} rows`);
+  // the opt-in 8-bit activation variants (qi8*) land here: reported, never picked
+  for (const [v, t] of total) if (!t.exact) console.error(`${dtypes.join('/')} ${v}: ${t.ms.toFixed(3)} ms over ${t.n} rows (not exact: cannot win)`);
   return ok[0]?.[0];
 }
 const d = pick(['f32', 'bf16x2']);

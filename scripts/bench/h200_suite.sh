@@ -18,6 +18,8 @@
 #   bash scripts/bench/h200_suite.sh leaks     issue 16: 60 engine load/generate/dispose cycles with a device per
 #        engine, then with one device shared by every engine (EngineOptions.device) (~4 min; the bench tar needs
 #        leaks.mjs and lib.mjs)
+#   bash scripts/bench/h200_suite.sh quant     issue 14: the quantized GEMV variants (qv4*, and the opt-in 8-bit
+#        activation qi8*), then decode with q8_0 / q4_0 weights, default vs qi8r4 (~6 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -131,6 +133,18 @@ profile)
       --out "$w/decode_profile_$st.json"
     step "decode_$st" 150 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
       --fuse 0,1,qkv --storage $st --out "$w/decode_$st.json"
+  done
+  pack "$1"
+  ;;
+quant)
+  # every quantized GEMV lane variant with robustness on, the opt-in 8-bit activation ones (qi8*) beside them, then
+  # decode with q8_0 / q4_0 weights: the default, and qi8r4 unfused (the fused q kernels keep f32 activations)
+  step gemv_q 150 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --robustness on --out "$w/gemv_q.json"
+  for st in q8_0 q4_0; do
+    step "decode_$st" 120 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 --repeats 3 \
+      --fuse 0,1 --storage $st --out "$w/decode_$st.json"
+    STAR_ATTN_GEMV_Q=qi8r4 step "decode_${st}_i8" 120 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 \
+      --kv-dtype f16 --repeats 3 --fuse 0 --storage $st --out "$w/decode_${st}_i8.json"
   done
   pack "$1"
   ;;

@@ -36,6 +36,8 @@ export class GpuContext {
   private pipelines = new Map<string, GPUComputePipeline>();
   private pipelinesByCall = new Map<string, GPUComputePipeline>();
   private arenas: GPUBuffer[] = [];
+  private scratches = new Map<string, GPUBuffer>();
+  private retired: GPUBuffer[] = [];
   private bindGroups = new Map<string, GPUBindGroup>();
   private ids = new WeakMap<object, number>();
   private nextId = 1;
@@ -141,8 +143,29 @@ export class GpuContext {
     return this.arenas[i];
   }
 
+  /**
+   * A storage buffer of at least `bytes` for intermediate values one dispatch writes and the next reads in the
+   * same batch (dispatches in a pass see each other's writes in order). Grown by replacing, never destroyed
+   * before `destroy`: a recorded batch may still hold the smaller one. Only opt-in kernels use it (the 8-bit
+   * activation GEMV): the memory plan does not count it.
+   */
+  scratch(key: string, bytes: number): GPUBuffer {
+    let s = this.scratches.get(key);
+    if (!s || s.size < bytes) {
+      const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));
+      // (size / 4) u32 words whose layout is the caller's
+      s = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: `scratch ${key}` });
+      this.scratches.set(key, s);
+      this.retired.push(s);
+    }
+    return s;
+  }
+
   destroy(): void {
     for (const a of this.arenas) a.destroy();
+    for (const s of this.retired) s.destroy();
+    this.retired = [];
+    this.scratches.clear();
     this.arenas = [];
     this.bindGroups.clear();
     this.pipelines.clear();

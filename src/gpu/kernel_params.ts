@@ -314,6 +314,23 @@ export interface MatmulGemvQParams {
   qtype: number; // u32
 }
 
+/** `Params` of shaders/matmul_gemv_qi8.wgsl. */
+export interface MatmulGemvQi8Params {
+  M: number; // u32
+  N: number; // u32
+  K: number; // u32
+  outBase: number; // u32
+  ldOut: number; // u32
+  quantWords: number; // u32
+  scaleBase: number; // u32
+  scaleWords: number; // u32
+  xScaleBase: number; // u32
+  xSumBase: number; // u32
+  hasBias: number; // u32
+  accumulate: number; // u32
+  qtype: number; // u32
+}
+
 /** `Params` of shaders/matmul_gemv_qv4.wgsl. */
 export interface MatmulGemvQv4Params {
   M: number; // u32
@@ -370,6 +387,16 @@ export interface MatmulGemvV4sgParams {
   hasBias: number; // u32
   accumulate: number; // u32
   wtype: number; // u32
+}
+
+/** `Params` of shaders/quantize_x8.wgsl. */
+export interface QuantizeX8Params {
+  M: number; // u32
+  K: number; // u32
+  xBase: number; // u32
+  ldx: number; // u32
+  scaleBase: number; // u32
+  sumBase: number; // u32
 }
 
 /** `Params` of shaders/rmsnorm.wgsl. */
@@ -436,10 +463,12 @@ export interface KernelParams {
   matmul_gemm_v3: MatmulGemmV3Params;
   matmul_gemv: MatmulGemvParams;
   matmul_gemv_q: MatmulGemvQParams;
+  matmul_gemv_qi8: MatmulGemvQi8Params;
   matmul_gemv_qv4: MatmulGemvQv4Params;
   matmul_gemv_v4: MatmulGemvV4Params;
   matmul_gemv_v4r2: MatmulGemvV4r2Params;
   matmul_gemv_v4sg: MatmulGemvV4sgParams;
+  quantize_x8: QuantizeX8Params;
   rmsnorm: RmsnormParams;
   rope: RopeParams;
   sample: SampleParams;
@@ -609,6 +638,15 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
     ],
   },
+  matmul_gemv_qi8: {
+    size: 52,
+    fields: [
+      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['outBase', 12, 'u32'],
+      ['ldOut', 16, 'u32'], ['quantWords', 20, 'u32'], ['scaleBase', 24, 'u32'], ['scaleWords', 28, 'u32'],
+      ['xScaleBase', 32, 'u32'], ['xSumBase', 36, 'u32'], ['hasBias', 40, 'u32'], ['accumulate', 44, 'u32'],
+      ['qtype', 48, 'u32'],
+    ],
+  },
   matmul_gemv_qv4: {
     size: 48,
     fields: [
@@ -639,6 +677,13 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
       ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['kw', 24, 'u32'], ['hasBias', 28, 'u32'],
       ['accumulate', 32, 'u32'], ['wtype', 36, 'u32'],
+    ],
+  },
+  quantize_x8: {
+    size: 24,
+    fields: [
+      ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['ldx', 12, 'u32'],
+      ['scaleBase', 16, 'u32'], ['sumBase', 20, 'u32'],
     ],
   },
   rmsnorm: {

@@ -17,7 +17,7 @@ import { ropeTable, type RopeSpec } from '../../model/rope';
 import type { GpuContext } from '../context';
 import { add, siluMul } from '../ops/elementwise';
 import { embed } from '../ops/embedding';
-import { kGemvQVariants, kGemvVariants, type GemvQVariant, type GemvVariant } from '../ops/gemv';
+import { kGemvQVariants, kGemvVariants, quantizedXLayout, type GemvQVariant, type GemvVariant } from '../ops/gemv';
 import { matmul, pickMatmulKernel, type MatmulKernel } from '../ops/matmul';
 import { rmsnorm } from '../ops/norm';
 import { rope } from '../ops/rope';
@@ -137,18 +137,64 @@ async function runMatmulWords(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise
   const got = new Float64Array(M * N);
   for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) got[m * N + n] = gotF[outOffset + m * ldOut + n];
 
-  const ref = refMatmul(xv, w.seen, M, N, K, bv);
-  const scale = refMatmul(abs(xv), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
+  // the 8-bit activation GEMV: against the x it rounded (each value checked to be a rounding of x), and, loosely,
+  // against x itself
+  const i8 = c.gemv !== undefined && c.gemv in kGemvQVariants && kGemvQVariants[c.gemv as GemvQVariant].i8;
+  const xi8 = i8 ? await readQuantizedX(ctx, xv, M, K) : undefined;
+  const xSeen = xi8?.x ?? xv;
+  const ref = refMatmul(xSeen, w.seen, M, N, K, bv);
+  const scale = refMatmul(abs(xSeen), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
   for (let i = 0; i < M * N; i++) {
     ref[i] += o0[i];
     scale[i] += Math.abs(o0[i]);
   }
-  const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside);
+  const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside) + (xi8?.bad ?? 0);
   for (const b of [x, w.t.buffer, bias?.buffer, out]) b?.destroy();
   const quant = c.dtype === 'q8_0' || c.dtype === 'q4_0';
   const kernel = (quant ? (M <= 8 ? 'gemv_q' : 'gemm_q') : (c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N))) + (c.gemv ? ` ${c.gemv}` : '');
   const flags = [c.bias && 'bias', c.accumulate && 'acc', c.strided && 'strided'].filter(Boolean).join(' ');
-  return { result: result(`matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim(), err, kF32Bound), words: gotAll };
+  const name = `matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim();
+  if (!xi8) return { result: result(name, err, kF32Bound), words: gotAll };
+  // x's 8-bit rounding itself moves outputs by up to ~1/254 of the scale
+  const refF32 = refMatmul(xv, w.seen, M, N, K, bv);
+  const scaleF32 = refMatmul(abs(xv), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
+  for (let i = 0; i < M * N; i++) {
+    refF32[i] += o0[i];
+    scaleF32[i] += Math.abs(o0[i]);
+  }
+  const vsF32 = scaledError(got, refF32, scaleF32);
+  return { result: result(`${name} (vs its 8-bit x; ${vsF32.toExponential(1)} vs f32 x)`, err + (vsF32 <= 1 / 100 ? 0 : vsF32), kF32Bound), words: gotAll };
+}
+
+/**
+ * The 8-bit blocks the GPU made of x (the context's 'gemv x8' scratch, quantizedXLayout), dequantized, and how
+ * many blocks break the format: a scale off max|x| / 127 by more than 1e-6 relative, a value farther than
+ * 0.5 (+ 1e-4 for WGSL's inexact reciprocal) from x / d, outside ±127, or a stored sum that is not Σq.
+ */
+async function readQuantizedX(ctx: GpuContext, xv: Float32Array, M: number, K: number): Promise<{ x: Float64Array; bad: number }> {
+  const L = quantizedXLayout(M, K);
+  const words = await readU32(ctx.device, ctx.scratch('gemv x8', L.words * 4), 0, L.words);
+  const f = new Float32Array(words.buffer);
+  const bytes = new Int8Array(words.buffer, 0, 4 * 8 * M * (K / 32));
+  // q · d exactly (31 bits: not an f32)
+  const x = new Float64Array(M * K);
+  let bad = 0;
+  for (let blk = 0; blk < M * (K / 32); blk++) {
+    const d = f[L.scaleBase + blk];
+    let amax = 0, sum = 0, ok = true;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(xv[blk * 32 + j]));
+    if (!(Math.abs(d - amax / 127) <= 1e-6 * (amax / 127))) ok = false;
+    for (let j = 0; j < 32; j++) {
+      const q = bytes[blk * 32 + j];
+      sum += q;
+      const exact = d > 0 ? xv[blk * 32 + j] / d : 0;
+      if (!(Math.abs(q - exact) <= 0.5 + 1e-4) || Math.abs(q) > 127) ok = false;
+      x[blk * 32 + j] = q * d;
+    }
+    if ((words[L.sumBase + blk] | 0) !== sum) ok = false;
+    if (!ok) bad++;
+  }
+  return { x, bad };
 }
 
 function matmulCheck(id: string, kernel: MatmulKernel, shapes: Array<[number, number, number]>, alignedX = false): Check {
@@ -233,8 +279,26 @@ const gemvQuantVariantCheck: Check = {
     const out: CheckResult[] = [];
     let i = 0;
     for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
-      if (name === 'base') continue;
+      if (name === 'base' || kGemvQVariants[name].i8) continue;
       // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32)
+      for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
+        const bits = i++;
+        const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
+        out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
+      }
+    }
+    return out;
+  },
+};
+
+/** The 8-bit activation GEMVs (opt-in) against their own rounding of x: the same shapes as the variants' check. */
+const gemvI8Check: Check = {
+  id: 'matmul.quant.gemv.i8',
+  async run(ctx, rng) {
+    const out: CheckResult[] = [];
+    let i = 0;
+    for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
+      if (!kGemvQVariants[name].i8) continue;
       for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
         const bits = i++;
         const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
@@ -257,6 +321,7 @@ const matmulChecks: Check[] = [
   matmulQuantCheck('matmul.quant.gemm', [[37, 130, 64], [9, 257, 96], [130, 5, 160]]),
   gemvVariantCheck,
   gemvQuantVariantCheck,
+  gemvI8Check,
   {
     id: 'matmul.auto',
     async run(ctx, rng) {

@@ -57,18 +57,24 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
  * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
  * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`). `mg`: the weights widened to
- * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit).
+ * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
+ * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
+ * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
+ * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false },
-  qv4: { nr: 1, ls: 1, mg: false },
-  qv4r2: { nr: 2, ls: 1, mg: false },
-  qv4r4: { nr: 4, ls: 1, mg: false },
-  qv4r2x2: { nr: 2, ls: 2, mg: false },
-  qv4r4x2: { nr: 4, ls: 2, mg: false },
-  qv4r4x4: { nr: 4, ls: 4, mg: false },
-  qv4r4m: { nr: 4, ls: 1, mg: true },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true },
+  base: { nr: 0, ls: 1, mg: false, i8: false },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -193,11 +199,15 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  if (NR > 0 && params.xBase % 4 === 0 && L.quantWords % 4 === 0) {
+  const { mg, i8 } = kGemvQVariants[variant];
+  if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
-    const { mg } = kGemvQVariants[variant];
+    if (i8) {
+      gemvQuantI8(r, params, { TPR, NR, GPW }, b, label, variant);
+      return;
+    }
     r.dispatch('matmul_gemv_qv4', {
       constants: mg ? { TPR, NR, GPW, MR: M, MAGIC: 1 } : { TPR, NR, GPW, MR: M },
       params,
@@ -215,5 +225,39 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
     buffers: [b.x, b.w, b.bias, b.out],
     workgroups: grid(Math.ceil(N / RPW), ctx.maxWorkgroupsPerDim),
     label: `matmul_gemv_q ${M}×${N}×${K} ${label}`,
+  });
+}
+
+/** x's 8-bit blocks for `M` rows of `K` (K % 32 == 0): packed bytes, then the f32 scales, then the Σq, in u32 words. */
+export function quantizedXLayout(M: number, K: number): { words: number; scaleBase: number; sumBase: number } {
+  const blocks = M * (K / 32);
+  return { words: 10 * blocks, scaleBase: 8 * blocks, sumBase: 9 * blocks };
+}
+
+/** Records x → 8-bit blocks (quantize_x8) into the context's scratch, then the dot4I8Packed GEMV over them. */
+function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
+  const { M, N, K } = params;
+  const ctx = r.ctx;
+  const xl = quantizedXLayout(M, K);
+  // (M, K / 4) packed bytes, (M, K / 32) f32 scales, (M, K / 32) i32 sums
+  const xq = ctx.scratch('gemv x8', xl.words * 4);
+  const qWG = 64;
+  r.dispatch('quantize_x8', {
+    constants: { WG: qWG },
+    params: { M, K, xBase: params.xBase, ldx: K, scaleBase: xl.scaleBase, sumBase: xl.sumBase },
+    buffers: [b.x, xq],
+    workgroups: grid(Math.ceil((M * K) / 32 / qWG), ctx.maxWorkgroupsPerDim),
+    label: `quantize_x8 ${M}×${K} ${label}`,
+  });
+  r.dispatch('matmul_gemv_qi8', {
+    constants: { ...shape, MR: M },
+    params: {
+      M, N, K, outBase: params.outBase, ldOut: params.ldOut, quantWords: params.quantWords, scaleBase: params.scaleBase,
+      scaleWords: params.scaleWords, xScaleBase: xl.scaleBase, xSumBase: xl.sumBase, hasBias: params.hasBias,
+      accumulate: params.accumulate, qtype: params.qtype,
+    },
+    buffers: [xq, xq, b.w, b.w, b.bias, b.out],
+    workgroups: grid(Math.ceil(N / (shape.GPW * shape.NR)), ctx.maxWorkgroupsPerDim),
+    label: `matmul_gemv_qi8 ${M}×${N}×${K} ${label} ${variant}`,
   });
 }

@@ -1,0 +1,53 @@
+// Activations to 8-bit blocks for matmul_gemv_qi8.wgsl: each row of x cut into blocks of 32, each block stored
+// as 32 signed bytes q = round(x / d) (half away from zero) with d = max|x| / 127, plus d and Σq. The weights'
+// q8_0 / q4_0 blocks then meet x's blocks in dot4I8Packed (four products and their sum in one instruction)
+// instead of a float conversion and a multiply-add per weight. WGSL's division is not correctly rounded (2.5
+// ULP), so the check takes d and q as the GPU made them and verifies each is a rounding of x (src/gpu/checks).
+// One thread per block.
+struct Params {
+  M: u32,
+  K: u32,          // a multiple of 32
+  xBase: u32,      // element offset of x[0, 0] in the x binding
+  ldx: u32,        // row stride of x in elements
+  scaleBase: u32,  // word index of the scales: d[m, b] at scaleBase + m * K / 32 + b (f32 bits)
+  sumBase: u32,    // word index of the sums: Σq[m, b] at sumBase + m * K / 32 + b (i32 bits)
+}
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;                   // (M, ldx) from xBase
+@group(0) @binding(2) var<storage, read_write> xw: array<u32>;            // (M, K / 4) packed bytes, then scales, then sums
+
+fn pack4(v: vec4<f32>) -> u32 {
+  let q = vec4<i32>(sign(v) * floor(abs(v) + vec4<f32>(0.5)));
+  return pack4xI8(q);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let blocks = p.K / 32u;
+  if (i >= p.M * blocks) { return; }
+  let m = i / blocks;
+  let b = i % blocks;
+  let xo = p.xBase + m * p.ldx + 32u * b;
+  var v: array<vec4<f32>, 8>;
+  var amax = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    v[j] = vec4<f32>(x[xo + 4u * j], x[xo + 4u * j + 1u], x[xo + 4u * j + 2u], x[xo + 4u * j + 3u]);
+    let a = abs(v[j]);
+    amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
+  }
+  let d = amax / 127.0;
+  let id = select(0.0, 1.0 / d, d > 0.0);
+  var s = vec4<i32>(0);
+  let qo = (m * blocks + b) * 8u;
+  for (var j = 0u; j < 8u; j++) {
+    let w = pack4(v[j] * id);
+    xw[qo + j] = w;
+    s += unpack4xI8(w);
+  }
+  xw[p.scaleBase + m * blocks + b] = bitcast<u32>(d);
+  xw[p.sumBase + m * blocks + b] = bitcast<u32>(s.x + s.y + s.z + s.w);
+}
