@@ -677,25 +677,41 @@ def bench(args, device):
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    # training's Star batches give every row its own context and block (train(): ctx // choice(star_divs)); the
+    # "star mix" cases do the same, through the dense mask and through the block path, to find which costs what
+    divs = [int(x) for x in args.star_divs.split(",")]
+    mix_rng = random.Random(0)
     for L in [int(x) for x in args.bench_lengths.split(",")]:
         rows = max(1, args.tokens_per_step // L)
         ids = torch.randint(0, 4094, (rows, L), device=device)
-        for name, spec in (("global", ("causal",)), ("star L/8", ("star", [L - 64] * rows, [max(64, (L - 64) // 8)] * rows))):
+        ctxs = [L - mix_rng.randint(64, max(64, min(512, L // 4))) for _ in range(rows)]
+        mix = ("star", ctxs, [max(64, c // mix_rng.choice(divs)) for c in ctxs])
+        cases = [("global", ("causal",), None), ("star L/8", ("star", [L - 64] * rows, [max(64, (L - 64) // 8)] * rows), None),
+                 ("star mix", mix, None)]
+        if L <= M.STAR_DENSE_BELOW:
+            cases.append(("star mix, block path", mix, 0))
+        for name, spec, dense_below in cases:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
+            saved = M.STAR_DENSE_BELOW
+            if dense_below is not None:
+                M.STAR_DENSE_BELOW = dense_below
             times = []
-            for it in range(6):
-                sync()
-                t0 = time.time()
-                with autocast(device):
-                    logits = model(ids, spec)
-                loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                del logits, loss
-                sync()
-                times.append(time.time() - t0)
+            try:
+                for it in range(6):
+                    sync()
+                    t0 = time.time()
+                    with autocast(device):
+                        logits = model(ids, spec)
+                    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    del logits, loss
+                    sync()
+                    times.append(time.time() - t0)
+            finally:
+                M.STAR_DENSE_BELOW = saved
             t = sorted(times[2:])[len(times[2:]) // 2]
             mem = f", peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
             print(f"bench L={L} {name}: {rows}×{L} tokens/step, {t * 1e3:.0f} ms/step (median of 4), "
