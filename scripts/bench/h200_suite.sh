@@ -19,7 +19,8 @@
 #        engine, then with one device shared by every engine (EngineOptions.device) (~4 min; the bench tar needs
 #        leaks.mjs and lib.mjs)
 #   bash scripts/bench/h200_suite.sh quant     issue 14: the quantized GEMV variants (qv4*, and the opt-in 8-bit
-#        activation qi8*), then decode with q8_0 / q4_0 weights, default vs qi8r4 (~6 min)
+#        activation qi8*), then decode with q8_0 / q4_0 weights, default vs qi8r4, and the 8B q4_0 at 8K with
+#        1024-row prefill chunks (~7 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -146,6 +147,9 @@ quant)
     STAR_ATTN_GEMV_Q=qi8r4 step "decode_${st}_i8" 120 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 \
       --kv-dtype f16 --repeats 3 --fuse 0 --storage $st --out "$w/decode_${st}_i8.json"
   done
+  # the 8B shape in q4_0 at 8K with prefill chunks of 1024 rows: the plan says 5.82 GB (6.02 with 2048)
+  step star8b_q4_0_c1024 150 node dist/bench/star.mjs --config llama-3.1-8b --lengths 8192 --blocks none --storage q4_0 \
+    --quantize-embeddings --kv-dtype f16 --chunk 1024 --decode 32 --out "$w/star_8b_q4_0_c1024.json"
   pack "$1"
   ;;
 leaks)

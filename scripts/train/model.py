@@ -56,6 +56,22 @@ def star_dense_mask(width, ctx, block, device):
 STAR_DENSE_BELOW = 4096
 
 
+def star_batch_mask(width, ctxs, blocks, device):
+    """(B, 1, width, width) bool: causal and star_rule for each row's context and block size. The per-row
+    numbers go to the GPU from pinned memory without a blocking copy: a blocking one waits for every queued
+    kernel, so the CPU could not run ahead (Llama.hidden makes this once a forward, not once a layer)."""
+    def to_device(vals):
+        t = torch.tensor(vals, dtype=torch.long)
+        if device.type == "cuda":
+            return t.pin_memory().to(device, non_blocking=True)
+        return t.to(device)
+    i = torch.arange(width, device=device)[None, :, None]
+    j = torch.arange(width, device=device)[None, None, :]
+    c = to_device(ctxs)[:, None, None]
+    b = to_device(blocks)[:, None, None]
+    return ((j <= i) & star_rule(i, j, c, b))[:, None]
+
+
 def star_attention(q, k, v, ctx, block):
     """One row's Star Attention: q (1, H, T, D), k/v (1, G, T, D); context ctx tokens, blocks of block."""
     T = q.shape[2]
@@ -149,11 +165,7 @@ class Attention(nn.Module):
         if kind == "causal":
             o = sdpa(q, k, v, causal=True)
         elif kind == "star" and T <= STAR_DENSE_BELOW:  # short rows: one call, one (B, 1, T, T) mask
-            i = torch.arange(T, device=x.device)[None, :, None]
-            j = torch.arange(T, device=x.device)[None, None, :]
-            c = torch.as_tensor(spec[1], device=x.device)[:, None, None]
-            b = torch.as_tensor(spec[2], device=x.device)[:, None, None]
-            o = sdpa(q, k, v, mask=((j <= i) & star_rule(i, j, c, b))[:, None])
+            o = sdpa(q, k, v, mask=spec[3] if len(spec) > 3 else star_batch_mask(T, spec[1], spec[2], x.device))
         elif kind == "star":
             o = torch.cat([star_attention(q[r:r + 1], k[r:r + 1], v[r:r + 1], spec[1][r], spec[2][r]) for r in range(B)], 0)
         elif kind == "decode":  # one new token per row at position lens[r]
@@ -223,6 +235,8 @@ class Llama(nn.Module):
             pos = torch.arange(T, device=ids.device)[None].expand(B, T)
         cos, sin = self.rope(pos)
         x = self.model.embed_tokens(ids)
+        if spec[0] == "star" and len(spec) == 3 and T <= STAR_DENSE_BELOW:  # the dense mask once, for every layer
+            spec = (*spec, star_batch_mask(T, spec[1], spec[2], ids.device))
         for li, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, spec, None if caches is None else caches[li])
         return self.model.norm(x)
@@ -277,6 +291,18 @@ def self_test():
     cfg = llama_config(64, 32, 2, 4, 2, 48, 500000.0, 4096, 1, 2)
     m = Llama(cfg).double()
     init_weights(m)
+    # a batch whose rows have their own context and block: the batched dense mask (built once in hidden) against
+    # each row alone through the block path
+    ids3 = torch.randint(0, 64, (3, 150))
+    spec3 = ("star", [140, 150, 100], [64, 37, 24])
+    batched = m(ids3, spec3)
+    saved, STAR_DENSE_BELOW = STAR_DENSE_BELOW, 0
+    try:
+        rows = torch.cat([m(ids3[r:r + 1], ("star", [spec3[1][r]], [spec3[2][r]])) for r in range(3)], 0)
+    finally:
+        STAR_DENSE_BELOW = saved
+    worst = max(worst, float((batched - rows).abs().max()))
+    assert worst < 1e-10, worst
     ids = torch.randint(0, 64, (1, 40))
     full = m(ids)
     caches = [[] for _ in range(2)]

@@ -391,6 +391,9 @@ def main():
     args = build_args().parse_args()
     import model as M
 
+    # the attention paths against each other on the CPU in float64 (a second or two): a broken Star path stops
+    # the call here, before any device time goes to training on it
+    M.self_test()
     M.STAR_DENSE_BELOW = args.star_dense_below
     if args.bench:
         bench(args, torch.device(args.device))
