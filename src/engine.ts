@@ -59,7 +59,8 @@ export interface EngineOptions {
    * Run on this device instead of requesting one (the engine's own device: single-device mode and the local
    * host; worker hosts still request their own, by `adapter`). The engine leaves it alive on dispose and frees
    * only its own buffers, so an app can share its device with the engine, or load and dispose engines on one
-   * device: on NVIDIA's Vulkan driver each device requested and destroyed keeps ~1 MB of process memory.
+   * device: on NVIDIA's Vulkan driver each device requested and destroyed keeps ~1 MB of process memory, and
+   * kernels are compiled once per device, so a later engine on it (another model, a reload) compiles none again.
    * Its limits and features are the caller's to request (the adapter's maximums serve long contexts best).
    */
   device?: GPUDevice;

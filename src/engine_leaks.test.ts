@@ -48,6 +48,36 @@ describe('leaks', () => {
     }
   });
 
+  // pipelines are cached per device (src/gpu/context.ts), so a second engine on the caller's device compiles none
+  it('a second engine on the same device compiles no pipeline the first one compiled', { timeout: 600_000 }, async () => {
+    const h = await requestDevice();
+    const create = h.device.createComputePipeline.bind(h.device);
+    let compiles = 0;
+    h.device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+      compiles++;
+      return create(d);
+    };
+    try {
+      const run = async () => {
+        const engine = await Engine.load({ model: fixturePath('tiny-llama'), maxContext: 64, device: h.device });
+        try {
+          return (await engine.generate({ contextIds: [1, 2, 3, 4, 5], queryIds: [6, 7], maxNewTokens: 4, stopAtEos: false })).tokens;
+        } finally {
+          await engine.dispose();
+        }
+      };
+      const first = await run();
+      const afterFirst = compiles;
+      const second = await run();
+      // the first engine compiled its kernels (a counter that sees nothing would pass the next line)
+      expect(afterFirst).toBeGreaterThan(5);
+      expect(compiles - afterFirst).toBe(0);
+      expect(second).toEqual(first);
+    } finally {
+      h.destroy();
+    }
+  });
+
   // EngineOptions.device: engines borrow the caller's device (the way out of the ~1 MB a device that NVIDIA's
   // driver keeps per device requested and destroyed, bench/results/dawn_cycles_h200_steps24.md)
   it('engines on a device the caller gives free their own buffers and leave the device working', { timeout: 900_000 }, async () => {

@@ -30,10 +30,17 @@ const kUniformSlot = 256;
 const kArenaBytes = 64 * 1024;
 const kMaxBindGroups = 8192;
 
+/**
+ * Shader modules and pipelines by device, shared by every context on it: an engine loaded after another on the
+ * same device (EngineOptions.device: an app switching models, a page reloading one) compiles nothing the
+ * first one compiled. Pipelines are immutable; the entry goes with the device object.
+ */
+const compiled = new WeakMap<GPUDevice, { modules: Map<ShaderName, GPUShaderModule>; pipelines: Map<string, GPUComputePipeline> }>();
+
 export class GpuContext {
   readonly device: GPUDevice;
-  private modules = new Map<ShaderName, GPUShaderModule>();
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private modules: Map<ShaderName, GPUShaderModule>;
+  private pipelines: Map<string, GPUComputePipeline>;
   private pipelinesByCall = new Map<string, GPUComputePipeline>();
   private arenas: GPUBuffer[] = [];
   private scratches = new Map<string, GPUBuffer>();
@@ -46,6 +53,10 @@ export class GpuContext {
 
   constructor(readonly handle: DeviceHandle) {
     this.device = handle.device;
+    let c = compiled.get(this.device);
+    if (!c) compiled.set(this.device, (c = { modules: new Map(), pipelines: new Map() }));
+    this.modules = c.modules;
+    this.pipelines = c.pipelines;
   }
 
   get maxWorkgroupsPerDim(): number {
@@ -168,9 +179,8 @@ export class GpuContext {
     this.scratches.clear();
     this.arenas = [];
     this.bindGroups.clear();
-    this.pipelines.clear();
+    // the device's compiled pipelines stay for the next context on it (they go with the device)
     this.pipelinesByCall.clear();
-    this.modules.clear();
   }
 }
 
