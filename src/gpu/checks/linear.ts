@@ -141,14 +141,17 @@ async function runMatmulWords(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise
   // against x itself
   const i8 = c.gemv !== undefined && c.gemv in kGemvQVariants && kGemvQVariants[c.gemv as GemvQVariant].i8;
   const xi8 = i8 ? await readQuantizedX(ctx, xv, M, K) : undefined;
-  const xSeen = xi8?.x ?? xv;
-  const ref = refMatmul(xSeen, w.seen, M, N, K, bv);
-  const scale = refMatmul(abs(xSeen), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
-  for (let i = 0; i < M * N; i++) {
-    ref[i] += o0[i];
-    scale[i] += Math.abs(o0[i]);
-  }
-  const err = scaledError(got, ref, scale) + strayWrites(gotAll, inside) + (xi8?.bad ?? 0);
+  // largest |got − ref| / scale with the reference run on x values `xs` (accumulate's start values added)
+  const errorOn = (xs: ArrayLike<number>): number => {
+    const ref = refMatmul(xs, w.seen, M, N, K, bv);
+    const scale = refMatmul(abs(xs), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
+    for (let i = 0; i < M * N; i++) {
+      ref[i] += o0[i];
+      scale[i] += Math.abs(o0[i]);
+    }
+    return scaledError(got, ref, scale);
+  };
+  const err = errorOn(xi8?.x ?? xv) + strayWrites(gotAll, inside) + (xi8?.bad ?? 0);
   for (const b of [x, w.t.buffer, bias?.buffer, out]) b?.destroy();
   const quant = c.dtype === 'q8_0' || c.dtype === 'q4_0';
   const kernel = (quant ? (M <= 8 ? 'gemv_q' : 'gemm_q') : (c.kernel ?? pickMatmulKernel(ctx.device.limits, M, N))) + (c.gemv ? ` ${c.gemv}` : '');
@@ -156,13 +159,7 @@ async function runMatmulWords(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise
   const name = `matmul ${kernel} ${c.dtype} M=${M} N=${N} K=${K} ${flags}`.trim();
   if (!xi8) return { result: result(name, err, kF32Bound), words: gotAll };
   // x's 8-bit rounding itself moves outputs by up to ~1/254 of the scale
-  const refF32 = refMatmul(xv, w.seen, M, N, K, bv);
-  const scaleF32 = refMatmul(abs(xv), abs(w.seen), M, N, K, bv ? abs(bv) : undefined);
-  for (let i = 0; i < M * N; i++) {
-    refF32[i] += o0[i];
-    scaleF32[i] += Math.abs(o0[i]);
-  }
-  const vsF32 = scaledError(got, refF32, scaleF32);
+  const vsF32 = errorOn(xv);
   return { result: result(`${name} (vs its 8-bit x; ${vsF32.toExponential(1)} vs f32 x)`, err + (vsF32 <= 1 / 100 ? 0 : vsF32), kF32Bound), words: gotAll };
 }
 
@@ -272,42 +269,30 @@ const gemvVariantCheck: Check = {
   },
 };
 
-/** Every quantized GEMV variant against the reference (ragged N, M up to 8, x off a 16-byte boundary once). */
-const gemvQuantVariantCheck: Check = {
-  id: 'matmul.quant.gemv.variants',
-  async run(ctx, rng) {
-    const out: CheckResult[] = [];
-    let i = 0;
-    for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
-      if (name === 'base' || kGemvQVariants[name].i8) continue;
-      // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32)
-      for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
-        const bits = i++;
-        const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
-        out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
+/**
+ * Quantized GEMV variants against the reference (ragged N, M up to 8, x off a 16-byte boundary once): the f32
+ * activation ones (`i8` false) and, as their own check, the opt-in 8-bit activation ones (`i8` true), which
+ * runMatmulWords compares with the x they rounded.
+ */
+function gemvQuantVariantCheck(id: string, i8: boolean): Check {
+  return {
+    id,
+    async run(ctx, rng) {
+      const out: CheckResult[] = [];
+      let i = 0;
+      for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
+        if (name === 'base' || kGemvQVariants[name].i8 !== i8) continue;
+        // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32)
+        for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
+          const bits = i++;
+          const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
+          out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
+        }
       }
-    }
-    return out;
-  },
-};
-
-/** The 8-bit activation GEMVs (opt-in) against their own rounding of x: the same shapes as the variants' check. */
-const gemvI8Check: Check = {
-  id: 'matmul.quant.gemv.i8',
-  async run(ctx, rng) {
-    const out: CheckResult[] = [];
-    let i = 0;
-    for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
-      if (!kGemvQVariants[name].i8) continue;
-      for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
-        const bits = i++;
-        const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
-        out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));
-      }
-    }
-    return out;
-  },
-};
+      return out;
+    },
+  };
+}
 
 const matmulChecks: Check[] = [
   // lanes per row follow K (gemvLanes): 4 (K = 7, 2), 8 (129), 16 (300), 32 (600)
@@ -320,8 +305,8 @@ const matmulChecks: Check[] = [
   matmulQuantCheck('matmul.quant.gemv', [[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32]]),
   matmulQuantCheck('matmul.quant.gemm', [[37, 130, 64], [9, 257, 96], [130, 5, 160]]),
   gemvVariantCheck,
-  gemvQuantVariantCheck,
-  gemvI8Check,
+  gemvQuantVariantCheck('matmul.quant.gemv.variants', false),
+  gemvQuantVariantCheck('matmul.quant.gemv.i8', true),
   {
     id: 'matmul.auto',
     async run(ctx, rng) {
