@@ -14,6 +14,8 @@ struct Params {
 
 override TPR: u32 = 32u;
 override RWG: u32 = 256u;
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 const WG = 256u;
 override R: u32 = WG / TPR;
 const kMaxRows = 8u;
@@ -38,7 +40,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let w = wid.x + wid.y * nwg.x;
   if (w * R >= p.N) { return; }  // uniform across the workgroup
 
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -68,12 +70,10 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       for (var j = lane; j < p.kw; j += TPR) {
         let gw = bitcast<f32>(wg[row + j]);
         let uw = bitcast<f32>(wu[row + j]);
-        for (var m = 0u; m < kMaxRows; m++) {
-          if (m < p.M) {
-            let xn = (x[p.xBase + m * p.K + j] * rms[m]) * g[j];
-            ag[m] += gw * xn;
-            au[m] += uw * xn;
-          }
+        for (var m = 0u; m < MR; m++) {
+          let xn = (x[p.xBase + m * p.K + j] * rms[m]) * g[j];
+          ag[m] += gw * xn;
+          au[m] += uw * xn;
         }
       }
     } else {
@@ -82,14 +82,12 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
         let uw = widen(wu[row + j]);
         let k = 2u * j;
         let hasHi = k + 1u < p.K;
-        for (var m = 0u; m < kMaxRows; m++) {
-          if (m < p.M) {
-            let xo = p.xBase + m * p.K + k;
-            let x0 = (x[xo] * rms[m]) * g[k];
-            let x1 = select(0.0, (x[select(xo, xo + 1u, hasHi)] * rms[m]) * g[select(k, k + 1u, hasHi)], hasHi);
-            ag[m] += gw.x * x0 + gw.y * x1;
-            au[m] += uw.x * x0 + uw.y * x1;
-          }
+        for (var m = 0u; m < MR; m++) {
+          let xo = p.xBase + m * p.K + k;
+          let x0 = (x[xo] * rms[m]) * g[k];
+          let x1 = select(0.0, (x[select(xo, xo + 1u, hasHi)] * rms[m]) * g[select(k, k + 1u, hasHi)], hasHi);
+          ag[m] += gw.x * x0 + gw.y * x1;
+          au[m] += uw.x * x0 + uw.y * x1;
         }
       }
     }
@@ -110,11 +108,9 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   if (lane == 0u && n < p.N) {
-    for (var m = 0u; m < kMaxRows; m++) {
-      if (m < p.M) {
-        let gv = partial[m * WG + tid];
-        out[m * p.N + n] = gv / (1.0 + exp(-gv)) * partial[up0 + m * WG + tid];
-      }
+    for (var m = 0u; m < MR; m++) {
+      let gv = partial[m * WG + tid];
+      out[m * p.N + n] = gv / (1.0 + exp(-gv)) * partial[up0 + m * WG + tid];
     }
   }
 }

@@ -20,7 +20,10 @@ struct Params {
 
 override TPR: u32 = 32u;   // matmul_gemv_qv4's lanes per row for this K (power of two)
 override RWG: u32 = 256u;  // rmsnorm's workgroup size for this K
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 override NR: u32 = 2u;     // columns per thread (1, 2 or 4)
+override QT: u32 = 0u;     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 const WG = 256u;
 override R: u32 = WG * NR / TPR;
 const kMaxRows = 8u;
@@ -48,7 +51,7 @@ fn n4(u: u32, s: u32) -> vec4<f32> {
 
 // one block's Σ q·x (without its scale), in matmul_gemv_qv4.wgsl's order
 fn blockDot(a: vec4<u32>, c: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, x4: vec4<f32>, x5: vec4<f32>, x6: vec4<f32>, x7: vec4<f32>) -> f32 {
-  if (p.qtype == 0u) {
+  if (QT == 0u) {
     // q8_0: word i holds elements 4i..4i+3
     return dot(s8(a.x), x0) + dot(s8(a.y), x1) + dot(s8(a.z), x2) + dot(s8(a.w), x3)
       + dot(s8(c.x), x4) + dot(s8(c.y), x5) + dot(s8(c.z), x6) + dot(s8(c.w), x7);
@@ -64,7 +67,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   if (w * R >= p.N) { return; }  // uniform across the workgroup
 
   // ---- RMSNorm factors, with rmsnorm.wgsl's lanes and tree
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -89,7 +92,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let blocks = p.K / 32u;
   let K4 = p.K / 4u;
   let xb = p.xBase / 4u;
-  let bv = select(2u, 1u, p.qtype == 1u);  // vec4 words of quants per block
+  let bv = select(2u, 1u, QT == 1u);  // vec4 words of quants per block
   let rowV = p.quantWords / 4u;
 
   var ag: array<f32, kMaxRows * kMaxNR>;  // [m * kMaxNR + j] gate sums
@@ -111,7 +114,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let qi = n * rowV + b * bv;
       ga[j] = wg[qi];
       ua[j] = wu[qi];
-      if (p.qtype == 0u) { gc[j] = wg[qi + 1u]; uc[j] = wu[qi + 1u]; }
+      if (QT == 0u) { gc[j] = wg[qi + 1u]; uc[j] = wu[qi + 1u]; }
       let si = p.scaleBase + n * p.scaleWords + b / 2u;
       dg[j] = unpack2x16float(wg[si / 4u][si % 4u])[b & 1u];
       du[j] = unpack2x16float(wu[si / 4u][si % 4u])[b & 1u];
@@ -124,8 +127,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     let g5 = g[8u * b + 5u];
     let g6 = g[8u * b + 6u];
     let g7 = g[8u * b + 7u];
-    for (var m = 0u; m < kMaxRows; m++) {
-      if (m >= p.M) { break; }
+    for (var m = 0u; m < MR; m++) {
       // the block's x as rmsnorm.wgsl writes it: (x · rms) · weight
       let xo = xb + m * K4 + 8u * b;
       let x0 = (x[xo] * rms[m]) * g0;
@@ -144,8 +146,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   }
 
   // ---- matmul_gemv_qv4's tree per row of x: lanes TPR/2 … 1 apart; then silu_mul.wgsl's expression
-  for (var m = 0u; m < kMaxRows; m++) {
-    if (m >= p.M) { break; }  // uniform
+  for (var m = 0u; m < MR; m++) {
     for (var j = 0u; j < NR; j++) {
       partial[(2u * j) * WG + tid] = ag[m * kMaxNR + j];
       partial[(2u * j + 1u) * WG + tid] = au[m * kMaxNR + j];

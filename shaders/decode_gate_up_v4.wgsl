@@ -16,6 +16,8 @@ struct Params {
 
 override TPR: u32 = 32u;   // the GEMV's lanes per row for this K (power of two, ≥ 4)
 override RWG: u32 = 256u;  // rmsnorm's workgroup size for this K
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 const WG = 256u;
 override T: u32 = TPR / 4u;
 override R: u32 = WG / T;
@@ -53,7 +55,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let xb = p.xBase / 4u;
 
   // ---- RMSNorm factors, with rmsnorm.wgsl's lanes and tree
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -87,12 +89,10 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let gw = bitcast<vec4<f32>>(gu);
       let uw = bitcast<vec4<f32>>(uu);
       let gn = g[v];
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) {
-          let xn = (x[xb + m * K4 + v] * rms[m]) * gn;
-          ag[m] += gw * xn;
-          au[m] += uw * xn;
-        }
+      for (var m = 0u; m < MR; m++) {
+        let xn = (x[xb + m * K4 + v] * rms[m]) * gn;
+        ag[m] += gw * xn;
+        au[m] += uw * xn;
       }
     } else {
       let glo = widenLo(gu);
@@ -101,22 +101,19 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let uhi = widenHi(uu);
       let ga = g[2u * v];
       let gb = g[2u * v + 1u];
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) {
-          let a = (x[xb + m * K4 + 2u * v] * rms[m]) * ga;
-          let b = (x[xb + m * K4 + 2u * v + 1u] * rms[m]) * gb;
-          let xe = vec4<f32>(a.x, a.z, b.x, b.z);
-          let xo = vec4<f32>(a.y, a.w, b.y, b.w);
-          ag[m] += glo * xe + ghi * xo;
-          au[m] += ulo * xe + uhi * xo;
-        }
+      for (var m = 0u; m < MR; m++) {
+        let a = (x[xb + m * K4 + 2u * v] * rms[m]) * ga;
+        let b = (x[xb + m * K4 + 2u * v + 1u] * rms[m]) * gb;
+        let xe = vec4<f32>(a.x, a.z, b.x, b.z);
+        let xo = vec4<f32>(a.y, a.w, b.y, b.w);
+        ag[m] += glo * xe + ghi * xo;
+        au[m] += ulo * xe + uhi * xo;
       }
     }
   }
 
   // ---- the GEMV's tree per row: threads T/2 … 1 apart, then the two levels inside a thread
-  for (var m = 0u; m < kMaxRows; m++) {
-    if (m >= p.M) { break; }  // uniform
+  for (var m = 0u; m < MR; m++) {
     partial[tid] = ag[m];
     partial[WG + tid] = au[m];
     workgroupBarrier();

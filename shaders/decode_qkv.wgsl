@@ -25,6 +25,8 @@ struct Params {
 
 override TPR: u32 = 32u;   // lanes per output row (the GEMV's, for this K)
 override RWG: u32 = 256u;  // rmsnorm's workgroup size for this K
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 const WG = 256u;
 override R: u32 = WG / TPR;
 const kMaxRows = 8u;
@@ -98,7 +100,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   if (w >= nUnits) { return; }  // uniform across the workgroup
 
   // ---- RMSNorm factors, with rmsnorm.wgsl's lanes and tree
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -133,11 +135,9 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       var wb: u32;
       if (which == 0u) { wb = wq[wrow + j]; } else if (which == 1u) { wb = wk[wrow + j]; } else { wb = wv[wrow + j]; }
       let wf = bitcast<f32>(wb);
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) {
-          let xo = p.xBase + m * p.K + j;
-          acc[m] += wf * ((x[xo] * rms[m]) * g[j]);
-        }
+      for (var m = 0u; m < MR; m++) {
+        let xo = p.xBase + m * p.K + j;
+        acc[m] += wf * ((x[xo] * rms[m]) * g[j]);
       }
     }
   } else {
@@ -147,13 +147,11 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let wf = widen(wb);
       let k = 2u * j;
       let hasHi = k + 1u < p.K;
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) {
-          let xo = p.xBase + m * p.K + k;
-          let x0 = (x[xo] * rms[m]) * g[k];
-          let x1 = select(0.0, (x[select(xo, xo + 1u, hasHi)] * rms[m]) * g[select(k, k + 1u, hasHi)], hasHi);
-          acc[m] += wf.x * x0 + wf.y * x1;
-        }
+      for (var m = 0u; m < MR; m++) {
+        let xo = p.xBase + m * p.K + k;
+        let x0 = (x[xo] * rms[m]) * g[k];
+        let x1 = select(0.0, (x[select(xo, xo + 1u, hasHi)] * rms[m]) * g[select(k, k + 1u, hasHi)], hasHi);
+        acc[m] += wf.x * x0 + wf.y * x1;
       }
     }
   }
@@ -172,7 +170,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
 
   // ---- RoPE (q and k) and the writes: thread t handles (row m, local row pair) with even in-head index
   let halfSize = p.headSize / 2u;
-  for (var t = tid; t < p.M * R; t += WG) {
+  for (var t = tid; t < MR * R; t += WG) {
     let m = t / R;
     let lr = t % R;
     let rc = rowOf(w, lr);

@@ -31,7 +31,10 @@ struct Params {
 
 override TPR: u32 = 32u;   // matmul_gemv_qv4's lanes per row for this K (power of two)
 override RWG: u32 = 256u;  // rmsnorm's workgroup size for this K
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 override NR: u32 = 2u;     // rows per thread (1, 2 or 4)
+override QT: u32 = 0u;     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 const WG = 256u;
 override R: u32 = WG * NR / TPR;
 const kMaxRows = 8u;
@@ -118,7 +121,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   if (w >= nUnits) { return; }  // uniform across the workgroup
 
   // ---- RMSNorm factors, with rmsnorm.wgsl's lanes and tree
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -151,7 +154,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let K4 = p.K / 4u;
   let xb = p.xBase / 4u;
   // vec4 words of quants per block and per row
-  let bv = select(2u, 1u, p.qtype == 1u);
+  let bv = select(2u, 1u, QT == 1u);
   let rowV = p.quantWords / 4u;
 
   var acc: array<f32, kMaxRows * kMaxNR>;  // [m * kMaxNR + j]
@@ -165,7 +168,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     for (var j = 0u; j < NR; j++) {
       let qi = n[j] * rowV + b * bv;
       qa[j] = wload(which, qi);
-      if (p.qtype == 0u) { qb[j] = wload(which, qi + 1u); }
+      if (QT == 0u) { qb[j] = wload(which, qi + 1u); }
       let si = scaleBase + n[j] * p.scaleWords + b / 2u;
       d[j] = unpack2x16float(wload(which, si / 4u)[si % 4u])[b & 1u];
     }
@@ -177,8 +180,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     let g5 = g[8u * b + 5u];
     let g6 = g[8u * b + 6u];
     let g7 = g[8u * b + 7u];
-    for (var m = 0u; m < kMaxRows; m++) {
-      if (m >= p.M) { break; }
+    for (var m = 0u; m < MR; m++) {
       // the block's x as rmsnorm.wgsl writes it: (x · rms) · weight
       let xo = xb + m * K4 + 8u * b;
       let x0 = (x[xo] * rms[m]) * g0;
@@ -191,7 +193,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let x7 = (x[xo + 7u] * rms[m]) * g7;
       for (var j = 0u; j < NR; j++) {
         var s = 0.0;
-        if (p.qtype == 0u) {
+        if (QT == 0u) {
           // q8_0: word i holds elements 4i..4i+3
           let a = qa[j];
           let c = qb[j];
@@ -208,8 +210,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     }
   }
   // matmul_gemv_qv4's tree per row: lanes TPR/2 … 1 apart
-  for (var m = 0u; m < kMaxRows; m++) {
-    if (m >= p.M) { break; }  // uniform
+  for (var m = 0u; m < MR; m++) {
     for (var j = 0u; j < NR; j++) { partial[j * WG + tid] = acc[m * kMaxNR + j]; }
     workgroupBarrier();
     for (var s = TPR / 2u; s > 0u; s >>= 1u) {
@@ -226,7 +227,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
 
 // ---- RoPE (q and k) and the writes: thread t handles (row m, local row pair) with even in-head index
   let halfSize = p.headSize / 2u;
-  for (var t = tid; t < p.M * R; t += WG) {
+  for (var t = tid; t < MR * R; t += WG) {
     let m = t / R;
     let lr = t % R;
     let rc = rowOf(w, lr);

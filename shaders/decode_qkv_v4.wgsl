@@ -25,6 +25,8 @@ struct Params {
 
 override TPR: u32 = 32u;   // the GEMV's lanes per output row for this K (power of two, ≥ 4)
 override RWG: u32 = 256u;  // rmsnorm's workgroup size for this K
+override MR: u32 = 1u;     // rows of x (= Params.M): a constant, so the loops over rows unroll and the
+                           // sums, indexed by row, can live in registers
 const WG = 256u;
 override T: u32 = TPR / 4u;
 override R: u32 = WG / T;
@@ -108,7 +110,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   if (w >= nUnits) { return; }  // uniform across the workgroup
 
   // ---- RMSNorm factors, with rmsnorm.wgsl's lanes and tree
-  for (var m = 0u; m < p.M; m++) {
+  for (var m = 0u; m < MR; m++) {
     var ss = 0.0;
     if (tid < RWG) {
       let xo = p.xBase + m * p.K;
@@ -146,26 +148,22 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     if (p.wtype == 0u) {
       let wf = bitcast<vec4<f32>>(wb);
       let gn = g[v];
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) { acc[m] += wf * ((x[xb + m * K4 + v] * rms[m]) * gn); }
-      }
+      for (var m = 0u; m < MR; m++) {
+ acc[m] += wf * ((x[xb + m * K4 + v] * rms[m]) * gn);      }
     } else {
       let lo = widenLo(wb);
       let hw = widenHi(wb);
       let ga = g[2u * v];
       let gb = g[2u * v + 1u];
-      for (var m = 0u; m < kMaxRows; m++) {
-        if (m < p.M) {
-          let a = (x[xb + m * K4 + 2u * v] * rms[m]) * ga;
-          let b = (x[xb + m * K4 + 2u * v + 1u] * rms[m]) * gb;
-          acc[m] += lo * vec4<f32>(a.x, a.z, b.x, b.z) + hw * vec4<f32>(a.y, a.w, b.y, b.w);
-        }
+      for (var m = 0u; m < MR; m++) {
+        let a = (x[xb + m * K4 + 2u * v] * rms[m]) * ga;
+        let b = (x[xb + m * K4 + 2u * v + 1u] * rms[m]) * gb;
+        acc[m] += lo * vec4<f32>(a.x, a.z, b.x, b.z) + hw * vec4<f32>(a.y, a.w, b.y, b.w);
       }
     }
   }
   // the GEMV's tree per row of x: threads T/2 … 1 apart, then the two levels inside a thread
-  for (var m = 0u; m < kMaxRows; m++) {
-    if (m >= p.M) { break; }  // uniform
+  for (var m = 0u; m < MR; m++) {
     partial[tid] = acc[m];
     workgroupBarrier();
     for (var s = T / 2u; s > 0u; s >>= 1u) {
@@ -181,7 +179,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
 
   // ---- RoPE (q and k) and the writes: thread t handles (row m, local row pair) with even in-head index
   let halfSize = p.headSize / 2u;
-  for (var t = tid; t < p.M * R; t += WG) {
+  for (var t = tid; t < MR * R; t += WG) {
     let m = t / R;
     let lr = t % R;
     let rc = rowOf(w, lr);

@@ -21,6 +21,12 @@
 #   bash scripts/bench/h200_suite.sh quant     issue 14: the quantized GEMV variants (qv4*, and the opt-in 8-bit
 #        activation qi8*), then decode with q8_0 / q4_0 weights, default vs qi8r4, and the 8B q4_0 at 8K with
 #        1024-row prefill chunks (~7 min)
+#   bash scripts/bench/h200_suite.sh quant2    issue 14, session 10: the fused decode kernels and qv4/qi8 GEMVs with their
+#        row count, format and unroll as constants (MR, QT, U) against the build before (a second bench tar,
+#        .bench_old.tar.xz, unpacked into dist/bench_old): GEMV sweeps, 1B decode fused/unfused, 8B q4_0 decode (~8 min)
+#   bash scripts/bench/h200_suite.sh dp4a      issue 14: the quantized GEMVs with Dawn's dot4I8Packed polyfill forced on and
+#        off beside the default (is the 8-bit path running native integer dot products?), then old vs new builds
+#        alternated twice (qv4 lanes, fused q8_0/q4_0 and f32/bf16 decode kernels) to see through run-to-run noise (~4 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -97,6 +103,41 @@ kernels)
   step dawn_steps24 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24"
   step dawn_steps3 25 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 3 --out "$w/dawn_cycles_h200_steps3"
   MALLOC_ARENA_MAX=2 step dawn_steps24_arena2 40 node dist/bench/dawn_cycles.mjs --cycles 40 --steps 24 --out "$w/dawn_cycles_h200_steps24_arena2"
+  pack "$1"
+  ;;
+quant2)
+  mkdir -p dist/bench_old && tar xJf .bench_old.tar.xz -C dist/bench_old
+  for b in bench_old bench; do
+    step "gemv_q_$b" 60 node dist/$b/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --robustness on --out "$w/gemv_q_$b.json"
+    step "gemv_d_$b" 60 node dist/$b/kernels.mjs --gemv-only --dtypes f32,bf16 --robustness on --out "$w/gemv_d_$b.json"
+  done
+  node scripts/bench/gemv_pick.mjs "$w/gemv_q_bench.json" > "$w/gemv_pick.txt" 2>&1
+  for st in q4_0 q8_0 f32; do
+    for b in bench_old bench; do
+      step "decode_${st}_$b" 70 node dist/$b/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 --repeats 3 \
+        --fuse 0,1 --storage $st --out "$w/decode_${st}_$b.json"
+    done
+  done
+  for b in bench_old bench; do
+    step "decode8b_q4_0_$b" 100 node dist/$b/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+      --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0_$b.json"
+  done
+  pack "$1"
+  ;;
+dp4a)
+  mkdir -p dist/bench_old && tar xJf .bench_old.tar.xz -C dist/bench_old
+  V=--variants\ qv4r4,qi8r4,qi8r4u2,qi8r4x2u2
+  step gemv_i8_default 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 $V --no-fused --out "$w/gemv_i8_default.json"
+  STAR_ATTN_DAWN_ENABLE=polyfill_packed_4x8_dot_product step gemv_i8_polyfill 60 node dist/bench/kernels.mjs --gemv-only \
+    --dtypes q8_0,q4_0 $V --no-fused --out "$w/gemv_i8_polyfill.json"
+  STAR_ATTN_DAWN_DISABLE=polyfill_packed_4x8_dot_product step gemv_i8_native 60 node dist/bench/kernels.mjs --gemv-only \
+    --dtypes q8_0,q4_0 $V --no-fused --out "$w/gemv_i8_native.json"
+  for i in 1 2; do
+    for b in bench_old bench; do
+      step "q_${b}_$i" 60 node dist/$b/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2 --out "$w/q_${b}_$i.json"
+      step "d_${b}_$i" 60 node dist/$b/kernels.mjs --gemv-only --dtypes f32,bf16x2 --variants v4x4u2 --out "$w/d_${b}_$i.json"
+    done
+  done
   pack "$1"
   ;;
 decode)

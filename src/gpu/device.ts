@@ -86,12 +86,16 @@ let nodeGpuCache = new Map<string, GPU>();
  * which Dawn prefers where a driver has it) is compiled as one store per element: a kernel with a 16 KiB
  * workgroup array took 4.7 s to compile instead of 0.5 s, and an engine's first run ~40 s of compiling instead
  * of a few. Without the extension Tint zeroes the same memory in a loop: the same WebGPU semantics, fast to
- * compile. Hardware drivers keep the extension (nothing measured says it costs them).
+ * compile. Hardware drivers keep the extension (nothing measured says it costs them). In Node,
+ * STAR_ATTN_DAWN_ENABLE / STAR_ATTN_DAWN_DISABLE (comma-separated Dawn toggle names) add toggles, so a benchmark
+ * can measure what one costs (e.g. polyfill_packed_4x8_dot_product for the 8-bit activation GEMV).
  */
 export function dawnFlags(choice: AdapterChoice, env: Readonly<Record<string, string | undefined>> = isNode ? process.env : {}): string[] {
-  const toggles = [...(choice.allowUnsafeApis ? ['allow_unsafe_apis'] : []), ...(choice.disableRobustness ? ['disable_robustness'] : [])];
+  const list = (v: string | undefined) => (v ?? '').split(',').filter((t) => t !== '');
+  const toggles = [...(choice.allowUnsafeApis ? ['allow_unsafe_apis'] : []), ...(choice.disableRobustness ? ['disable_robustness'] : []), ...list(env.STAR_ATTN_DAWN_ENABLE)];
+  const off = [...(onlySwiftShader(env) ? [kSwiftShaderSlowToggle] : []), ...list(env.STAR_ATTN_DAWN_DISABLE)];
   const flags = toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : [];
-  if (onlySwiftShader(env)) flags.push(`disable-dawn-features=${kSwiftShaderSlowToggle}`);
+  if (off.length > 0) flags.push(`disable-dawn-features=${off.join(',')}`);
   if (choice.adapterName) flags.push(`adapter=${choice.adapterName}`);
   return flags;
 }

@@ -29,6 +29,14 @@ describe("Dawn's flags", () => {
     expect(dawnFlags({}, { VK_ICD_FILENAMES: swiftShader, VK_ADD_DRIVER_FILES: '/etc/vulkan/icd.d/radeon_icd.json' })).toEqual([]);
     expect(dawnFlags({}, { VK_ICD_FILENAMES: '/usr/share/vulkan/icd.d/nvidia_icd.json' })).toEqual([]);
   });
+
+  it('add the toggles a benchmark names in STAR_ATTN_DAWN_ENABLE / _DISABLE', () => {
+    const env = { STAR_ATTN_DAWN_ENABLE: 'a,b', STAR_ATTN_DAWN_DISABLE: 'c' };
+    expect(dawnFlags({ disableRobustness: true }, env)).toEqual(['enable-dawn-features=disable_robustness,a,b', 'disable-dawn-features=c']);
+    const swiftShader = { VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json', STAR_ATTN_DAWN_DISABLE: 'c' };
+    expect(dawnFlags({}, swiftShader)).toEqual([`disable-dawn-features=${kSwiftShaderSlowToggle},c`]);
+    expect(dawnFlags({}, { STAR_ATTN_DAWN_ENABLE: '' })).toEqual([]);
+  });
 });
 
 describe('workgroup memory with the SwiftShader toggle', () => {

@@ -171,7 +171,7 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
   const TPR = v4 ? tpr4 : gemvLanes(a.dim);
   const units = outRows / ((v4 ? 4 * kWg : kWg) / TPR);
   r.dispatch(v4 ? 'decode_qkv_v4' : 'decode_qkv', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim) },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), MR: a.rows },
     params: {
       M: a.rows,
       K: a.dim,
@@ -214,7 +214,7 @@ function decodeQkvQuant(
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeQkv: ${a.nr ?? 'no'} rows per thread fit dim ${a.dim}, heads of ${a.headSize}`);
   const TPR = gemvQv4Lanes(a.dim);
   r.dispatch('decode_qkv_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qtype === 'q8_0' ? 0 : 1 },
     params: {
       M: a.rows,
       K: a.dim,
@@ -280,7 +280,7 @@ export function decodeGateUp(r: Recorder, a: DecodeGateUpArgs): void {
   const TPR = v4 ? gemvV4Lanes(a.dim, kw) : gemvLanes(a.dim);
   const R = (v4 ? 4 * kWg : kWg) / TPR;
   r.dispatch(v4 ? 'decode_gate_up_v4' : 'decode_gate_up', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim) },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), MR: a.rows },
     params: { M: a.rows, K: a.dim, N: a.hiddenDim, xBase: x.base, eps: a.eps, kw, wtype: weightType(a.wGate) },
     buffers: [x.binding, a.norm.buffer, a.wGate.buffer, a.wUp.buffer, a.out],
     workgroups: grid(Math.ceil(a.hiddenDim / R), r.ctx.maxWorkgroupsPerDim),
@@ -302,7 +302,7 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
   const TPR = gemvQv4Lanes(a.dim);
   const R = (kWg * NR) / TPR;
   r.dispatch('decode_gate_up_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qtype === 'q8_0' ? 0 : 1 },
     params: {
       M: a.rows,
       K: a.dim,

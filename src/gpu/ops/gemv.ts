@@ -60,21 +60,29 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
- * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
+ * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5. `u`: blocks
+ * of a row a lane loads before it sums any (`u2`, `u4`: more loads in flight on rows of few blocks per lane; the
+ * same sums in the same order).
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true },
+  base: { nr: 0, ls: 1, mg: false, i8: false, u: 1 },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, u: 1 },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, u: 1 },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, u: 1 },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, u: 1 },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, u: 1 },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, u: 1 },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, u: 1 },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, u: 1 },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, u: 1 },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1 },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1 },
+  qv4r4u2: { nr: 4, ls: 1, mg: false, i8: false, u: 2 },
+  qv4r4x2u2: { nr: 4, ls: 2, mg: false, i8: false, u: 2 },
+  qv4r4u4: { nr: 4, ls: 1, mg: false, i8: false, u: 4 },
+  qi8r4u2: { nr: 4, ls: 1, mg: false, i8: true, u: 2 },
+  qi8r4x2u2: { nr: 4, ls: 2, mg: false, i8: true, u: 2 },
+  qi8r4u4: { nr: 4, ls: 1, mg: false, i8: true, u: 4 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -199,17 +207,17 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  const { mg, i8 } = kGemvQVariants[variant];
+  const { mg, i8, u: U } = kGemvQVariants[variant];
   if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
     if (i8) {
-      gemvQuantI8(r, params, { TPR, NR, GPW }, b, label, variant);
+      gemvQuantI8(r, params, { TPR, NR, GPW, U, QT: params.qtype }, b, label, variant);
       return;
     }
     r.dispatch('matmul_gemv_qv4', {
-      constants: mg ? { TPR, NR, GPW, MR: M, MAGIC: 1 } : { TPR, NR, GPW, MR: M },
+      constants: mg ? { TPR, NR, GPW, U, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, U, QT: params.qtype, MR: M },
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
@@ -235,7 +243,7 @@ export function quantizedXLayout(M: number, K: number): { words: number; scaleBa
 }
 
 /** Records x → 8-bit blocks (quantize_x8) into the context's scratch, then the dot4I8Packed GEMV over them. */
-function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
+function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number; U: number; QT: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
   const { M, N, K } = params;
   const ctx = r.ctx;
   const xl = quantizedXLayout(M, K);
