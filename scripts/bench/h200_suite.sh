@@ -27,6 +27,9 @@
 #   bash scripts/bench/h200_suite.sh dp4a      issue 14: the quantized GEMVs with Dawn's dot4I8Packed polyfill forced on and
 #        off beside the default (is the 8-bit path running native integer dot products?), then old vs new builds
 #        alternated twice (qv4 lanes, fused q8_0/q4_0 and f32/bf16 decode kernels) to see through run-to-run noise (~4 min)
+#   bash scripts/bench/h200_suite.sh s10       session 10, after the fused kernels' MR constant: the step profile (f32, q4_0), decode
+#        fused/unfused at 1K-32K (f32, bf16, q8_0, q4_0; q4_0 also with qv4r4x2, gemv_pick's new winner), and the 8B
+#        shape's decode, q4_0 (default and qv4r4x2) beside bf16 (~6 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -138,6 +141,25 @@ dp4a)
       step "d_${b}_$i" 60 node dist/$b/kernels.mjs --gemv-only --dtypes f32,bf16x2 --variants v4x4u2 --out "$w/d_${b}_$i.json"
     done
   done
+  pack "$1"
+  ;;
+s10)
+  for st in f32 q4_0; do
+    step "profile_$st" 60 node dist/bench/decode_profile.mjs --lengths 1024,8192,32768 --storage $st --kv-dtype f16 \
+      --out "$w/decode_profile_$st.json"
+  done
+  for st in f32 bf16 q8_0 q4_0; do
+    step "decode_$st" 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
+      --fuse 0,1 --storage $st --out "$w/decode_$st.json"
+  done
+  STAR_ATTN_GEMV_Q=qv4r4x2 step decode_q4_0_x2 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 \
+    --kv-dtype f16 --repeats 3 --fuse 0,1 --storage q4_0 --out "$w/decode_q4_0_x2.json"
+  step decode8b_q4_0 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+    --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0.json"
+  STAR_ATTN_GEMV_Q=qv4r4x2 step decode8b_q4_0_x2 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 \
+    --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0_x2.json"
+  step decode8b_bf16 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+    --repeats 2 --fuse 0,1 --storage bf16 --out "$w/decode8b_bf16.json"
   pack "$1"
   ;;
 decode)

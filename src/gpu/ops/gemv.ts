@@ -88,11 +88,14 @@ export type GemvQVariant = keyof typeof kGemvQVariants;
 
 /**
  * The variants `matmul` runs. THE DEFAULTS: change `dense` / `quant` here (STAR_ATTN_GEMV / STAR_ATTN_GEMV_Q
- * override them in Node, so benchmarks can compare them in every host process).
+ * override them in Node, so benchmarks can compare them in every host process). `quant`: qv4r4x2 since session 10
+ * (H200, robustness on: 1438 against qv4r4's 1237–1253 GB/s geomean for q8_0 (gemv_pick: 0.820 against 0.849 ms
+ * over the 14 q8_0/q4_0 shapes), and 1B q4_0 decode fused 577 / 461 / 361 against 463 / 322 / 329 tok/s at
+ * 1K / 8K / 32K; 8B q4_0 154 / 143 against 148 / 121; bench/results/h200_s10/).
  */
 export const gemvTuning: { dense: GemvVariant; quant: GemvQVariant } = {
   dense: envVariant('STAR_ATTN_GEMV', kGemvVariants) ?? 'v4x4u2',
-  quant: envVariant('STAR_ATTN_GEMV_Q', kGemvQVariants) ?? 'qv4r4',
+  quant: envVariant('STAR_ATTN_GEMV_Q', kGemvQVariants) ?? 'qv4r4x2',
 };
 
 function envVariant<T extends object>(name: string, table: T): keyof T | undefined {
