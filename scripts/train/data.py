@@ -323,7 +323,8 @@ def pool_size(tokens_per_step, bucket):
     return max(8, 4 * tokens_per_step // max(1, int(0.8 * bucket)))
 
 
-def pool_batches(recs, p, tok, bos_id, eos_id, bucket, tokens_per_step, n_extra, do_augment, cwe_order, seed):
+def pool_batches(recs, p, tok, bos_id, eos_id, bucket, tokens_per_step, n_extra, do_augment, cwe_order, seed,
+                 pad_multiple=64):
     """The batches of pool p of a bucket's stream: a pure function of (records, seed, bucket, p). Epoch e =
     p // pools per epoch shuffles the records with its own seed; the pool's RNG draws augmentation, extra
     questions and the batch order."""
@@ -345,11 +346,11 @@ def pool_batches(recs, p, tok, bos_id, eos_id, bucket, tokens_per_step, n_extra,
     if cur:
         batches.append(cur)
     rng.shuffle(batches)
-    return [collate(b, bucket) for b in batches]
+    return [collate(b, bucket, pad_multiple) for b in batches]
 
 
 def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, cwe_order, seed, worker, n_workers,
-             start, q):
+             start, q, pad_multiple=64):
     """Worker `worker` of `n_workers` for one bucket: pools p ≡ worker (mod n_workers) from start = (pool,
     batch) on, each batch put as (p, i, batches in pool, batch). The consumer takes pools in order."""
     os.environ["RAYON_NUM_THREADS"] = "4"  # before tokenizers starts its pool: many producers share the CPU
@@ -359,7 +360,8 @@ def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, cwe_o
     p0, skip = start
     p = p0 + (worker - p0) % n_workers
     while True:
-        batches = pool_batches(recs, p, tok, bos_id, eos_id, bucket, tokens_per_step, n_extra, do_augment, cwe_order, seed)
+        batches = pool_batches(recs, p, tok, bos_id, eos_id, bucket, tokens_per_step, n_extra, do_augment, cwe_order, seed,
+                               pad_multiple)
         for i, b in enumerate(batches):
             if p == p0 and i < skip:
                 continue
@@ -367,8 +369,10 @@ def producer(files, tok_dir, bucket, tokens_per_step, n_extra, do_augment, cwe_o
         p += n_workers
 
 
-def collate(examples, bucket):
-    width = (max(len(e[0]) for e in examples) + 63) // 64 * 64
+def collate(examples, bucket, pad_multiple=64):
+    # rows padded to a multiple of pad_multiple (the batches themselves are packed by multiples of 64 whatever it
+    # is, so a coarser padding changes the shapes a step sees, never which samples it holds)
+    width = (max(len(e[0]) for e in examples) + pad_multiple - 1) // pad_multiple * pad_multiple
     ids = np.zeros((len(examples), width), np.int32)
     kinds = np.zeros((len(examples), width), np.int8)
     for r, (i, k, _) in enumerate(examples):

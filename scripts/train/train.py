@@ -366,6 +366,10 @@ def build_args():
     ap.add_argument("--restart-schedule", action="store_true",
                     help="this call starts a new schedule of --total-minutes from the resumed weights")
     ap.add_argument("--workers", type=int, default=0, help="producer processes per bucket (0: from the CPU count)")
+    ap.add_argument("--pad-multiple", type=int, default=64,
+                    help="pad each batch's rows to a multiple of this (same batches; coarser: fewer distinct shapes)")
+    ap.add_argument("--profile-steps", type=int, default=0,
+                    help="time each part of this many steps (after 10), the GPU synchronized between parts, then print")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (untested)")
     # evaluation
     ap.add_argument("--eval-every", type=float, default=200.0, help="seconds of training between evals")
@@ -564,7 +568,8 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             q = ctx.Queue(maxsize=4)
             p = ctx.Process(target=producer, daemon=True,
                             args=(by_bucket[b], args.tokenizer, b, stream["tokens_per_step"], args.extra_queries,
-                                  not args.no_augment, args.cwe_order, stream["seed"], w, n_workers, start, q))
+                                  not args.no_augment, args.cwe_order, stream["seed"], w, n_workers, start, q),
+                            kwargs={"pad_multiple": args.pad_multiple})
             p.start()
             queues[(b, w)] = q
             procs.setdefault(b, []).append(p)
@@ -578,6 +583,7 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
     acc = {"n": 0, "tok": 0, "wait": 0.0, "t0": time.time(), "ctx": zero(), "ans": zero(), "acc": zero(), "star": 0,
            "by_bucket": {}}
     t_last = time.time()
+    prof = StepProfile(device, args.profile_steps)
     try:
         while True:
             if args.max_steps and steps_here >= args.max_steps:
@@ -587,6 +593,7 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             progress = ((state["step"] - state.get("origin_step", 0)) / args.schedule_steps if args.schedule_steps
                         else (state["train_seconds"] - origin) / total_s)
             b = choose_bucket(progress, curriculum, buckets, args.top_frac, rng)
+            prof.start(steps_here)
             t0 = time.time()
             pool, idx = cursors.get(str(b), (0, 0))
             got_p, got_i, n_in_pool, batch = fetch(queues[(b, pool % n_workers)], procs[b], b)
@@ -596,8 +603,10 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             if steps_here == 0:  # producers starting up is not training time
                 t_last = acc["t0"] = time.time()
                 acc["wait"] = 0.0
+            prof.mark("fetch")
             ids = torch.from_numpy(batch["ids"]).to(device, dtype=torch.long)
             kinds = torch.from_numpy(batch["kinds"]).to(device)
+            prof.mark("copy")
             spec = ("causal",)
             if b >= args.star_min_bucket and rng.random() < args.star_frac:
                 ctxs = batch["ctx"].tolist()
@@ -616,10 +625,13 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             loss_ctx = (ce * is_ctx).sum() / is_ctx.sum().clamp(min=1)
             loss_ans = (ce * is_ans).sum() / is_ans.sum().clamp(min=1)
             loss = args.ctx_loss * loss_ctx + loss_ans
+            prof.mark("forward")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            prof.mark("backward")
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            prof.mark("optimizer")
             with torch.no_grad():
                 acc["acc"] += ((logits.argmax(-1) == labels) & is_ans).sum() / is_ans.sum().clamp(min=1)
                 acc["ctx"] += loss_ctx.detach()
@@ -635,6 +647,7 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             acc["n"] += 1
             acc["tok"] += n_tok
             acc["by_bucket"][b] = acc["by_bucket"].get(b, 0) + 1
+            prof.end(spec[0], tuple(batch["ids"].shape), n_tok, log_metrics)
             if acc["n"] >= args.log_every:
                 n = acc["n"]
                 rec = {"type": "train", "step": state["step"], "tokens": state["tokens"],
@@ -668,6 +681,59 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
         for ps in procs.values():
             for p in ps:
                 p.terminate()
+
+
+class StepProfile:
+    """`--profile-steps N`: steps 10 … 10 + N − 1 of a call timed part by part (data fetch, host-to-device copy,
+    forward with the loss, backward, clipping and optimizer, the rest), the device synchronized at each mark, so
+    the parts add up to the step; then one line per step kind (causal, star) and a metrics record. Shows where
+    training's time goes against `--bench`'s fixed-shape steps. Off (no synchronization) when N is 0."""
+
+    def __init__(self, device, n):
+        self.n, self.first = n, 10
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        self.on = False
+        self.parts = {}  # kind -> {part: seconds}
+        self.steps = {}  # kind -> count
+        self.tokens = {}  # kind -> non-padding tokens
+        self.shapes = set()
+
+    def start(self, step_index):
+        self.on = self.first <= step_index < self.first + self.n
+        if self.on:
+            self.sync()
+            self.t0 = self.t = time.time()
+            self.cur = {}
+
+    def mark(self, part):
+        if self.on:
+            self.sync()
+            t = time.time()
+            self.cur[part] = self.cur.get(part, 0.0) + t - self.t
+            self.t = t
+
+    def end(self, kind, shape, n_tok, log_metrics):
+        if not self.on:
+            return
+        self.mark("rest")
+        acc = self.parts.setdefault(kind, {})
+        for k, v in self.cur.items():
+            acc[k] = acc.get(k, 0.0) + v
+        self.steps[kind] = self.steps.get(kind, 0) + 1
+        self.tokens[kind] = self.tokens.get(kind, 0) + n_tok
+        self.shapes.add(shape)
+        if sum(self.steps.values()) == self.n:
+            rec = {"type": "profile", "steps": dict(self.steps), "distinct_shapes": len(self.shapes), "ms_per_step": {}}
+            for kind, parts in self.parts.items():
+                n = self.steps[kind]
+                ms = {k: round(1e3 * v / n, 2) for k, v in parts.items()}
+                rec["ms_per_step"][kind] = ms
+                total = sum(parts.values())
+                print(f"profile {kind}: {n} steps, {sum(ms.values()):.0f} ms a step ("
+                      + ", ".join(f"{k} {v:.0f}" for k, v in ms.items())
+                      + f"), {self.tokens[kind] / max(total, 1e-9) / 1e3:.0f}K tok/s synchronized", flush=True)
+            print(f"profile: {len(self.shapes)} distinct batch shapes in {self.n} steps", flush=True)
+            log_metrics(rec)
 
 
 def bench(args, device):
