@@ -1,6 +1,9 @@
 // Token embedding lookup: out[t, :] = table[ids[t], :], the table f32, 16-bit pairs widened to f32, or q8_0 /
 // q4_0 blocks of 32 dequantized (src/gpu/quant_layout.ts). One thread per table word of quants or values (one
-// f32, two 16-bit values, four q8_0 or eight q4_0 values); an id past the vocabulary writes NaN.
+// f32, two 16-bit values, four q8_0 or eight q4_0 values); an id past the vocabulary writes NaN. A table split
+// over bindings runs once per part: the part holding rows rowBase … rowBase + vocab − 1 writes the ids in that
+// range and leaves the others to their parts (the last part writes NaN for ids past the whole table), so the
+// ids never need to reach the CPU (a decode step can take its token from the previous step on the GPU).
 struct Params {
   rows: u32,
   dim: u32,
@@ -10,6 +13,8 @@ struct Params {
   wtype: u32,    // 0 f32, 1 f16 pairs, 2 bf16 pairs, 3 q8_0, 4 q4_0
   scaleBase: u32,   // q8_0 / q4_0: word index of row 0's scales
   scaleWords: u32,  // q8_0 / q4_0: words of scales per row
+  rowBase: u32,     // the token id of this table's row 0 (a part of a split table; 0 for a whole one)
+  last: u32,        // 1: this is the table's last part, which writes NaN rows for ids past it
 }
 
 override WG: u32 = 256u;
@@ -30,7 +35,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (id >= p.rows * p.kw) { return; }
   let j = id % p.kw;
   let t = id / p.kw;
-  let tok = ids[t];
+  let id0 = ids[t];
+  // another part's row: that part writes it
+  if (id0 < p.rowBase || (id0 - p.rowBase >= p.vocab && p.last == 0u)) { return; }
+  let tok = id0 - p.rowBase;
   let o = p.outBase + t * p.dim;
   // the NaN is built at run time: a constant NaN is a shader-creation error
   let nan = bitcast<f32>(0x7fc00000u | (tok & 0u));

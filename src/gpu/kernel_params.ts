@@ -219,6 +219,8 @@ export interface EmbeddingParams {
   wtype: number; // u32
   scaleBase: number; // u32
   scaleWords: number; // u32
+  rowBase: number; // u32
+  last: number; // u32
 }
 
 /** `Params` of shaders/fill_random.wgsl. */
@@ -578,10 +580,11 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   embedding: {
-    size: 32,
+    size: 40,
     fields: [
       ['rows', 0, 'u32'], ['dim', 4, 'u32'], ['vocab', 8, 'u32'], ['kw', 12, 'u32'],
       ['outBase', 16, 'u32'], ['wtype', 20, 'u32'], ['scaleBase', 24, 'u32'], ['scaleWords', 28, 'u32'],
+      ['rowBase', 32, 'u32'], ['last', 36, 'u32'],
     ],
   },
   fill_random: {

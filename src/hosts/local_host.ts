@@ -184,7 +184,7 @@ export class LocalHost implements Host {
     if (this.shared) throw new HostStateError(`${this.name}: encode() during a shared step`);
     const cache = this.begin(chunk, ids);
     const r = this.ctx.recorder('encode');
-    embedRows(r, this.model, this.state, chunk.rows, ids);
+    embedRows(r, this.model, this.state, chunk.rows);
     this.recordLayers(r, cache, chunk);
     r.submit();
     this.phase1Chunks++;
@@ -227,7 +227,7 @@ export class LocalHost implements Host {
     if (this.shared) throw new HostStateError(`${this.name}: step() during a shared step`);
     const cache = this.begin(chunk, ids);
     const r = this.ctx.recorder('step');
-    embedRows(r, this.model, this.state, chunk.rows, ids);
+    embedRows(r, this.model, this.state, chunk.rows);
     this.recordLayers(r, cache, chunk);
     r.submit();
     if (head) return this.finishStep(chunk.rows, head);
@@ -241,7 +241,7 @@ export class LocalHost implements Host {
     if (chunk.windows.length !== 1) throw new HostStateError(`${this.name}: a shared step has one attention window`);
     this.begin(chunk, ids);
     const r = this.ctx.recorder('step embed');
-    embedRows(r, this.model, this.state, chunk.rows, ids);
+    embedRows(r, this.model, this.state, chunk.rows);
     r.submit();
     this.shared = { chunk, layer: 0, half: 'pre' };
   }
@@ -353,7 +353,7 @@ export class LocalHost implements Host {
     };
     try {
       let r = this.ctx.recorder('peer step');
-      embedRows(r, this.model, s, T, ids);
+      embedRows(r, this.model, s, T);
       recordPre(r, 0);
       r.submit();
       let mapped = staging.mapAsync(GPUMapMode.READ, 0, outBytes);
@@ -497,12 +497,11 @@ export class LocalHost implements Host {
     if (!this.lastToken) throw new HostStateError(`${this.name}: decodeSubmit needs a step with a head first`);
     if (chunk.rows !== 1) throw new HostStateError(`${this.name}: a decode step is one row, got ${chunk.rows}`);
     const s = this.state;
-    const onGpu = this.model.weights.embed.chunks.length === 1;
-    const idOnCpu = onGpu ? undefined : Uint32Array.of(await this.lastToken);
-    const cache = this.begin(chunk, idOnCpu);
+    const cache = this.begin(chunk);
     const r = this.ctx.recorder('decode');
-    if (onGpu) r.copy(s.token.buffer, 0, s.ids.buffer, 0, 4);
-    embedRows(r, this.model, s, 1, idOnCpu ?? new Uint32Array(1));
+    // the previous step's token, fed on the GPU: the CPU records this step while that one still runs
+    r.copy(s.token.buffer, 0, s.ids.buffer, 0, 4);
+    embedRows(r, this.model, s, 1);
     this.recordLayers(r, cache, chunk);
     this.recordHead(r, 1, head);
     const staging =

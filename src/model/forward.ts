@@ -28,21 +28,16 @@ export interface ModelOnGpu {
  */
 export type Visibility = Pick<AttentionArgs, 'fullStart' | 'fullLen' | 'kvStart' | 'kvLen' | 'causal' | 'causalOffset'>;
 
-/** Token embeddings of the chunk into x. */
-export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number, idsOnCpu: Uint32Array): void {
+/**
+ * Token embeddings of the chunk into x, from the ids in `s.ids` on the GPU. A table split over bindings runs the
+ * lookup once per part, each writing the ids in its rows, so no id has to come back to the CPU first.
+ */
+export function embedRows(r: Recorder, m: ModelOnGpu, s: RunState, rows: number): void {
   const table = m.weights.embed;
-  if (table.chunks.length === 1) {
-    embed(r, { ids: s.ids.buffer, table: table.chunks[0], out: s.x.buffer, rows, dim: m.cfg.dim });
-    return;
-  }
-  // a table split over bindings: gather each row with a copy (the ids are known on the CPU)
-  const rowBytes = table.chunks[0].buffer.size / table.rowsPerChunk;
-  if (table.chunks[0].dtype !== 'f32') throw new Error('a split 16-bit embedding table is not supported; load with storage f32');
-  for (let t = 0; t < rows; t++) {
-    const id = idsOnCpu[t];
-    const c = Math.floor(id / table.rowsPerChunk);
-    r.copy(table.chunks[c].buffer, (id - c * table.rowsPerChunk) * rowBytes, s.x.buffer, t * m.cfg.dim * 4, m.cfg.dim * 4);
-  }
+  const last = table.chunks.length - 1;
+  table.chunks.forEach((chunk, c) =>
+    embed(r, { ids: s.ids.buffer, table: chunk, out: s.x.buffer, rows, dim: m.cfg.dim, rowBase: c * table.rowsPerChunk, lastPart: c === last }),
+  );
 }
 
 /**

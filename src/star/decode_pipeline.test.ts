@@ -85,11 +85,27 @@ describe('pipelined decoding', () => {
     }
   });
 
-  it('an embedding split over bindings (ids gathered on the CPU) still decodes right', async () => {
+  it('an embedding split over bindings (looked up part by part on the GPU) still decodes right', async () => {
     const split = await LocalHost.create('split', { ...init, maxBindingBytes: 64 * 1024 });
     try {
+      expect(split.model.weights.embed.chunks.length).toBeGreaterThan(1);
       for (const p of ref.prompts) expect((await runStar([split], request(p.ids, p.greedyIds.length, 2))).tokens).toEqual(p.greedyIds);
     } finally {
+      await split.dispose();
+    }
+  });
+
+  it('a split 16-bit embedding (once refused) decodes what the whole one does', async () => {
+    const whole = await LocalHost.create('bf16 whole', { ...init, storage: 'bf16' });
+    const split = await LocalHost.create('bf16 split', { ...init, storage: 'bf16', maxBindingBytes: 32 * 1024 });
+    try {
+      expect(split.model.weights.embed.chunks.length).toBeGreaterThan(1);
+      for (const p of ref.prompts) {
+        const want = (await runStar([whole], request(p.ids, 12, 2))).tokens;
+        expect((await runStar([split], request(p.ids, 12, 2))).tokens, p.name).toEqual(want);
+      }
+    } finally {
+      await whole.dispose();
       await split.dispose();
     }
   });

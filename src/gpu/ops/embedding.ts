@@ -14,11 +14,15 @@ export interface EmbedArgs {
   outOffset?: number;
   rows: number;
   dim: number;
+  /** Part of a table split over bindings: the token id of its row 0 (default 0), and whether it is the last part
+   * (default true: ids past it write NaN rows; an earlier part leaves them to the parts after it). */
+  rowBase?: number;
+  lastPart?: boolean;
 }
 
 const kWG = 256;
 
-/** Records out[t] = table[ids[t]]; an id ≥ vocab writes a NaN row. */
+/** Records out[t] = table[ids[t]]; an id ≥ vocab writes a NaN row (of a split table: see `rowBase`). */
 export function embed(r: Recorder, a: EmbedArgs): void {
   expectCount(a.rows, 'embed rows');
   expectCount(a.dim, 'embed dim');
@@ -43,6 +47,8 @@ export function embed(r: Recorder, a: EmbedArgs): void {
       wtype: dtype === 'q8_0' ? 3 : dtype === 'q4_0' ? 4 : weightType(a.table),
       scaleBase: quant?.scaleBase ?? 0,
       scaleWords: quant?.scaleWords ?? 0,
+      rowBase: a.rowBase ?? 0,
+      last: a.lastPart === false ? 0 : 1,
     },
     buffers: [a.ids, a.table.buffer, out.binding],
     workgroups: grid(Math.ceil((a.rows * kw) / kWG), r.ctx.maxWorkgroupsPerDim),
