@@ -1,6 +1,9 @@
 // The page's one engine: loaded from the model panel's choice, reloaded only when a run needs a longer cache
-// than it has. Loads are chained, so panels starting at once share one engine instead of loading two.
-import { Engine, type EngineOptions, type ModelLocation, type ProgressEvent } from '../index';
+// than it has. Loads are chained, so panels starting at once share one engine instead of loading two. Every
+// engine runs on the page's one GPUDevice, so a reload (another model, storage or cache size) compiles none of
+// the kernels an engine before it compiled (pipelines are cached per device); a lost device is let go, and the
+// next load requests a new one.
+import { Engine, requestDevice, type EngineOptions, type ModelLocation, type ProgressEvent } from '../index';
 
 /** What the model panel chose. */
 export interface ModelChoice {
@@ -18,6 +21,7 @@ export class Session {
   private loading?: Promise<Engine>;
   private loadedChoice?: ModelChoice;
   private listeners: Listener[] = [];
+  private device?: ReturnType<typeof requestDevice>;
 
   /**
    * @param choose reads the model panel (throws a readable error for a bad choice)
@@ -66,7 +70,11 @@ export class Session {
       this.current = undefined;
       await current?.dispose();
       await this.progress.start(choice).catch(() => undefined);
+      const gpu = await this.pageDevice();
       const engine = await Engine.load({
+        device: gpu.device,
+        // a borrowed device carries no memory size of its own: the page's request found it
+        gpuMemoryBytes: gpu.info.memoryBytes,
         model: choice.model,
         storage: choice.storage,
         kvDtype: choice.kvDtype,
@@ -83,5 +91,18 @@ export class Session {
       return engine;
     })(this.loading);
     return this.loading;
+  }
+
+  // the page's device, requested on the first load; dropped once lost (or if the request failed), so the load
+  // after it asks again
+  private pageDevice(): ReturnType<typeof requestDevice> {
+    if (this.device) return this.device;
+    const d = requestDevice();
+    this.device = d;
+    const forget = () => {
+      if (this.device === d) this.device = undefined;
+    };
+    d.then((h) => h.device.lost.then(forget), forget);
+    return d;
   }
 }
