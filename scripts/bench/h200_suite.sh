@@ -28,8 +28,8 @@
 #        off beside the default (is the 8-bit path running native integer dot products?), then old vs new builds
 #        alternated twice (qv4 lanes, fused q8_0/q4_0 and f32/bf16 decode kernels) to see through run-to-run noise (~4 min)
 #   bash scripts/bench/h200_suite.sh s10       session 10, after the fused kernels' MR constant: the step profile (f32, q4_0), decode
-#        fused/unfused at 1K-32K (f32, bf16, q8_0, q4_0; q4_0 also with qv4r4x2, gemv_pick's new winner), and the 8B
-#        shape's decode, q4_0 (default and qv4r4x2) beside bf16 (~6 min)
+#        fused/unfused at 1K-32K (f32, bf16, q8_0, q4_0; q4_0 also with the other quantized GEMV, qv4r4 since the
+#        default became qv4r4x2), the 8B shape's decode, q4_0 (both GEMVs) beside bf16, and its step profile (~7 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -112,7 +112,7 @@ quant2)
   mkdir -p dist/bench_old && tar xJf .bench_old.tar.xz -C dist/bench_old
   for b in bench_old bench; do
     step "gemv_q_$b" 60 node dist/$b/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --robustness on --out "$w/gemv_q_$b.json"
-    step "gemv_d_$b" 60 node dist/$b/kernels.mjs --gemv-only --dtypes f32,bf16 --robustness on --out "$w/gemv_d_$b.json"
+    step "gemv_d_$b" 60 node dist/$b/kernels.mjs --gemv-only --dtypes f32,bf16x2 --robustness on --out "$w/gemv_d_$b.json"
   done
   node scripts/bench/gemv_pick.mjs "$w/gemv_q_bench.json" > "$w/gemv_pick.txt" 2>&1
   for st in q4_0 q8_0 f32; do
@@ -152,14 +152,17 @@ s10)
     step "decode_$st" 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 --kv-dtype f16 --repeats 3 \
       --fuse 0,1 --storage $st --out "$w/decode_$st.json"
   done
-  STAR_ATTN_GEMV_Q=qv4r4x2 step decode_q4_0_x2 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 \
-    --kv-dtype f16 --repeats 3 --fuse 0,1 --storage q4_0 --out "$w/decode_q4_0_x2.json"
+  STAR_ATTN_GEMV_Q=qv4r4 step decode_q4_0_r4 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 \
+    --kv-dtype f16 --repeats 3 --fuse 0,1 --storage q4_0 --out "$w/decode_q4_0_r4.json"
   step decode8b_q4_0 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
     --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0.json"
-  STAR_ATTN_GEMV_Q=qv4r4x2 step decode8b_q4_0_x2 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 \
-    --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0_x2.json"
+  STAR_ATTN_GEMV_Q=qv4r4 step decode8b_q4_0_r4 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 \
+    --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0_r4.json"
   step decode8b_bf16 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
     --repeats 2 --fuse 0,1 --storage bf16 --out "$w/decode8b_bf16.json"
+  # the 8B step part by part: do its kernels or the CPU's recording bound it?
+  step profile8b_q4_0 90 node dist/bench/decode_profile.mjs --config llama-3.1-8b --lengths 1024,8192 --storage q4_0 \
+    --kv-dtype f16 --out "$w/decode_profile8b_q4_0.json"
   pack "$1"
   ;;
 decode)
