@@ -17,6 +17,7 @@ struct Params {
   scaleWords: u32,  // u32 words of W's scales per row
   xScaleBase: u32,  // word index of x's block scales (f32) in the xq binding
   xSumBase: u32,    // word index of x's block sums Σq (i32) in the xq binding
+  xPlane: u32,      // LIMBS = 3: vec4 words between x's limb planes
   hasBias: u32,
   accumulate: u32,  // 1: out += result
   qtype: u32,       // 0 q8_0, 1 q4_0
@@ -25,7 +26,8 @@ struct Params {
 override TPR: u32 = 32u;   // threads per row group (power of two)
 override NR: u32 = 4u;     // rows per thread (1..4)
 override U: u32 = 1u;      // blocks of a row a lane loads before it sums them (1..4)
-override QT: u32 = 0u;     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
+override QT: u32 = 0u;
+override LIMBS: u32 = 1u;  // x's byte limbs (quantize_x8.wgsl): 1 (8-bit x) or 3 (24-bit x)     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 override GPW: u32 = 8u;    // row groups per workgroup
 override MR: u32 = 1u;     // rows of x (1..8)
 override WG: u32 = TPR * GPW;
@@ -44,6 +46,18 @@ const kMaxU = 4u;
 var<workgroup> partial: array<f32, WG * MR * NR>;  // (MR, NR, WG) per-thread sums
 
 const kLow = 0x0f0f0f0fu;
+
+// nibble bytes q (0..15) as the signed bytes q − 8
+fn sbytes(q: vec4<u32>) -> vec4<u32> {
+  let v = q ^ vec4<u32>(0x08080808u);
+  return v | ((v & vec4<u32>(0x08080808u)) * vec4<u32>(0x1eu));
+}
+
+// Σ of 32 byte products: words a (elements 0..15) and c (16..31) of W against x's 8 words
+fn dot8(a: vec4<u32>, c: vec4<u32>, x0: vec4<u32>, x1: vec4<u32>) -> i32 {
+  return dot4I8Packed(a.x, x0.x) + dot4I8Packed(a.y, x0.y) + dot4I8Packed(a.z, x0.z) + dot4I8Packed(a.w, x0.w)
+    + dot4I8Packed(c.x, x1.x) + dot4I8Packed(c.y, x1.y) + dot4I8Packed(c.z, x1.z) + dot4I8Packed(c.w, x1.w);
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -88,23 +102,30 @@ fn main(
         let dx = bitcast<f32>(xw[p.xScaleBase + m * blocks + b]);
         let sx = bitcast<i32>(xw[p.xSumBase + m * blocks + b]);
         for (var r = 0u; r < NR; r++) {
+          // q8_0: word i holds elements 4i..4i+3, as x's words do; q4_0: word i holds elements 4i..4i+3 in its
+          // low nibbles, 16 + 4i.. in its high ones, taken as bytes 0..15 (q − 8 summed as Σ q·x − 8 Σx)
           let a = qa[u * kMaxNR + r];
-          var s: i32;
-          if (QT == 0u) {
-            // q8_0: word i holds elements 4i..4i+3, as x's words do
-            let c = qb[u * kMaxNR + r];
-            s = dot4I8Packed(a.x, x0.x) + dot4I8Packed(a.y, x0.y) + dot4I8Packed(a.z, x0.z) + dot4I8Packed(a.w, x0.w)
-              + dot4I8Packed(c.x, x1.x) + dot4I8Packed(c.y, x1.y) + dot4I8Packed(c.z, x1.z) + dot4I8Packed(c.w, x1.w);
-          } else {
-            // q4_0: word i holds elements 4i..4i+3 in its low nibbles, 16 + 4i.. in its high ones; q − 8 summed
-            // as Σ q·x − 8 Σx
-            let lo = a & vec4<u32>(kLow);
-            let hi = (a >> vec4<u32>(4u)) & vec4<u32>(kLow);
-            s = dot4I8Packed(lo.x, x0.x) + dot4I8Packed(lo.y, x0.y) + dot4I8Packed(lo.z, x0.z) + dot4I8Packed(lo.w, x0.w)
-              + dot4I8Packed(hi.x, x1.x) + dot4I8Packed(hi.y, x1.y) + dot4I8Packed(hi.z, x1.z) + dot4I8Packed(hi.w, x1.w)
-              - 8 * sx;
+          var lo = a;
+          var hi = qb[u * kMaxNR + r];
+          if (QT == 1u) {
+            lo = a & vec4<u32>(kLow);
+            hi = (a >> vec4<u32>(4u)) & vec4<u32>(kLow);
+            if (LIMBS == 3u) {
+              // q − 8 as signed bytes (the nibble's bit 3 flipped, then sign-extended), so that no −8·Σx term
+              // cancels against Σ q·x in floats
+              lo = sbytes(lo);
+              hi = sbytes(hi);
+            }
           }
-          acc[m * kMaxNR + r] += (d[u * kMaxNR + r] * dx) * f32(s);
+          var t = f32(dot8(lo, hi, x0, x1));
+          if (LIMBS == 3u) {
+            // each limb's sum is an exact integer; 256 and 65536 scale them exactly
+            t += 256.0 * f32(dot8(lo, hi, xq[p.xPlane + xo], xq[p.xPlane + xo + 1u]))
+              + 65536.0 * f32(dot8(lo, hi, xq[2u * p.xPlane + xo], xq[2u * p.xPlane + xo + 1u]));
+          } else if (QT == 1u) {
+            t -= 8.0 * f32(sx);
+          }
+          acc[m * kMaxNR + r] += (d[u * kMaxNR + r] * dx) * t;
         }
       }
     }

@@ -160,6 +160,10 @@ s10)
     --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0_r4.json"
   step decode8b_bf16 90 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
     --repeats 2 --fuse 0,1 --storage bf16 --out "$w/decode8b_bf16.json"
+  # the 24-bit x GEMV (qx24*, within the f32 reference's bound) in decode steps: unfused only (the fused q kernels
+  # keep f32 x), against the fused and unfused default above
+  STAR_ATTN_GEMV_Q=qx24r4 step decode_q4_0_qx24 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 \
+    --kv-dtype f16 --repeats 3 --fuse 0 --storage q4_0 --out "$w/decode_q4_0_qx24.json"
   # the 8B step part by part: do its kernels or the CPU's recording bound it?
   step profile8b_q4_0 90 node dist/bench/decode_profile.mjs --config llama-3.1-8b --lengths 1024,8192 --storage q4_0 \
     --kv-dtype f16 --out "$w/decode_profile8b_q4_0.json"

@@ -328,6 +328,7 @@ export interface MatmulGemvQi8Params {
   scaleWords: number; // u32
   xScaleBase: number; // u32
   xSumBase: number; // u32
+  xPlane: number; // u32
   hasBias: number; // u32
   accumulate: number; // u32
   qtype: number; // u32
@@ -399,6 +400,7 @@ export interface QuantizeX8Params {
   ldx: number; // u32
   scaleBase: number; // u32
   sumBase: number; // u32
+  planeWords: number; // u32
 }
 
 /** `Params` of shaders/rmsnorm.wgsl. */
@@ -642,12 +644,12 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   matmul_gemv_qi8: {
-    size: 52,
+    size: 56,
     fields: [
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['outBase', 12, 'u32'],
       ['ldOut', 16, 'u32'], ['quantWords', 20, 'u32'], ['scaleBase', 24, 'u32'], ['scaleWords', 28, 'u32'],
-      ['xScaleBase', 32, 'u32'], ['xSumBase', 36, 'u32'], ['hasBias', 40, 'u32'], ['accumulate', 44, 'u32'],
-      ['qtype', 48, 'u32'],
+      ['xScaleBase', 32, 'u32'], ['xSumBase', 36, 'u32'], ['xPlane', 40, 'u32'], ['hasBias', 44, 'u32'],
+      ['accumulate', 48, 'u32'], ['qtype', 52, 'u32'],
     ],
   },
   matmul_gemv_qv4: {
@@ -683,10 +685,10 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   quantize_x8: {
-    size: 24,
+    size: 28,
     fields: [
       ['M', 0, 'u32'], ['K', 4, 'u32'], ['xBase', 8, 'u32'], ['ldx', 12, 'u32'],
-      ['scaleBase', 16, 'u32'], ['sumBase', 20, 'u32'],
+      ['scaleBase', 16, 'u32'], ['sumBase', 20, 'u32'], ['planeWords', 24, 'u32'],
     ],
   },
   rmsnorm: {

@@ -17,7 +17,7 @@ import { ropeTable, type RopeSpec } from '../../model/rope';
 import type { GpuContext } from '../context';
 import { add, siluMul } from '../ops/elementwise';
 import { embed } from '../ops/embedding';
-import { kGemvQVariants, kGemvVariants, quantizedXLayout, type GemvQVariant, type GemvVariant } from '../ops/gemv';
+import { gemvQuantRoundsX, kGemvQVariants, kGemvVariants, quantizedXLayout, type GemvQVariant, type GemvVariant } from '../ops/gemv';
 import { matmul, pickMatmulKernel, type MatmulKernel } from '../ops/matmul';
 import { rmsnorm } from '../ops/norm';
 import { rope } from '../ops/rope';
@@ -139,7 +139,7 @@ async function runMatmulWords(ctx: GpuContext, rng: Rng, c: MatmulCase): Promise
 
   // the 8-bit activation GEMV: against the x it rounded (each value checked to be a rounding of x), and, loosely,
   // against x itself
-  const i8 = c.gemv !== undefined && c.gemv in kGemvQVariants && kGemvQVariants[c.gemv as GemvQVariant].i8;
+  const i8 = c.gemv !== undefined && c.gemv in kGemvQVariants && gemvQuantRoundsX(c.gemv as GemvQVariant);
   const xi8 = i8 ? await readQuantizedX(ctx, xv, M, K) : undefined;
   // largest |got − ref| / scale with the reference run on x values `xs` (accumulate's start values added)
   const errorOn = (xs: ArrayLike<number>): number => {
@@ -271,8 +271,9 @@ const gemvVariantCheck: Check = {
 
 /**
  * Quantized GEMV variants against the reference (ragged N, M up to 8, x off a 16-byte boundary once): the f32
- * activation ones (`i8` false) and, as their own check, the opt-in 8-bit activation ones (`i8` true), which
- * runMatmulWords compares with the x they rounded.
+ * activation ones and the 24-bit x ones (`qx24*`, held to the same bound) with `i8` false, and, as their own
+ * check, the opt-in 8-bit activation ones (`i8` true, `gemvQuantRoundsX`), which runMatmulWords compares with
+ * the x they rounded.
  */
 function gemvQuantVariantCheck(id: string, i8: boolean): Check {
   return {
@@ -281,7 +282,7 @@ function gemvQuantVariantCheck(id: string, i8: boolean): Check {
       const out: CheckResult[] = [];
       let i = 0;
       for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
-        if (name === 'base' || kGemvQVariants[name].i8 !== i8) continue;
+        if (name === 'base' || gemvQuantRoundsX(name) !== i8) continue;
         // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32)
         for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
           const bits = i++;

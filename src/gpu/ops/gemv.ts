@@ -62,27 +62,32 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
  * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5. `u`: blocks
  * of a row a lane loads before it sums any (`u2`, `u4`: more loads in flight on rows of few blocks per lane; the
- * same sums in the same order).
+ * same sums in the same order). `limbs: 3` (`qx24*`): x as 24-bit fixed point per block of 32 (22 bits below the
+ * block's max|x|), three byte limbs through the same dot4I8Packed kernel: no float work per weight, and within
+ * the f32-activation reference's bound (x's rounding is about f32's own on a block's products), so not opt-in
+ * by accuracy: a candidate default once measured.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false, u: 1 },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false, u: 1 },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, u: 1 },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, u: 1 },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, u: 1 },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, u: 1 },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, u: 1 },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, u: 1 },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, u: 1 },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, u: 1 },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1 },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1 },
-  qv4r4u2: { nr: 4, ls: 1, mg: false, i8: false, u: 2 },
-  qv4r4x2u2: { nr: 4, ls: 2, mg: false, i8: false, u: 2 },
-  qv4r4u4: { nr: 4, ls: 1, mg: false, i8: false, u: 4 },
-  qi8r4u2: { nr: 4, ls: 1, mg: false, i8: true, u: 2 },
-  qi8r4x2u2: { nr: 4, ls: 2, mg: false, i8: true, u: 2 },
-  qi8r4u4: { nr: 4, ls: 1, mg: false, i8: true, u: 4 },
+  base: { nr: 0, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, u: 1, limbs: 1 },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, u: 1, limbs: 1 },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, u: 1, limbs: 1 },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, u: 1, limbs: 1 },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1, limbs: 1 },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1, limbs: 1 },
+  qv4r4u2: { nr: 4, ls: 1, mg: false, i8: false, u: 2, limbs: 1 },
+  qv4r4x2u2: { nr: 4, ls: 2, mg: false, i8: false, u: 2, limbs: 1 },
+  qv4r4u4: { nr: 4, ls: 1, mg: false, i8: false, u: 4, limbs: 1 },
+  qi8r4u2: { nr: 4, ls: 1, mg: false, i8: true, u: 2, limbs: 1 },
+  qi8r4x2u2: { nr: 4, ls: 2, mg: false, i8: true, u: 2, limbs: 1 },
+  qi8r4u4: { nr: 4, ls: 1, mg: false, i8: true, u: 4, limbs: 1 },
+  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1, limbs: 3 },
+  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1, limbs: 3 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -239,32 +244,42 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   });
 }
 
-/** x's 8-bit blocks for `M` rows of `K` (K % 32 == 0): packed bytes, then the f32 scales, then the Σq, in u32 words. */
-export function quantizedXLayout(M: number, K: number): { words: number; scaleBase: number; sumBase: number } {
+/**
+ * x's blocks for `M` rows of `K` (K % 32 == 0) in u32 words: `limbs` planes of packed bytes (8-bit x, or the
+ * three limbs of 24-bit x), then the f32 scales, then the Σq.
+ */
+export function quantizedXLayout(M: number, K: number, limbs: 1 | 3 = 1): { words: number; scaleBase: number; sumBase: number; planeWords: number } {
   const blocks = M * (K / 32);
-  return { words: 10 * blocks, scaleBase: 8 * blocks, sumBase: 9 * blocks };
+  const planeWords = 8 * blocks;
+  return { words: limbs * planeWords + 2 * blocks, scaleBase: limbs * planeWords, sumBase: limbs * planeWords + blocks, planeWords };
+}
+
+/** Whether a quantized GEMV variant rounds x to 8 bits (opt-in: no longer within the f32 reference's bound). */
+export function gemvQuantRoundsX(variant: GemvQVariant): boolean {
+  return kGemvQVariants[variant].i8 && kGemvQVariants[variant].limbs === 1;
 }
 
 /** Records x → 8-bit blocks (quantize_x8) into the context's scratch, then the dot4I8Packed GEMV over them. */
 function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number; U: number; QT: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
   const { M, N, K } = params;
   const ctx = r.ctx;
-  const xl = quantizedXLayout(M, K);
-  // (M, K / 4) packed bytes, (M, K / 32) f32 scales, (M, K / 32) i32 sums
+  const limbs = kGemvQVariants[variant].limbs;
+  const xl = quantizedXLayout(M, K, limbs);
+  // (limbs, M, K / 4) packed bytes, (M, K / 32) f32 scales, (M, K / 32) i32 sums
   const xq = ctx.scratch('gemv x8', xl.words * 4);
   const qWG = 64;
   r.dispatch('quantize_x8', {
-    constants: { WG: qWG },
-    params: { M, K, xBase: params.xBase, ldx: K, scaleBase: xl.scaleBase, sumBase: xl.sumBase },
+    constants: { WG: qWG, LIMBS: limbs },
+    params: { M, K, xBase: params.xBase, ldx: K, scaleBase: xl.scaleBase, sumBase: xl.sumBase, planeWords: xl.planeWords },
     buffers: [b.x, xq],
     workgroups: grid(Math.ceil((M * K) / 32 / qWG), ctx.maxWorkgroupsPerDim),
     label: `quantize_x8 ${M}×${K} ${label}`,
   });
   r.dispatch('matmul_gemv_qi8', {
-    constants: { ...shape, MR: M },
+    constants: { ...shape, MR: M, LIMBS: limbs },
     params: {
       M, N, K, outBase: params.outBase, ldOut: params.ldOut, quantWords: params.quantWords, scaleBase: params.scaleBase,
-      scaleWords: params.scaleWords, xScaleBase: xl.scaleBase, xSumBase: xl.sumBase, hasBias: params.hasBias,
+      scaleWords: params.scaleWords, xScaleBase: xl.scaleBase, xSumBase: xl.sumBase, xPlane: xl.planeWords / 4, hasBias: params.hasBias,
       accumulate: params.accumulate, qtype: params.qtype,
     },
     buffers: [xq, xq, b.w, b.w, b.bias, b.out],
