@@ -25,7 +25,6 @@ struct Params {
 
 override TPR: u32 = 32u;   // threads per row group (power of two)
 override NR: u32 = 4u;     // rows per thread (1..4)
-override U: u32 = 1u;      // blocks of a row a lane loads before it sums them (1..4)
 override QT: u32 = 0u;
 override LIMBS: u32 = 1u;  // x's byte limbs (quantize_x8.wgsl): 1 (8-bit x) or 3 (24-bit x)     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 override GPW: u32 = 8u;    // row groups per workgroup
@@ -33,7 +32,6 @@ override MR: u32 = 1u;     // rows of x (1..8)
 override WG: u32 = TPR * GPW;
 const kMaxRows = 8u;
 const kMaxNR = 4u;
-const kMaxU = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xq: array<vec4<u32>>;      // (M, K / 16) x's bytes, then its scales and sums
@@ -75,58 +73,50 @@ fn main(
 
   var acc: array<f32, kMaxRows * kMaxNR>;  // [m * kMaxNR + r]
   for (var i = 0u; i < kMaxRows * kMaxNR; i++) { acc[i] = 0.0; }
-  var qa: array<vec4<u32>, kMaxNR * kMaxU>;  // [u * kMaxNR + r]
-  var qb: array<vec4<u32>, kMaxNR * kMaxU>;
-  var d: array<f32, kMaxNR * kMaxU>;
-  for (var i = 0u; i < kMaxNR * kMaxU; i++) { qa[i] = vec4<u32>(0u); qb[i] = vec4<u32>(0u); d[i] = 0.0; }
-  for (var b0 = lane; b0 < blocks; b0 += TPR * U) {
-    // blocks b0, b0 + TPR, … (U of them) of each row (rows past N clamped to the last; blocks past the row
-    // clamped to its last and not summed), all loads first, so U · NR loads are in flight at once
-    for (var u = 0u; u < U; u++) {
-      let b = min(b0 + u * TPR, blocks - 1u);
-      for (var r = 0u; r < NR; r++) {
-        let n = min(n0 + r, p.N - 1u);
-        let q = n * rowV + b * bv;
-        qa[u * kMaxNR + r] = w[q];
-        if (QT == 0u) { qb[u * kMaxNR + r] = w[q + 1u]; }
-        d[u * kMaxNR + r] = unpack2x16float(ws[p.scaleBase + n * p.scaleWords + b / 2u])[b & 1u];
-      }
+  var qa: array<vec4<u32>, kMaxNR>;
+  var qb: array<vec4<u32>, kMaxNR>;
+  var d: array<f32, kMaxNR>;
+  for (var r = 0u; r < kMaxNR; r++) { qa[r] = vec4<u32>(0u); qb[r] = vec4<u32>(0u); d[r] = 0.0; }
+  for (var b = lane; b < blocks; b += TPR) {
+    // this block of each row (rows past N clamped to the last), all loads first
+    for (var r = 0u; r < NR; r++) {
+      let n = min(n0 + r, p.N - 1u);
+      let q = n * rowV + b * bv;
+      qa[r] = w[q];
+      if (QT == 0u) { qb[r] = w[q + 1u]; }
+      d[r] = unpack2x16float(ws[p.scaleBase + n * p.scaleWords + b / 2u])[b & 1u];
     }
-    for (var u = 0u; u < U; u++) {
-      let b = b0 + u * TPR;
-      if (b >= blocks) { break; }
-      for (var m = 0u; m < MR; m++) {
-        let xo = (m * blocks + b) * 2u;
-        let x0 = xq[xo];
-        let x1 = xq[xo + 1u];
-        let dx = bitcast<f32>(xw[p.xScaleBase + m * blocks + b]);
-        let sx = bitcast<i32>(xw[p.xSumBase + m * blocks + b]);
-        for (var r = 0u; r < NR; r++) {
-          // q8_0: word i holds elements 4i..4i+3, as x's words do; q4_0: word i holds elements 4i..4i+3 in its
-          // low nibbles, 16 + 4i.. in its high ones, taken as bytes 0..15 (q − 8 summed as Σ q·x − 8 Σx)
-          let a = qa[u * kMaxNR + r];
-          var lo = a;
-          var hi = qb[u * kMaxNR + r];
-          if (QT == 1u) {
-            lo = a & vec4<u32>(kLow);
-            hi = (a >> vec4<u32>(4u)) & vec4<u32>(kLow);
-            if (LIMBS == 3u) {
-              // q − 8 as signed bytes (the nibble's bit 3 flipped, then sign-extended), so that no −8·Σx term
-              // cancels against Σ q·x in floats
-              lo = sbytes(lo);
-              hi = sbytes(hi);
-            }
-          }
-          var t = f32(dot8(lo, hi, x0, x1));
+    for (var m = 0u; m < MR; m++) {
+      let xo = (m * blocks + b) * 2u;
+      let x0 = xq[xo];
+      let x1 = xq[xo + 1u];
+      let dx = bitcast<f32>(xw[p.xScaleBase + m * blocks + b]);
+      let sx = bitcast<i32>(xw[p.xSumBase + m * blocks + b]);
+      for (var r = 0u; r < NR; r++) {
+        // q8_0: word i holds elements 4i..4i+3, as x's words do; q4_0: word i holds elements 4i..4i+3 in its
+        // low nibbles, 16 + 4i.. in its high ones, taken as bytes 0..15 (q − 8 summed as Σ q·x − 8 Σx)
+        let a = qa[r];
+        var lo = a;
+        var hi = qb[r];
+        if (QT == 1u) {
+          lo = a & vec4<u32>(kLow);
+          hi = (a >> vec4<u32>(4u)) & vec4<u32>(kLow);
           if (LIMBS == 3u) {
-            // each limb's sum is an exact integer; 256 and 65536 scale them exactly
-            t += 256.0 * f32(dot8(lo, hi, xq[p.xPlane + xo], xq[p.xPlane + xo + 1u]))
-              + 65536.0 * f32(dot8(lo, hi, xq[2u * p.xPlane + xo], xq[2u * p.xPlane + xo + 1u]));
-          } else if (QT == 1u) {
-            t -= 8.0 * f32(sx);
+            // q − 8 as signed bytes (the nibble's bit 3 flipped, then sign-extended), so that no −8·Σx term
+            // cancels against Σ q·x in floats
+            lo = sbytes(lo);
+            hi = sbytes(hi);
           }
-          acc[m * kMaxNR + r] += (d[u * kMaxNR + r] * dx) * t;
         }
+        var t = f32(dot8(lo, hi, x0, x1));
+        if (LIMBS == 3u) {
+          // each limb's sum is an exact integer; 256 and 65536 scale them exactly
+          t += 256.0 * f32(dot8(lo, hi, xq[p.xPlane + xo], xq[p.xPlane + xo + 1u]))
+            + 65536.0 * f32(dot8(lo, hi, xq[2u * p.xPlane + xo], xq[2u * p.xPlane + xo + 1u]));
+        } else if (QT == 1u) {
+          t -= 8.0 * f32(sx);
+        }
+        acc[m * kMaxNR + r] += (d[r] * dx) * t;
       }
     }
   }

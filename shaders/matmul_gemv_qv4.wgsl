@@ -23,14 +23,12 @@ struct Params {
 
 override TPR: u32 = 32u;   // threads per row group (power of two)
 override NR: u32 = 2u;     // rows per thread (1..4)
-override U: u32 = 1u;      // blocks of a row a lane loads before it sums them (1..4)
 override QT: u32 = 0u;     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 override GPW: u32 = 8u;    // row groups per workgroup
 override MR: u32 = 1u;     // rows of x (1..8)
 override WG: u32 = TPR * GPW;
 const kMaxRows = 8u;
 const kMaxNR = 4u;
-const kMaxU = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;       // (M, K / 4) from xBase / 4
@@ -83,51 +81,43 @@ fn main(
 
   var acc: array<f32, kMaxRows * kMaxNR>;  // [m * kMaxNR + r]
   for (var i = 0u; i < kMaxRows * kMaxNR; i++) { acc[i] = 0.0; }
-  var qa: array<vec4<u32>, kMaxNR * kMaxU>;  // [u * kMaxNR + r]
-  var qb: array<vec4<u32>, kMaxNR * kMaxU>;
-  var d: array<f32, kMaxNR * kMaxU>;
-  for (var i = 0u; i < kMaxNR * kMaxU; i++) { qa[i] = vec4<u32>(0u); qb[i] = vec4<u32>(0u); d[i] = 0.0; }
-  for (var b0 = lane; b0 < blocks; b0 += TPR * U) {
-    // blocks b0, b0 + TPR, … (U of them) of each row (rows past N clamped to the last; blocks past the row
-    // clamped to its last and not summed), all loads first, so U · NR loads are in flight at once
-    for (var u = 0u; u < U; u++) {
-      let b = min(b0 + u * TPR, blocks - 1u);
-      for (var r = 0u; r < NR; r++) {
-        let n = min(n0 + r, p.N - 1u);
-        let q = n * rowV + b * bv;
-        qa[u * kMaxNR + r] = w[q];
-        if (QT == 0u) { qb[u * kMaxNR + r] = w[q + 1u]; }
-        d[u * kMaxNR + r] = unpack2x16float(ws[p.scaleBase + n * p.scaleWords + b / 2u])[b & 1u];
-      }
+  var qa: array<vec4<u32>, kMaxNR>;
+  var qb: array<vec4<u32>, kMaxNR>;
+  var d: array<f32, kMaxNR>;
+  for (var r = 0u; r < kMaxNR; r++) { qa[r] = vec4<u32>(0u); qb[r] = vec4<u32>(0u); d[r] = 0.0; }
+  for (var b = lane; b < blocks; b += TPR) {
+    // this block of each row (rows past N clamped to the last), all loads first
+    for (var r = 0u; r < NR; r++) {
+      let n = min(n0 + r, p.N - 1u);
+      let q = n * rowV + b * bv;
+      qa[r] = w[q];
+      if (QT == 0u) { qb[r] = w[q + 1u]; }
+      d[r] = unpack2x16float(ws[p.scaleBase + n * p.scaleWords + b / 2u])[b & 1u];
     }
-    for (var u = 0u; u < U; u++) {
-      let b = b0 + u * TPR;
-      if (b >= blocks) { break; }
-      for (var m = 0u; m < MR; m++) {
-        let xo = xb + m * K4 + 8u * b;
-        let x0 = x[xo];
-        let x1 = x[xo + 1u];
-        let x2 = x[xo + 2u];
-        let x3 = x[xo + 3u];
-        let x4 = x[xo + 4u];
-        let x5 = x[xo + 5u];
-        let x6 = x[xo + 6u];
-        let x7 = x[xo + 7u];
-        for (var r = 0u; r < NR; r++) {
-          var s = 0.0;
-          let a = qa[u * kMaxNR + r];
-          if (QT == 0u) {
-            // q8_0: word i holds elements 4i..4i+3
-            let c = qb[u * kMaxNR + r];
-            s = dot(s8(a.x), x0) + dot(s8(a.y), x1) + dot(s8(a.z), x2) + dot(s8(a.w), x3)
-              + dot(s8(c.x), x4) + dot(s8(c.y), x5) + dot(s8(c.z), x6) + dot(s8(c.w), x7);
-          } else {
-            // q4_0: word i holds elements 4i..4i+3 in its low nibbles, 16 + 4i.. in its high ones
-            s = dot(n4(a.x, 0u), x0) + dot(n4(a.y, 0u), x1) + dot(n4(a.z, 0u), x2) + dot(n4(a.w, 0u), x3)
-              + dot(n4(a.x, 4u), x4) + dot(n4(a.y, 4u), x5) + dot(n4(a.z, 4u), x6) + dot(n4(a.w, 4u), x7);
-          }
-          acc[m * kMaxNR + r] += d[u * kMaxNR + r] * s;
+    for (var m = 0u; m < MR; m++) {
+      let xo = xb + m * K4 + 8u * b;
+      let x0 = x[xo];
+      let x1 = x[xo + 1u];
+      let x2 = x[xo + 2u];
+      let x3 = x[xo + 3u];
+      let x4 = x[xo + 4u];
+      let x5 = x[xo + 5u];
+      let x6 = x[xo + 6u];
+      let x7 = x[xo + 7u];
+      for (var r = 0u; r < NR; r++) {
+        var s = 0.0;
+        let a = qa[r];
+        if (QT == 0u) {
+          // q8_0: word i holds elements 4i..4i+3
+          let c = qb[r];
+          s = dot(s8(a.x), x0) + dot(s8(a.y), x1) + dot(s8(a.z), x2) + dot(s8(a.w), x3)
+            + dot(s8(c.x), x4) + dot(s8(c.y), x5) + dot(s8(c.z), x6) + dot(s8(c.w), x7);
+        } else {
+          // q4_0: word i holds elements 4i..4i+3 in its low nibbles, 16 + 4i.. in its high ones
+          s = dot(n4(a.x, 0u), x0) + dot(n4(a.y, 0u), x1) + dot(n4(a.z, 0u), x2) + dot(n4(a.w, 0u), x3)
+            + dot(n4(a.x, 4u), x4) + dot(n4(a.y, 4u), x5) + dot(n4(a.z, 4u), x6) + dot(n4(a.w, 4u), x7);
         }
+        acc[m * kMaxNR + r] += d[r] * s;
       }
     }
   }

@@ -25,9 +25,9 @@ override LIMBS: u32 = 1u;  // 1: 8-bit x; 3: 24-bit x as three byte limbs
 @group(0) @binding(1) var<storage, read> x: array<f32>;                   // (M, ldx) from xBase
 @group(0) @binding(2) var<storage, read_write> xw: array<u32>;            // (LIMBS, M, K / 4) packed bytes, then scales, then sums
 
-fn pack4(v: vec4<f32>) -> u32 {
-  let q = vec4<i32>(sign(v) * floor(abs(v) + vec4<f32>(0.5)));
-  return pack4xI8(q);
+// round half away from zero
+fn roundAway(v: vec4<f32>) -> vec4<i32> {
+  return vec4<i32>(sign(v) * floor(abs(v) + vec4<f32>(0.5)));
 }
 
 @compute @workgroup_size(WG)
@@ -53,7 +53,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let id = select(0.0, 4194304.0 / amax, amax > 0.0);
     for (var j = 0u; j < 8u; j++) {
       let t = v[j] * id;
-      let a = clamp(vec4<i32>(sign(t) * floor(abs(t) + vec4<f32>(0.5))), vec4<i32>(-4194304), vec4<i32>(4194304));
+      let a = clamp(roundAway(t), vec4<i32>(-4194304), vec4<i32>(4194304));
       // balanced base-256 digits, each in [-128, 127]
       let l0 = ((a + vec4<i32>(128)) & vec4<i32>(255)) - vec4<i32>(128);
       let a1 = (a - l0) >> vec4<u32>(8u);
@@ -68,7 +68,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     d = amax / 127.0;
     let id = select(0.0, 1.0 / d, d > 0.0);
     for (var j = 0u; j < 8u; j++) {
-      let w = pack4(v[j] * id);
+      let w = pack4xI8(roundAway(v[j] * id));
       xw[qo + j] = w;
       s += unpack4xI8(w);
     }

@@ -129,7 +129,7 @@ quant2)
   ;;
 dp4a)
   mkdir -p dist/bench_old && tar xJf .bench_old.tar.xz -C dist/bench_old
-  V=--variants\ qv4r4,qi8r4,qi8r4u2,qi8r4x2u2
+  V=--variants\ qv4r4,qi8r4,qi8r4x2,qx24r4
   step gemv_i8_default 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 $V --no-fused --out "$w/gemv_i8_default.json"
   STAR_ATTN_DAWN_ENABLE=polyfill_packed_4x8_dot_product step gemv_i8_polyfill 60 node dist/bench/kernels.mjs --gemv-only \
     --dtypes q8_0,q4_0 $V --no-fused --out "$w/gemv_i8_polyfill.json"

@@ -438,6 +438,12 @@ const ropeCheck: Check = {
 
 // ---- embedding
 
+// 1 if any value differs from the reference (NaN matching NaN), else 0: lookups copy values exactly
+function differs(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  for (let i = 0; i < ref.length; i++) if (!Object.is(got[i], ref[i]) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) return 1;
+  return 0;
+}
+
 const embeddingCheck: Check = {
   id: 'embedding',
   async run(ctx, rng) {
@@ -457,9 +463,7 @@ const embeddingCheck: Check = {
         await r.flush();
         const got = await readF32(ctx.device, o, 12, rows * dim);
         const ref = refEmbed(w.seen, ids, dim);
-        let err = 0;
-        for (let i = 0; i < ref.length; i++) if (!Object.is(got[i], ref[i]) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) err = 1;
-        out.push(result(`embedding ${dtype} rows=${rows} dim=${dim}`, err, 0));
+        out.push(result(`embedding ${dtype} rows=${rows} dim=${dim}`, differs(got, ref), 0));
         for (const b of [w.t.buffer, idBuf.buffer, o]) b.destroy();
       }
       // a table split over bindings (parts of 20, 20 and 10 rows), looked up part by part: every row written once,
@@ -476,9 +480,7 @@ const embeddingCheck: Check = {
       await r.flush();
       const got = await readF32(ctx.device, o, 12, ids.length * dim);
       const ref = refEmbed(whole, ids, dim);
-      let err = 0;
-      for (let i = 0; i < ref.length; i++) if (!Object.is(got[i], ref[i]) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) err = 1;
-      out.push(result(`embedding ${dtype} split in 3 parts, rows=${ids.length} dim=${dim}`, err, 0));
+      out.push(result(`embedding ${dtype} split in 3 parts, rows=${ids.length} dim=${dim}`, differs(got, ref), 0));
       for (const b of [...parts.map((w) => w.t.buffer), idBuf.buffer, o]) b.destroy();
     }
     return out;

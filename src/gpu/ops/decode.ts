@@ -203,6 +203,7 @@ function decodeQkvQuant(
   c: { kPage: Binding; vPage: Binding; rowW: number; local: number; maxPos: number; qkvRows: number },
 ): void {
   const qtype = a.wq.dtype === 'q8_0' ? 'q8_0' : 'q4_0';
+  const qt = qtype === 'q8_0' ? 0 : 1; // Params.qtype and the QT constant
   if (!decodeWeightsFusable(a.wq, a.wk, a.wv)) throw new RangeError(`decodeQkv: these ${qtype} weights cannot run fused (see decodeWeightsFusable)`);
   if (x.base % 4 !== 0) throw new RangeError(`decodeQkv: x must start on a 16-byte boundary for ${qtype} weights (element ${x.base})`);
   const Lq = quantLayout(a.nHeads * a.headSize, a.dim, qtype);
@@ -214,7 +215,7 @@ function decodeQkvQuant(
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeQkv: ${a.nr ?? 'no'} rows per thread fit dim ${a.dim}, heads of ${a.headSize}`);
   const TPR = gemvQv4Lanes(a.dim);
   r.dispatch('decode_qkv_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qtype === 'q8_0' ? 0 : 1 },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt },
     params: {
       M: a.rows,
       K: a.dim,
@@ -227,7 +228,7 @@ function decodeQkvQuant(
       scaleWords: Lq.scaleWords,
       qScaleBase: Lq.scaleBase,
       kvScaleBase: Lkv.scaleBase,
-      qtype: qtype === 'q8_0' ? 0 : 1,
+      qtype: qt,
       position0: a.position0,
       maxPos: c.maxPos,
       kvType: kKvCode[a.k.dtype],
@@ -291,6 +292,7 @@ export function decodeGateUp(r: Recorder, a: DecodeGateUpArgs): void {
 /** decode_gate_up_q: decodeGateUp's bindings, checked there, with q8_0 / q4_0 weights. */
 function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): void {
   const qtype = a.wGate.dtype === 'q8_0' ? 'q8_0' : 'q4_0';
+  const qt = qtype === 'q8_0' ? 0 : 1; // Params.qtype and the QT constant
   if (!decodeWeightsFusable(a.wGate, a.wUp)) throw new RangeError(`decodeGateUp: these ${qtype} weights cannot run fused (see decodeWeightsFusable)`);
   if (x.base % 4 !== 0) throw new RangeError(`decodeGateUp: x must start on a 16-byte boundary for ${qtype} weights (element ${x.base})`);
   const L = quantLayout(a.hiddenDim, a.dim, qtype);
@@ -302,7 +304,7 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
   const TPR = gemvQv4Lanes(a.dim);
   const R = (kWg * NR) / TPR;
   r.dispatch('decode_gate_up_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qtype === 'q8_0' ? 0 : 1 },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt },
     params: {
       M: a.rows,
       K: a.dim,
@@ -312,7 +314,7 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
       quantWords: L.quantWords,
       scaleWords: L.scaleWords,
       scaleBase: L.scaleBase,
-      qtype: qtype === 'q8_0' ? 0 : 1,
+      qtype: qt,
     },
     buffers: [x.binding, a.norm.buffer, a.wGate.buffer, a.wUp.buffer, a.out],
     workgroups: grid(Math.ceil(a.hiddenDim / R), r.ctx.maxWorkgroupsPerDim),

@@ -60,34 +60,26 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
- * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5. `u`: blocks
- * of a row a lane loads before it sums any (`u2`, `u4`: more loads in flight on rows of few blocks per lane; the
- * same sums in the same order). `limbs: 3` (`qx24*`): x as 24-bit fixed point per block of 32 (22 bits below the
- * block's max|x|), three byte limbs through the same dot4I8Packed kernel: no float work per weight, and within
- * the f32-activation reference's bound (x's rounding is about f32's own on a block's products), so not opt-in
- * by accuracy: a candidate default once measured.
+ * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
+ * `limbs: 3` (`qx24*`): x as 24-bit fixed point per block of 32 (22 bits below the block's max|x|), three byte
+ * limbs through the same dot4I8Packed kernel: no float work per weight, and within the f32-activation
+ * reference's bound (x's rounding is about f32's own on a block's products): a candidate default once measured.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, u: 1, limbs: 1 },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, u: 1, limbs: 1 },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, u: 1, limbs: 1 },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, u: 1, limbs: 1 },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1, limbs: 1 },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1, limbs: 1 },
-  qv4r4u2: { nr: 4, ls: 1, mg: false, i8: false, u: 2, limbs: 1 },
-  qv4r4x2u2: { nr: 4, ls: 2, mg: false, i8: false, u: 2, limbs: 1 },
-  qv4r4u4: { nr: 4, ls: 1, mg: false, i8: false, u: 4, limbs: 1 },
-  qi8r4u2: { nr: 4, ls: 1, mg: false, i8: true, u: 2, limbs: 1 },
-  qi8r4x2u2: { nr: 4, ls: 2, mg: false, i8: true, u: 2, limbs: 1 },
-  qi8r4u4: { nr: 4, ls: 1, mg: false, i8: true, u: 4, limbs: 1 },
-  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, u: 1, limbs: 3 },
-  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, u: 1, limbs: 3 },
+  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1 },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1 },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1 },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1 },
+  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3 },
+  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -215,17 +207,17 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  const { mg, i8, u: U } = kGemvQVariants[variant];
+  const { mg, i8 } = kGemvQVariants[variant];
   if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
     while (GPW > 1 && TPR * GPW * M * NR * 4 > 16384) GPW /= 2;
     if (i8) {
-      gemvQuantI8(r, params, { TPR, NR, GPW, U, QT: params.qtype }, b, label, variant);
+      gemvQuantI8(r, params, { TPR, NR, GPW, QT: params.qtype }, b, label, variant);
       return;
     }
     r.dispatch('matmul_gemv_qv4', {
-      constants: mg ? { TPR, NR, GPW, U, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, U, QT: params.qtype, MR: M },
+      constants: mg ? { TPR, NR, GPW, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, QT: params.qtype, MR: M },
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
@@ -260,7 +252,7 @@ export function gemvQuantRoundsX(variant: GemvQVariant): boolean {
 }
 
 /** Records x → 8-bit blocks (quantize_x8) into the context's scratch, then the dot4I8Packed GEMV over them. */
-function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number; U: number; QT: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
+function gemvQuantI8(r: Recorder, params: GemvQParams, shape: { TPR: number; NR: number; GPW: number; QT: number }, b: GemvBindings, label: string, variant: GemvQVariant): void {
   const { M, N, K } = params;
   const ctx = r.ctx;
   const limbs = kGemvQVariants[variant].limbs;
