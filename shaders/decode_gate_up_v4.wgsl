@@ -34,6 +34,14 @@ var<workgroup> partial: array<vec4<f32>, WG * 2u>;  // (2, WG) per-thread sums o
 var<workgroup> rsum: array<f32, WG>;                // rmsnorm's tree
 var<workgroup> rms: array<f32, kMaxRows>;
 
+// v unchanged, through an OR with p.M >> 4, which is 0 at run time (M ≤ 8, checked in src/gpu/ops/decode.ts) but
+// not to the compiler. With the row count a constant (MR), NVIDIA's compiler reorders the f32 path's running sums
+// across loop steps, so the fused sums stop equalling the unfused GEMV's bit for bit (decode.fused on the H200,
+// session 11: 1e-7 apart); a value it cannot see through keeps each step's sum in order (speed: NOTES, session 11).
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) | vec4<u32>(p.M >> 4u));
+}
+
 fn widenLo(u: vec4<u32>) -> vec4<f32> {
   if (p.wtype == 1u) {
     return vec4<f32>(unpack2x16float(u.x).x, unpack2x16float(u.y).x, unpack2x16float(u.z).x, unpack2x16float(u.w).x);
@@ -91,8 +99,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let gn = g[v];
       for (var m = 0u; m < MR; m++) {
         let xn = (x[xb + m * K4 + v] * rms[m]) * gn;
-        ag[m] += gw * xn;
-        au[m] += uw * xn;
+        ag[m] = opaque(ag[m] + gw * xn);
+        au[m] = opaque(au[m] + uw * xn);
       }
     } else {
       let glo = widenLo(gu);

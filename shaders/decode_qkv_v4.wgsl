@@ -48,6 +48,14 @@ var<workgroup> rsum: array<f32, WG>;                 // rmsnorm's tree
 var<workgroup> rms: array<f32, kMaxRows>;            // 1 / sqrt(mean(x²) + eps) per row
 var<workgroup> res: array<f32, R * kMaxRows>;        // (M, R) this workgroup's projected rows
 
+// v unchanged, through an OR with p.M >> 4, which is 0 at run time (M ≤ 8, checked in src/gpu/ops/decode.ts) but
+// not to the compiler. With the row count a constant (MR), NVIDIA's compiler reorders the f32 path's running sums
+// across loop steps, so the fused sums stop equalling the unfused GEMV's bit for bit (decode.fused on the H200,
+// session 11: 1e-7 apart); a value it cannot see through keeps each step's sum in order (speed: NOTES, session 11).
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) | vec4<u32>(p.M >> 4u));
+}
+
 fn widenLo(u: vec4<u32>) -> vec4<f32> {
   if (p.wtype == 1u) {
     return vec4<f32>(unpack2x16float(u.x).x, unpack2x16float(u.y).x, unpack2x16float(u.z).x, unpack2x16float(u.w).x);
@@ -149,7 +157,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       let wf = bitcast<vec4<f32>>(wb);
       let gn = g[v];
       for (var m = 0u; m < MR; m++) {
- acc[m] += wf * ((x[xb + m * K4 + v] * rms[m]) * gn);      }
+        acc[m] = opaque(acc[m] + wf * ((x[xb + m * K4 + v] * rms[m]) * gn));
+      }
     } else {
       let lo = widenLo(wb);
       let hw = widenHi(wb);

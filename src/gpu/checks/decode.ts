@@ -84,6 +84,19 @@ function mismatches(a: Uint32Array, b: Uint32Array): number {
   return n;
 }
 
+/** For a failed comparison of f32 words: the largest |a − b| over the largest |a|, so a log tells rounding from a bug. */
+function f32Gap(a: Uint32Array, b: Uint32Array): string {
+  const x = new Float32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Float32Array(b.buffer, b.byteOffset, Math.min(a.length, b.length));
+  let gap = 0, top = 0;
+  for (let i = 0; i < y.length; i++) {
+    top = Math.max(top, Math.abs(x[i]));
+    const e = Math.abs(x[i] - y[i]);
+    gap = Number.isNaN(e) ? Infinity : Math.max(gap, e);
+  }
+  return ` (largest difference ${(gap / Math.max(top, 1e-30)).toExponential(1)} of the largest value)`;
+}
+
 async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<CheckResult[]> {
   const d = ctx.device;
   const name = `${s.rows}×${s.dim} heads ${s.nHeads}/${s.nKvHeads}×${s.headSize} ${s.wtype} weights, ${s.kv} KV`;
@@ -175,11 +188,16 @@ async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<C
     const rowWords = kvRowWords(kvDim, s.kv);
     const p0 = Math.floor(s.cacheRow / page);
     const span = async (tensors: Tensor[]) => (await read(tensors[p0])).slice((s.cacheRow - p0 * page) * rowWords, (s.cacheRow - p0 * page + s.rows) * rowWords);
+    // a mismatch names its size where the words are f32 (q, the SiLU product, f32 caches)
+    const compare = (what: string, a: Uint32Array, b: Uint32Array, f32: boolean) => {
+      const n = mismatches(a, b);
+      return result(`${name}${how}: ${what}${n > 0 && f32 ? f32Gap(a, b) : ''}`, n, 0);
+    };
     out.push(
-      result(`${name}${how}: q`, mismatches(await read(q0), await read(q1)), 0),
-      result(`${name}${how}: K rows`, mismatches(await span(K0.tensors), await span(K1.tensors)), 0),
-      result(`${name}${how}: V rows`, mismatches(await span(V0.tensors), await span(V1.tensors)), 0),
-      result(`${name}${how}: silu(gate)·up`, mismatches((await read(hb0)).slice(0, s.rows * s.hiddenDim), await read(hb1)), 0),
+      compare('q', await read(q0), await read(q1), true),
+      compare('K rows', await span(K0.tensors), await span(K1.tensors), s.kv === 'f32'),
+      compare('V rows', await span(V0.tensors), await span(V1.tensors), s.kv === 'f32'),
+      compare('silu(gate)·up', (await read(hb0)).slice(0, s.rows * s.hiddenDim), await read(hb1), true),
     );
   }
   for (const x of t) x.buffer.destroy();
