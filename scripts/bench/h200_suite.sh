@@ -30,6 +30,9 @@
 #   bash scripts/bench/h200_suite.sh s10       session 10, after the fused kernels' MR constant: the step profile (f32, q4_0), decode
 #        fused/unfused at 1K-32K (f32, bf16, q8_0, q4_0; q4_0 also with the other quantized GEMV, qv4r4 since the
 #        default became qv4r4x2), the 8B shape's decode, q4_0 (both GEMVs) beside bf16, and its step profile (~7 min)
+#   bash scripts/bench/h200_suite.sh s11       session 11: the 24-bit x GEMV (qx24r4, qx24r4x2) on the H200: checks, the quantized
+#        GEMV sweep, decode with it (1B q8_0/q4_0 at 1K/8K, 8B q4_0) beside the fused default, cuBLAS on the same GEMV
+#        shapes (scripts/bench/torch_gemv.py), the 8B step profile (~8 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -165,6 +168,30 @@ s10)
   STAR_ATTN_GEMV_Q=qx24r4 step decode_q4_0_qx24 90 node dist/bench/decode.mjs --lengths 1024,8192,32768 --aheads 2 \
     --kv-dtype f16 --repeats 3 --fuse 0 --storage q4_0 --out "$w/decode_q4_0_qx24.json"
   # the 8B step part by part: do its kernels or the CPU's recording bound it?
+  step profile8b_q4_0 90 node dist/bench/decode_profile.mjs --config llama-3.1-8b --lengths 1024,8192 --storage q4_0 \
+    --kv-dtype f16 --out "$w/decode_profile8b_q4_0.json"
+  pack "$1"
+  ;;
+s11)
+  # session 11: the 24-bit x GEMV (qx24*) measured: correctness on the H200, the quantized GEMV sweep beside the
+  # default and qi8, decode with it (1B q8_0/q4_0, 8B q4_0) against the fused default, the native bar (cuBLAS on
+  # the same shapes), and the 8B step part by part
+  step checks 90 node dist/bench/checks.mjs --filter matmul,decode --out "$w/checks.json"
+  step gemv_q 120 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4x2,qx24r4,qx24r4x2,qi8r4 \
+    --no-fused --out "$w/gemv_q.json"
+  step torch_gemv 120 python3 scripts/bench/torch_gemv.py --out "$w/torch_gemv.json"
+  for st in q8_0 q4_0; do
+    step "decode_$st" 70 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 --repeats 3 \
+      --fuse 0,1 --storage $st --out "$w/decode_$st.json"
+    for v in qx24r4 qx24r4x2; do
+      STAR_ATTN_GEMV_Q=$v step "decode_${st}_$v" 50 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 \
+        --kv-dtype f16 --repeats 3 --fuse 0 --storage $st --out "$w/decode_${st}_$v.json"
+    done
+  done
+  step decode8b_q4_0 70 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+    --repeats 2 --fuse 0,1 --storage q4_0 --out "$w/decode8b_q4_0.json"
+  STAR_ATTN_GEMV_Q=qx24r4x2 step decode8b_q4_0_qx24 50 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 \
+    --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0 --storage q4_0 --out "$w/decode8b_q4_0_qx24.json"
   step profile8b_q4_0 90 node dist/bench/decode_profile.mjs --config llama-3.1-8b --lengths 1024,8192 --storage q4_0 \
     --kv-dtype f16 --out "$w/decode_profile8b_q4_0.json"
   pack "$1"
