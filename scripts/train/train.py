@@ -121,11 +121,12 @@ def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=N
             # a Star row computed with the dense mask whatever its length (dense_below = ∞)
             spec = ("star", [ctx_lens[r]], [blocks[r]]) if blocks is not None else ("causal",)
             saved, M.STAR_DENSE_BELOW = M.STAR_DENSE_BELOW, 1 << 30
+            saved_path, M.ATTN_PATH = M.ATTN_PATH, "sdpa"
             try:
                 with autocast(device):
                     lg = model(x, spec)
             finally:
-                M.STAR_DENSE_BELOW = saved
+                M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
             nxt = int(lg[0, -1].argmax())
             if nxt == eos_id:
                 break
@@ -384,6 +385,10 @@ def build_args():
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--star-dense-below", type=int, default=4096,
                     help="Star rows up to this many tokens use one dense mask, longer ones go block by block")
+    ap.add_argument("--attn-path", choices=["sdpa", "varlen"], default="varlen",
+                    help="'varlen': global and Star batches as packed sequences (Star: each row's anchor, blocks and "
+                         "tail), one flash-attention call a layer, no mask; 'sdpa': SDPA's causal flag, and for Star "
+                         "a dense mask up to --star-dense-below, block by block above (6-45x slower Star steps)")
     ap.add_argument("--bench", action="store_true", help="time training steps at --bench-lengths (random model), exit")
     ap.add_argument("--bench-lengths", default="1024,8192,16384,32768")
     ap.add_argument("--check-eval", action="store_true",
@@ -399,6 +404,13 @@ def main():
     # the call here, before any device time goes to training on it
     M.self_test()
     M.STAR_DENSE_BELOW = args.star_dense_below
+    M.ATTN_PATH = args.attn_path
+    if args.attn_path == "varlen" and torch.device(args.device).type == "cuda" and not args.check_eval:
+        err = M.check_varlen_gpu(torch.device(args.device))
+        print(f"star varlen (flash) vs dense mask on the GPU: outputs and q/k/v gradients within {err:.1e}", flush=True)
+        if not err < 2e-2:
+            sys.exit(f"--attn-path varlen: the flash path differs from the dense mask by {err:.1e} on this GPU; "
+                     "use --attn-path sdpa")
     if args.bench:
         bench(args, torch.device(args.device))
         return
@@ -647,7 +659,7 @@ def train(args, model, opt, state, cold, device, deadline, log_metrics, run_eval
             acc["n"] += 1
             acc["tok"] += n_tok
             acc["by_bucket"][b] = acc["by_bucket"].get(b, 0) + 1
-            prof.end(spec[0], tuple(batch["ids"].shape), n_tok, log_metrics)
+            prof.end(f"{spec[0]} {b}", tuple(batch["ids"].shape), n_tok, log_metrics)
             if acc["n"] >= args.log_every:
                 n = acc["n"]
                 rec = {"type": "train", "step": state["step"], "tokens": state["tokens"],
@@ -750,7 +762,8 @@ def bench(args, device):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     # training's Star batches give every row its own context and block (train(): ctx // choice(star_divs)); the
-    # "star mix" cases do the same, through the dense mask and through the block path, to find which costs what
+    # "star mix" cases do the same, through each attention path; "length varies" changes the row length every
+    # step, as training's padded batches do (kernels that plan per shape pay for it there)
     divs = [int(x) for x in args.star_divs.split(",")]
     mix_rng = random.Random(0)
     for L in [int(x) for x in args.bench_lengths.split(",")]:
@@ -758,14 +771,22 @@ def bench(args, device):
         ids = torch.randint(0, 4094, (rows, L), device=device)
         ctxs = [L - mix_rng.randint(64, max(64, min(512, L // 4))) for _ in range(rows)]
         mix = ("star", ctxs, [max(64, c // mix_rng.choice(divs)) for c in ctxs])
-        cases = [("global", ("causal",), None), ("star L/8", ("star", [L - 64] * rows, [max(64, (L - 64) // 8)] * rows), None),
-                 ("star mix", mix, None)]
+        star8 = ("star", [L - 64] * rows, [max(64, (L - 64) // 8)] * rows)
+        # (name, spec, attention path, dense-mask limit, a new row length every step as training's batches have)
+        cases = [("global", ("causal",), "sdpa", None, False), ("global", ("causal",), "varlen", None, False),
+                 ("global, length varies", ("causal",), "sdpa", None, True),
+                 ("global, length varies", ("causal",), "varlen", None, True),
+                 ("star L/8", star8, "varlen", None, False), ("star mix", mix, "sdpa", None, False),
+                 ("star mix", mix, "varlen", None, False)]
         if L <= M.STAR_DENSE_BELOW:
-            cases.append(("star mix, block path", mix, 0))
-        for name, spec, dense_below in cases:
+            cases.append(("star mix, block path", mix, "sdpa", 0, False))
+        for name, spec, path, dense_below, vary in cases:
+            if path == "varlen" and device.type != "cuda":
+                continue
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            saved = M.STAR_DENSE_BELOW
+            saved, saved_path = M.STAR_DENSE_BELOW, M.ATTN_PATH
+            M.ATTN_PATH = path
             if dense_below is not None:
                 M.STAR_DENSE_BELOW = dense_below
             times = []
@@ -773,9 +794,10 @@ def bench(args, device):
                 for it in range(6):
                     sync()
                     t0 = time.time()
+                    x = ids[:, : max(L // 2, L - 64 * (it + 1))] if vary else ids
                     with autocast(device):
-                        logits = model(ids, spec)
-                    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+                        logits = model(x, spec)
+                    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -783,10 +805,10 @@ def bench(args, device):
                     sync()
                     times.append(time.time() - t0)
             finally:
-                M.STAR_DENSE_BELOW = saved
+                M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
             t = sorted(times[2:])[len(times[2:]) // 2]
             mem = f", peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
-            print(f"bench L={L} {name}: {rows}×{L} tokens/step, {t * 1e3:.0f} ms/step (median of 4), "
+            print(f"bench L={L} {name} ({path}): {rows}×{L} tokens/step, {t * 1e3:.0f} ms/step (median of 4), "
                   f"{rows * L / t / 1e3:.0f}K tok/s{mem}", flush=True)
     # the block path on this device (bf16 under autocast) against the dense mask
     model.eval()
@@ -794,11 +816,12 @@ def bench(args, device):
     ids = torch.randint(0, 4094, (1, L), device=device)
     spec = ("star", [L - 64], [L // 8])
     with torch.no_grad(), autocast(device):
-        saved, M.STAR_DENSE_BELOW = M.STAR_DENSE_BELOW, 0
+        saved, saved_path = M.STAR_DENSE_BELOW, M.ATTN_PATH
+        M.STAR_DENSE_BELOW, M.ATTN_PATH = 0, "sdpa"
         blockwise = model(ids, spec).float()
         M.STAR_DENSE_BELOW = 1 << 30
         dense = model(ids, spec).float()
-        M.STAR_DENSE_BELOW = saved
+        M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
     print(f"bench: Star block path vs dense mask at L={L}: max |Δ logits| {float((blockwise - dense).abs().max()):.2e} "
           f"(logits to {float(dense.abs().max()):.1f}), argmax equal {float((blockwise.argmax(-1) == dense.argmax(-1)).float().mean()) * 100:.2f}%",
           flush=True)
