@@ -6,6 +6,8 @@
 #
 #   source .gpu/setup.sh && bash scripts/bench/ruler_gpu.sh <out-dir> [seconds]
 #
+# A candidate model instead of the bundled one: scripts/bench/ruler_pack.sh here, carry .rc (unpacked below).
+#
 # Every record is appended to <out-dir>/<task>-<length>.jsonl as it comes, so a run cut off by the
 # time limit keeps what it did, and a later run given the same files resumes (copy them into
 # <out-dir> first). Merge and tabulate here: npx tsx scripts/bench/ruler_table.ts <out-dir>/*.jsonl
@@ -21,6 +23,12 @@ jobs=${JOBS:-14}
 tasks=${TASKS:-niah_single_1,niah_single_2,niah_single_3,niah_multikey_1,niah_multikey_2,niah_multikey_3,niah_multivalue,niah_multiquery,vt,cwe,fwe}
 lengths=${LENGTHS:-8192,4096,2048,1024}
 mkdir -p "$out"
+# a candidate packed by scripts/bench/ruler_pack.sh: its weights over the bundled file, the CLI if not built here
+if [ -s .rc/model.safetensors.xz ]; then
+  xz -T0 -dc .rc/model.safetensors.xz > "$MODEL/model.safetensors"
+  echo "weights from .rc: sha256 $(sha256sum "$MODEL/model.safetensors" | cut -d' ' -f1) (packed: $(cat .rc/model.sha256))" | tee "$out/weights.txt"
+fi
+if [ -s .rc/cli.mjs.xz ] && [ ! -s dist/bench/cli.mjs ]; then mkdir -p dist/bench && xz -dc .rc/cli.mjs.xz > dist/bench/cli.mjs; fi
 export OUT_DIR=$out
 export DEADLINE=$(($(date +%s) + budget))
 nvidia-smi -L > "$out/gpu.txt" 2>&1 || true
