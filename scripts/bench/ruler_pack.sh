@@ -11,7 +11,6 @@
 set -euo pipefail
 src=${1:?usage: bash scripts/bench/ruler_pack.sh <model.safetensors>}
 [ -s dist/bench/cli.mjs ] || { echo "dist/bench/cli.mjs missing: run node scripts/build.mjs" >&2; exit 2; }
-grep -qx '/.rc/' .git/info/exclude 2>/dev/null || echo '/.rc/' >> .git/info/exclude
 mkdir -p .rc
 xz -T0 -6 -c "$src" > .rc/model.safetensors.xz
 xz -6 -c dist/bench/cli.mjs > .rc/cli.mjs.xz
