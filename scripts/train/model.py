@@ -17,6 +17,7 @@ Attention paths, all exact (the self-test compares them in float64):
 Shapes: B rows, T tokens, H query heads, G KV heads, D head dim, C model dim.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -64,19 +65,34 @@ STAR_DENSE_BELOW = 4096
 ATTN_PATH = "sdpa"
 
 
+@contextlib.contextmanager
+def attention_paths(path=None, dense_below=None):
+    """ATTN_PATH and STAR_DENSE_BELOW set for a block of code (None: left as they are), restored after it."""
+    global ATTN_PATH, STAR_DENSE_BELOW
+    saved = ATTN_PATH, STAR_DENSE_BELOW
+    ATTN_PATH = saved[0] if path is None else path
+    STAR_DENSE_BELOW = saved[1] if dense_below is None else dense_below
+    try:
+        yield
+    finally:
+        ATTN_PATH, STAR_DENSE_BELOW = saved
+
+
+def to_device(t, device):
+    """A CPU tensor on `device`, from pinned memory without a blocking copy: a blocking one waits for every
+    queued kernel, so the CPU could not run ahead (the masks and plans are made once a forward)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def star_batch_mask(width, ctxs, blocks, device):
-    """(B, 1, width, width) bool: causal and star_rule for each row's context and block size. The per-row
-    numbers go to the GPU from pinned memory without a blocking copy: a blocking one waits for every queued
-    kernel, so the CPU could not run ahead (Llama.hidden makes this once a forward, not once a layer)."""
-    def to_device(vals):
-        t = torch.tensor(vals, dtype=torch.long)
-        if device.type == "cuda":
-            return t.pin_memory().to(device, non_blocking=True)
-        return t.to(device)
+    """(B, 1, width, width) bool: causal and star_rule for each row's context and block size (Llama.hidden
+    makes it once a forward, not once a layer)."""
     i = torch.arange(width, device=device)[None, :, None]
     j = torch.arange(width, device=device)[None, None, :]
-    c = to_device(ctxs)[:, None, None]
-    b = to_device(blocks)[:, None, None]
+    c = to_device(torch.tensor(ctxs, dtype=torch.long), device)[:, None, None]
+    b = to_device(torch.tensor(blocks, dtype=torch.long), device)[:, None, None]
     return ((j <= i) & star_rule(i, j, c, b))[:, None]
 
 
@@ -144,16 +160,12 @@ def star_varlen_plan(T, ctxs, blocks, device):
     kidx = torch.from_numpy(np.concatenate(kidx))
     cu_q = torch.from_numpy(np.concatenate([[0], np.cumsum(lq)]).astype(np.int32))
     cu_k = torch.from_numpy(np.concatenate([[0], np.cumsum(lk)]).astype(np.int32))
-    if device.type == "cuda":
-        kidx, cu_q, cu_k = (t.pin_memory().to(device, non_blocking=True) for t in (kidx, cu_q, cu_k))
-    return kidx, cu_q, cu_k, max(lq), max(lk)
+    return to_device(kidx, device), to_device(cu_q, device), to_device(cu_k, device), max(lq), max(lk)
 
 
 def causal_varlen_plan(B, T, device):
     """star_varlen's plan for a causal batch: each row one sequence, its keys its own tokens (no gather)."""
-    cu = torch.arange(0, (B + 1) * T, T, dtype=torch.int32)
-    if device.type == "cuda":
-        cu = cu.pin_memory().to(device, non_blocking=True)
+    cu = to_device(torch.arange(0, (B + 1) * T, T, dtype=torch.int32), device)
     return None, cu, cu, T, T
 
 
@@ -391,17 +403,13 @@ def init_weights(model):
 
 def self_test():
     """The block-by-block Star path against the dense mask, and decoding against a full forward (CPU, f64)."""
-    global STAR_DENSE_BELOW
     torch.manual_seed(0)
     worst = 0.0
     for T, ctx, b in [(300, 260, 64), (256, 256, 64), (200, 150, 37), (130, 120, 200), (97, 96, 24)]:
         q = torch.randn(1, 4, T, 16, dtype=torch.float64)
         k, v = torch.randn(1, 2, T, 16, dtype=torch.float64), torch.randn(1, 2, T, 16, dtype=torch.float64)
-        saved, STAR_DENSE_BELOW = STAR_DENSE_BELOW, 0
-        try:
+        with attention_paths(dense_below=0):
             blockwise = star_attention(q, k, v, ctx, b)
-        finally:
-            STAR_DENSE_BELOW = saved
         dense = sdpa(q, k, v, mask=star_dense_mask(T, ctx, b, q.device))
         worst = max(worst, float((blockwise - dense).abs().max()))
     assert worst < 1e-12, worst
@@ -412,26 +420,23 @@ def self_test():
     # each row alone through the block path
     ids3 = torch.randint(0, 64, (3, 150))
     spec3 = ("star", [140, 150, 100], [64, 37, 24])
-    batched = m(ids3, spec3)
-    saved, STAR_DENSE_BELOW = STAR_DENSE_BELOW, 0
-    try:
+    with attention_paths("sdpa"):
+        batched = m(ids3, spec3)
+    with attention_paths("sdpa", dense_below=0):
         rows = torch.cat([m(ids3[r:r + 1], ("star", [spec3[1][r]], [spec3[2][r]])) for r in range(3)], 0)
-    finally:
-        STAR_DENSE_BELOW = saved
     worst = max(worst, float((batched - rows).detach().abs().max()))
     assert worst < 1e-10, worst
     # the packed-sequence path (star_varlen; its CPU kernel is varlen_reference) against the dense mask, rows
     # with a context shorter than the row (tail), equal to it, and no longer than one block
-    global ATTN_PATH
     ids4 = torch.randint(0, 64, (4, 150))
     spec4 = ("star", [140, 150, 100, 40], [64, 37, 24, 64])
-    saved_path, ATTN_PATH = ATTN_PATH, "varlen"
-    try:
+    with attention_paths("varlen"):
         packed = m(ids4, spec4)
         packed_causal = m(ids4)
-    finally:
-        ATTN_PATH = saved_path
-    worst = max(worst, float((packed - m(ids4, spec4)).detach().abs().max()), float((packed_causal - m(ids4)).detach().abs().max()))
+    with attention_paths("sdpa"):
+        masked = m(ids4, spec4)
+        causal = m(ids4)
+    worst = max(worst, float((packed - masked).detach().abs().max()), float((packed_causal - causal).detach().abs().max()))
     assert worst < 1e-10, worst
     ids = torch.randint(0, 64, (1, 40))
     full = m(ids)

@@ -120,13 +120,8 @@ def greedy_recompute(model, prompts, ctx_lens, max_new, eos_id, device, blocks=N
             x = torch.tensor([seq], device=device)
             # a Star row computed with the dense mask whatever its length (dense_below = ∞)
             spec = ("star", [ctx_lens[r]], [blocks[r]]) if blocks is not None else ("causal",)
-            saved, M.STAR_DENSE_BELOW = M.STAR_DENSE_BELOW, 1 << 30
-            saved_path, M.ATTN_PATH = M.ATTN_PATH, "sdpa"
-            try:
-                with autocast(device):
-                    lg = model(x, spec)
-            finally:
-                M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
+            with M.attention_paths("sdpa", dense_below=1 << 30), autocast(device):
+                lg = model(x, spec)
             nxt = int(lg[0, -1].argmax())
             if nxt == eos_id:
                 break
@@ -785,12 +780,8 @@ def bench(args, device):
                 continue
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            saved, saved_path = M.STAR_DENSE_BELOW, M.ATTN_PATH
-            M.ATTN_PATH = path
-            if dense_below is not None:
-                M.STAR_DENSE_BELOW = dense_below
             times = []
-            try:
+            with M.attention_paths(path, dense_below):
                 for it in range(6):
                     sync()
                     t0 = time.time()
@@ -804,8 +795,6 @@ def bench(args, device):
                     del logits, loss
                     sync()
                     times.append(time.time() - t0)
-            finally:
-                M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
             t = sorted(times[2:])[len(times[2:]) // 2]
             mem = f", peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
             print(f"bench L={L} {name} ({path}): {rows}×{L} tokens/step, {t * 1e3:.0f} ms/step (median of 4), "
@@ -816,12 +805,10 @@ def bench(args, device):
     ids = torch.randint(0, 4094, (1, L), device=device)
     spec = ("star", [L - 64], [L // 8])
     with torch.no_grad(), autocast(device):
-        saved, saved_path = M.STAR_DENSE_BELOW, M.ATTN_PATH
-        M.STAR_DENSE_BELOW, M.ATTN_PATH = 0, "sdpa"
-        blockwise = model(ids, spec).float()
-        M.STAR_DENSE_BELOW = 1 << 30
-        dense = model(ids, spec).float()
-        M.STAR_DENSE_BELOW, M.ATTN_PATH = saved, saved_path
+        with M.attention_paths("sdpa", dense_below=0):
+            blockwise = model(ids, spec).float()
+        with M.attention_paths("sdpa", dense_below=1 << 30):
+            dense = model(ids, spec).float()
     print(f"bench: Star block path vs dense mask at L={L}: max |Δ logits| {float((blockwise - dense).abs().max()):.2e} "
           f"(logits to {float(dense.abs().max()):.1f}), argmax equal {float((blockwise.argmax(-1) == dense.argmax(-1)).float().mean()) * 100:.2f}%",
           flush=True)

@@ -7,6 +7,7 @@
 // (llama.cpp's blocks, src/model/quant.ts) run decode_qkv_q / decode_gate_up_q with 1, 2 or 4 rows per thread
 // against the default quantized GEMV (a qv4 variant): dims of 2–32 blocks, odd block counts too.
 import { packHalfRows } from '../../model/f16';
+import { vectorRelError } from '../../model/fixtures';
 import { quantize } from '../../model/quant';
 import type { GpuContext } from '../context';
 import type { KvPages } from '../ops/attention';
@@ -84,17 +85,10 @@ function mismatches(a: Uint32Array, b: Uint32Array): number {
   return n;
 }
 
-/** For a failed comparison of f32 words: the largest |a − b| over the largest |a|, so a log tells rounding from a bug. */
+/** For a failed comparison of f32 words: the largest |a − b| over the largest |b|, so a log tells rounding from a bug. */
 function f32Gap(a: Uint32Array, b: Uint32Array): string {
-  const x = new Float32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Float32Array(b.buffer, b.byteOffset, Math.min(a.length, b.length));
-  let gap = 0, top = 0;
-  for (let i = 0; i < y.length; i++) {
-    top = Math.max(top, Math.abs(x[i]));
-    const e = Math.abs(x[i] - y[i]);
-    gap = Number.isNaN(e) ? Infinity : Math.max(gap, e);
-  }
-  return ` (largest difference ${(gap / Math.max(top, 1e-30)).toExponential(1)} of the largest value)`;
+  const gap = vectorRelError(new Float32Array(a.buffer, a.byteOffset, a.length), new Float32Array(b.buffer, b.byteOffset, b.length));
+  return ` (largest difference ${gap.toExponential(1)} of the largest value)`;
 }
 
 async function runShape(ctx: GpuContext, rng: () => number, s: Shape): Promise<CheckResult[]> {
