@@ -45,6 +45,8 @@ export interface GemvRow {
   /** '=' bit-identical to base, else max |out − base| / max |base| */
   diff: string;
   timing: string;
+  /** 'independent': each repetition wrote its own output (no barrier between them, see GemvSweepOptions) */
+  chain?: 'dependent' | 'independent';
 }
 
 export interface GemvSweepOptions {
@@ -56,6 +58,13 @@ export interface GemvSweepOptions {
   /** variant names to run (base always runs first); undefined: all */
   variants?: string[];
   trials: number;
+  /**
+   * Each repetition writes its own output (one per weight copy), so Dawn puts no barrier between consecutive
+   * GEMVs (only when an output comes round again) and the time is the kernel's streaming rate without the
+   * drain and refill a dependent dispatch pays. Default false: every repetition writes one output, as a decode
+   * step's dependent GEMVs do.
+   */
+  independent?: boolean;
   /** MiB the rotated weight copies fill at least (default 512; less only for smoke tests off the H200) */
   rotateMiB?: number;
   /** timed repetitions per variant: at least this many (default 8) */
@@ -88,9 +97,10 @@ export async function gemvSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<G
       };
       const x = fill([1, K], 'f32', 3, 'x');
       const ws = Array.from({ length: copies }, (_, i) => fill([N, K], dtype, 100 + i, `w${i}`));
-      const out = createTensor(d, [1, N], 'f32', 'out');
+      const outs = Array.from({ length: o.independent ? copies : 1 }, (_, i) => createTensor(d, [1, N], 'f32', `out${i}`));
+      const out = outs[0];
       const run = (variant: string, i: number) => (r: Parameters<typeof matmul>[0]) =>
-        matmul(r, { x: x.buffer, w: ws[i % copies], out: out.buffer, M: 1, N, K }, 'gemv', variant as GemvVariant | GemvQVariant);
+        matmul(r, { x: x.buffer, w: ws[i % copies], out: outs[i % outs.length].buffer, M: 1, N, K }, 'gemv', variant as GemvVariant | GemvQVariant);
       // outputs on copy 0, against base's
       const outputs = new Map<string, Float32Array>();
       for (const v of names) {
@@ -126,6 +136,7 @@ export async function gemvSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<G
         const row: GemvRow = {
           robust: o.robust, dtype, shape, what, variant: v, ms, msMin: ts[0], gbps: bytes / ms / 1e6, copies, reps,
           diff: same ? '=' : (worst / Math.max(refMax, 1e-30)).toExponential(1), timing: source,
+          chain: o.independent ? 'independent' : 'dependent',
         };
         rows.push(row);
         o.log(
@@ -133,7 +144,7 @@ export async function gemvSweep(ctx: GpuContext, o: GemvSweepOptions): Promise<G
             `${ms.toFixed(4).padStart(8)} ms ${row.gbps.toFixed(0).padStart(6)} GB/s ${((100 * row.gbps) / kHbmGBps).toFixed(0).padStart(3)}%  ${row.diff}`,
         );
       }
-      for (const t of [x, out, ...ws]) t.buffer.destroy();
+      for (const t of [x, ...outs, ...ws]) t.buffer.destroy();
     }
   }
   return rows;

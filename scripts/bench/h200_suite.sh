@@ -33,6 +33,10 @@
 #   bash scripts/bench/h200_suite.sh s11       session 11: the 24-bit x GEMV (qx24r4, qx24r4x2) on the H200: checks, the quantized
 #        GEMV sweep, decode with it (1B q8_0/q4_0 at 1K/8K, 8B q4_0) beside the fused default, cuBLAS on the same GEMV
 #        shapes (scripts/bench/torch_gemv.py), the 8B step profile (~8 min)
+#   bash scripts/bench/h200_suite.sh s12       session 12: the mask-in-place quantized GEMV (qv4r4p, qv4r4x2p): checks with it as
+#        the default (fused kernels too), the GEMV sweep with Dawn's timestamp quantization off (its 65.5-µs steps
+#        blur every kernel time), dependent and independent repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B),
+#        default against qv4r4x2p, fused and unfused (~4 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -194,6 +198,36 @@ s11)
     --aheads 2 --kv-dtype f16 --repeats 2 --fuse 0 --storage q4_0 --out "$w/decode8b_q4_0_qx24.json"
   step profile8b_q4_0 90 node dist/bench/decode_profile.mjs --config llama-3.1-8b --lengths 1024,8192 --storage q4_0 \
     --kv-dtype f16 --out "$w/decode_profile8b_q4_0.json"
+  pack "$1"
+  ;;
+s12)
+  # the timestamps Dawn quantizes to 2^16 ns by default; every timing in this call at full resolution
+  export STAR_ATTN_DAWN_DISABLE=timestamp_quantization
+  step checks 120 node dist/bench/checks.mjs --filter matmul,decode --out "$w/checks.json"
+  STAR_ATTN_GEMV_Q=qv4r4x2p step checks_pos 90 node dist/bench/checks.mjs --filter decode,matmul.quant --out "$w/checks_pos.json"
+  V=qv4r4,qv4r4x2,qv4r4m,qv4r4p,qv4r4x2p,qi8r4
+  for i in 1 2; do
+    step "gemv_q_dep_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants $V --robustness on \
+      --no-fused --out "$w/gemv_q_dep_$i.json"
+    step "gemv_q_ind_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants $V --robustness on \
+      --no-fused --independent --out "$w/gemv_q_ind_$i.json"
+  done
+  step gemv_d_ind 90 node dist/bench/kernels.mjs --gemv-only --dtypes f32,bf16x2 --variants v4x4u2 --robustness on \
+    --no-fused --independent --out "$w/gemv_d_ind.json"
+  step fused_q 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants base --gemv-shapes 0 \
+    --robustness on --out "$w/fused_q.json"
+  STAR_ATTN_GEMV_Q=qv4r4x2p step fused_q_pos 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants base \
+    --gemv-shapes 0 --robustness on --out "$w/fused_q_pos.json"
+  for st in q8_0 q4_0; do
+    for i in 1 2; do for v in qv4r4x2 qv4r4x2p; do
+      STAR_ATTN_GEMV_Q=$v step "decode_${st}_${v}_$i" 60 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+        --repeats 3 --fuse 0,1 --storage $st --out "$w/decode_${st}_${v}_$i.json"
+    done; done
+  done
+  for v in qv4r4x2 qv4r4x2p; do
+    STAR_ATTN_GEMV_Q=$v step "decode8b_q4_0_$v" 70 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 \
+      --kv-dtype f16 --repeats 2 --fuse 1 --storage q4_0 --out "$w/decode8b_q4_0_$v.json"
+  done
   pack "$1"
   ;;
 decode)

@@ -4,13 +4,15 @@
 //          [--kv f32,f16] [--kernels decode,splitkv,splitkv-nosg] [--splitkv-w N] [--splitkv-kpt N] [--target-workgroups N] [--reps N]
 //        node dist/bench/kernels.mjs --gemv-only [--robustness on|off|both] [--dtypes f32,bf16x2,q8_0,q4_0]
 //          [--variants v4u4,...] [--gemv-shapes 0,6] [--trials 3] [--no-fused] [--fused-shapes 0,1] [--rotate-mib 512] [--gemv-reps N]
+//          [--independent]
 // Matmuls run for f32, bf16 and the quantized q8_0 / q4_0 weights; GEMV GB/s count the weight bytes as stored.
 // --gemv-only: every GEMV variant (src/gpu/ops/gemv.ts) × f32/bf16/q8_0/q4_0 × the decode shapes of
 // scripts/bench/gemv_sweep.ts (indices into kGemvShapes), then the fused decode kernels (decode_qkv, decode_gate_up at
 // 1B and 8B layers) with scalar and 16-byte loads, for q8_0 / q4_0 decode_qkv_q and decode_gate_up_q with 1, 2 and
 // 4 rows per thread (GB/s of the packed bytes), robustness on and off (two devices in this one process);
 // markdown tables on stdout, JSON (default bench/results/gemv_variants.json). --rotate-mib / --gemv-reps only
-// make a smoke test small.
+// make a smoke test small. --independent: each repetition writes its own output (no barrier between GEMVs: the
+// kernel's streaming rate; gemv_sweep.ts).
 // Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first
 // split-KV kernel ('decode') and attention_splitkv side by side ('splitkv-nosg': without its subgroup variant),
 // GB/s of K + V + q + out; a cache over the binding limit is paged as the engine pages it (kvPageRows).
@@ -58,7 +60,7 @@ if (gemvOnly) {
     adapters.push(i);
     console.error(`adapter (robustness ${robust ? 'on' : 'off'}): ${i.vendor} ${i.architecture} ${i.device} (${i.description}); subgroups ${c.device.features.has('subgroups') ? `${i.subgroupMinSize}-${i.subgroupMaxSize}` : 'no'}`);
     const fusedShapes = args.includes('--fused-shapes') ? flag('fused-shapes', '').split(',').map(Number) : undefined;
-    const opts = { robust, dtypes, shapes, variants, trials, rotateMiB, minReps, fusedShapes, log: (l: string) => console.log(l) };
+    const opts = { robust, dtypes, shapes, variants, trials, rotateMiB, minReps, fusedShapes, independent: args.includes('--independent'), log: (l: string) => console.log(l) };
     all.push(...(await gemvSweep(c, opts)));
     if (!args.includes('--no-fused')) all.push(...(await fusedSweep(c, opts)));
     c.handle.destroy();
