@@ -18,6 +18,7 @@ export MODEL=${MODEL:-public/models/ruler-llama-tiny}
 export SAMPLES=${SAMPLES:-50}
 export BLOCKS=${BLOCKS:-L/4,L/8,L/16}
 export HOSTS=${HOSTS:-4}
+export ATTENTION=${ATTENTION:-global,star}   # e.g. star alone, to add block sizes to a table
 export EXTRA=${EXTRA:-}   # more flags for every run, e.g. EXTRA='--kv-dtype f32'
 jobs=${JOBS:-14}
 tasks=${TASKS:-niah_single_1,niah_single_2,niah_single_3,niah_multikey_1,niah_multikey_2,niah_multikey_3,niah_multivalue,niah_multiquery,vt,cwe,fwe}
@@ -38,7 +39,7 @@ for L in ${lengths//,/ }; do for t in ${tasks//,/ }; do echo "$t $L"; done; done
     left=$((DEADLINE - $(date +%s)))
     [ "$left" -gt 10 ] || exit 0
     timeout "$left" node dist/bench/cli.mjs ruler run --model "$MODEL" --tasks "$0" --lengths "$1" --samples "$SAMPLES" \
-      --attention global,star --block-size "$BLOCKS" --hosts "$HOSTS" --out "$OUT_DIR/$0-$1.json" $EXTRA \
+      --attention "$ATTENTION" --block-size "$BLOCKS" --hosts "$HOSTS" --out "$OUT_DIR/$0-$1.json" $EXTRA \
       > "$OUT_DIR/$0-$1.log" 2>&1
     rc=$?  # 124: cut off by the time budget
     echo "$(date +%T) $0 $1 exit $rc ($(wc -l < "$OUT_DIR/$0-$1.jsonl" 2>/dev/null || echo 0) records)"'
