@@ -56,41 +56,13 @@ var<workgroup> rsum: array<f32, WG>;                 // rmsnorm's tree
 var<workgroup> rms: array<f32, kMaxRows>;            // 1 / sqrt(mean(x²) + eps) per row
 var<workgroup> res: array<f32, R * kMaxRows>;        // (M, R) this workgroup's projected rows
 
-// POS (matmul_gemv_qv4.wgsl's): each quant masked where it lies in its word, widened through a float's mantissa
-// to q · 2^k, x scaled by 2^-k, so every product equals the conversions' q · x bit for bit
-override POS: bool = false;
-const kMagic = 0x4B000000u;  // 2^23 as f32 bits
-const kS8 = vec4<f32>(1.0, 0.00390625, 1.0, 0.00390625);
-const kS4lo = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.000244140625);
-const kS4hi = vec4<f32>(0.0625, 0.000244140625, 0.00390625, 0.0000152587890625);
-
 // the 4 signed bytes of a word, low byte first (as matmul_gemv_qv4.wgsl)
 fn s8(u: u32) -> vec4<f32> {
-  if (POS) {
-    let t = u >> 16u;
-    let b = (vec4<u32>(u & 0xffu, u & 0xff00u, t & 0xffu, t & 0xff00u) ^ vec4<u32>(0x80u, 0x8000u, 0x80u, 0x8000u)) | vec4<u32>(kMagic);
-    return bitcast<vec4<f32>>(b) - vec4<f32>(8388736.0, 8421376.0, 8388736.0, 8421376.0);
-  }
   return vec4<f32>((vec4<i32>(bitcast<i32>(u)) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u));
 }
 // 4 nibbles of a word (shift 0: the low ones, 4: the high ones), minus 8 (as matmul_gemv_qv4.wgsl)
 fn n4(u: u32, s: u32) -> vec4<f32> {
-  if (POS) {
-    let t = u >> 12u;
-    if (s == 0u) {
-      let b = vec4<u32>(u & 0xfu, u & 0xf00u, u & 0xf0000u, t & 0xf000u) | vec4<u32>(kMagic);
-      return bitcast<vec4<f32>>(b) - vec4<f32>(8388616.0, 8390656.0, 8912896.0, 8421376.0);
-    }
-    let b = vec4<u32>(u & 0xf0u, u & 0xf000u, t & 0xf00u, t & 0xf0000u) | vec4<u32>(kMagic);
-    return bitcast<vec4<f32>>(b) - vec4<f32>(8388736.0, 8421376.0, 8390656.0, 8912896.0);
-  }
   return vec4<f32>(vec4<i32>((vec4<u32>(u) >> vec4<u32>(s, s + 8u, s + 16u, s + 24u)) & vec4<u32>(15u)) - vec4<i32>(8));
-}
-// what POS scales x's 8 vec4s of a block by (1 elsewhere)
-fn xScale(i: u32) -> vec4<f32> {
-  if (!POS) { return vec4<f32>(1.0); }
-  if (QT == 0u) { return kS8; }
-  return select(kS4hi, kS4lo, i < 4u);
 }
 
 // word i of matrix `which` (0 wq, 1 wk, 2 wv) as a vec4 index
@@ -211,14 +183,14 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     for (var m = 0u; m < MR; m++) {
       // the block's x as rmsnorm.wgsl writes it: (x · rms) · weight
       let xo = xb + m * K4 + 8u * b;
-      let x0 = (x[xo] * rms[m]) * g0 * xScale(0u);
-      let x1 = (x[xo + 1u] * rms[m]) * g1 * xScale(1u);
-      let x2 = (x[xo + 2u] * rms[m]) * g2 * xScale(2u);
-      let x3 = (x[xo + 3u] * rms[m]) * g3 * xScale(3u);
-      let x4 = (x[xo + 4u] * rms[m]) * g4 * xScale(4u);
-      let x5 = (x[xo + 5u] * rms[m]) * g5 * xScale(5u);
-      let x6 = (x[xo + 6u] * rms[m]) * g6 * xScale(6u);
-      let x7 = (x[xo + 7u] * rms[m]) * g7 * xScale(7u);
+      let x0 = (x[xo] * rms[m]) * g0;
+      let x1 = (x[xo + 1u] * rms[m]) * g1;
+      let x2 = (x[xo + 2u] * rms[m]) * g2;
+      let x3 = (x[xo + 3u] * rms[m]) * g3;
+      let x4 = (x[xo + 4u] * rms[m]) * g4;
+      let x5 = (x[xo + 5u] * rms[m]) * g5;
+      let x6 = (x[xo + 6u] * rms[m]) * g6;
+      let x7 = (x[xo + 7u] * rms[m]) * g7;
       for (var j = 0u; j < NR; j++) {
         var s = 0.0;
         if (QT == 0u) {

@@ -44,24 +44,9 @@ var<workgroup> partial: array<f32, WG * MR * NR>;  // (MR, NR, WG) per-thread su
 // is exact, so both forms give the same values bit for bit.
 override MAGIC: bool = false;
 const kMagic = 0x4B000000u;  // 2^23 as f32 bits
-// POS: MAGIC without the shifts. Each quant is masked where it lies in its word (2 of 8 nibbles, 2 of 4 bytes
-// need one shared shift first, to stay below bit 23), so it widens to q · 2^k for a fixed k per position: one
-// and-or per weight (an integer op, at half the float rate) instead of a shift, a mask and a conversion. x is
-// scaled by 2^-k once per block for all NR rows, so every product (q · 2^k)(x · 2^-k) equals q · x bit for bit
-// and the sums are MAGIC's and the conversions' exactly (x above 2^-100 in magnitude: no subnormals).
-override POS: bool = false;
-const kS8 = vec4<f32>(1.0, 0.00390625, 1.0, 0.00390625);                      // q8_0: bytes at 2^0, 2^8, 2^0, 2^8
-const kS4lo = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.000244140625); // q4_0 low nibbles: 2^0, 2^8, 2^16, 2^12
-const kS4hi = vec4<f32>(0.0625, 0.000244140625, 0.00390625, 0.0000152587890625); // high nibbles: 2^4, 2^12, 2^8, 2^16
 
 // the 4 signed bytes of a word, low byte first
 fn s8(u: u32) -> vec4<f32> {
-  if (POS) {
-    // byte ^ 0x80 = q + 128 in 0..255, at bit 0 or 8 of u or of u >> 16
-    let t = u >> 16u;
-    let b = (vec4<u32>(u & 0xffu, u & 0xff00u, t & 0xffu, t & 0xff00u) ^ vec4<u32>(0x80u, 0x8000u, 0x80u, 0x8000u)) | vec4<u32>(kMagic);
-    return bitcast<vec4<f32>>(b) - vec4<f32>(8388736.0, 8421376.0, 8388736.0, 8421376.0);  // 2^23 + 128 · 2^k
-  }
   if (MAGIC) {
     // byte ^ 0x80 = q + 128 in 0..255
     let b = ((vec4<u32>(u) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) ^ vec4<u32>(0x80u);
@@ -71,28 +56,11 @@ fn s8(u: u32) -> vec4<f32> {
 }
 // 4 nibbles of a word (shift 0: the low ones, 4: the high ones), minus 8
 fn n4(u: u32, s: u32) -> vec4<f32> {
-  if (POS) {
-    // low nibbles at bits 0, 8, 16, 24, high ones at 4, 12, 20, 28; the last two of each above bit 19 taken
-    // from u >> 12 (bits 12 and 8, 8 and 16 there)
-    let t = u >> 12u;
-    if (s == 0u) {
-      let b = vec4<u32>(u & 0xfu, u & 0xf00u, u & 0xf0000u, t & 0xf000u) | vec4<u32>(kMagic);
-      return bitcast<vec4<f32>>(b) - vec4<f32>(8388616.0, 8390656.0, 8912896.0, 8421376.0);  // 2^23 + 8 · 2^k
-    }
-    let b = vec4<u32>(u & 0xf0u, u & 0xf000u, t & 0xf00u, t & 0xf0000u) | vec4<u32>(kMagic);
-    return bitcast<vec4<f32>>(b) - vec4<f32>(8388736.0, 8421376.0, 8390656.0, 8912896.0);
-  }
   let q = (vec4<u32>(u) >> vec4<u32>(s, s + 8u, s + 16u, s + 24u)) & vec4<u32>(15u);
   if (MAGIC) {
     return bitcast<vec4<f32>>(q | vec4<u32>(kMagic)) - vec4<f32>(8388616.0);  // 2^23 + 8
   }
   return vec4<f32>(vec4<i32>(q) - vec4<i32>(8));
-}
-// what POS scales x's 8 vec4s of a block by (1 elsewhere)
-fn xScale(i: u32) -> vec4<f32> {
-  if (!POS) { return vec4<f32>(1.0); }
-  if (QT == 0u) { return kS8; }
-  return select(kS4hi, kS4lo, i < 4u);
 }
 
 @compute @workgroup_size(WG)
@@ -128,14 +96,14 @@ fn main(
     }
     for (var m = 0u; m < MR; m++) {
       let xo = xb + m * K4 + 8u * b;
-      let x0 = x[xo] * xScale(0u);
-      let x1 = x[xo + 1u] * xScale(1u);
-      let x2 = x[xo + 2u] * xScale(2u);
-      let x3 = x[xo + 3u] * xScale(3u);
-      let x4 = x[xo + 4u] * xScale(4u);
-      let x5 = x[xo + 5u] * xScale(5u);
-      let x6 = x[xo + 6u] * xScale(6u);
-      let x7 = x[xo + 7u] * xScale(7u);
+      let x0 = x[xo];
+      let x1 = x[xo + 1u];
+      let x2 = x[xo + 2u];
+      let x3 = x[xo + 3u];
+      let x4 = x[xo + 4u];
+      let x5 = x[xo + 5u];
+      let x6 = x[xo + 6u];
+      let x7 = x[xo + 7u];
       for (var r = 0u; r < NR; r++) {
         var s = 0.0;
         let a = qa[r];

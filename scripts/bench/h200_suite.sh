@@ -33,10 +33,10 @@
 #   bash scripts/bench/h200_suite.sh s11       session 11: the 24-bit x GEMV (qx24r4, qx24r4x2) on the H200: checks, the quantized
 #        GEMV sweep, decode with it (1B q8_0/q4_0 at 1K/8K, 8B q4_0) beside the fused default, cuBLAS on the same GEMV
 #        shapes (scripts/bench/torch_gemv.py), the 8B step profile (~8 min)
-#   bash scripts/bench/h200_suite.sh s12       session 12: the mask-in-place quantized GEMV (qv4r4p, qv4r4x2p): checks with it as
-#        the default (fused kernels too), the GEMV sweep with Dawn's timestamp quantization off (its 65.5-µs steps
-#        blur every kernel time), dependent and independent repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B),
-#        default against qv4r4x2p, fused and unfused (~4 min)
+#   bash scripts/bench/h200_suite.sh s12       session 12: the mask-in-place quantized GEMV (qv4r4p, qv4r4x2p; in 691c07f, removed
+#        after this call measured no gain): checks with it as the default (fused kernels too), the GEMV sweep with
+#        Dawn's timestamp quantization off (its 65.5-µs steps blur every kernel time), dependent and independent
+#        repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B), default against qv4r4x2p, fused and unfused (~4 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -48,6 +48,9 @@ if [ -e .bench.tar.xz ]; then
 else
   source .gpu/setup.sh >/dev/null 2>&1
 fi
+# Dawn rounds timestamp queries down to 2^16 ns (65.5 µs) unless told not to: a GEMV timed over 8 repetitions moved in
+# 8.2-µs steps (sessions 7-11). Every kernel time of the suite is taken at full resolution.
+export STAR_ATTN_DAWN_DISABLE=${STAR_ATTN_DAWN_DISABLE:-timestamp_quantization}
 out=${OUT:-bench/results}
 w=${SPEED_DIR:-/tmp/speed}   # the kernels/decode calls' logs and JSON, tarred into $OUT/speed-<call>.tgz
 mkdir -p "$w"
@@ -201,8 +204,6 @@ s11)
   pack "$1"
   ;;
 s12)
-  # the timestamps Dawn quantizes to 2^16 ns by default; every timing in this call at full resolution
-  export STAR_ATTN_DAWN_DISABLE=timestamp_quantization
   step checks 120 node dist/bench/checks.mjs --filter matmul,decode --out "$w/checks.json"
   STAR_ATTN_GEMV_Q=qv4r4x2p step checks_pos 90 node dist/bench/checks.mjs --filter decode,matmul.quant --out "$w/checks_pos.json"
   V=qv4r4,qv4r4x2,qv4r4m,qv4r4p,qv4r4x2p,qi8r4

@@ -215,7 +215,7 @@ function decodeQkvQuant(
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeQkv: ${a.nr ?? 'no'} rows per thread fit dim ${a.dim}, heads of ${a.headSize}`);
   const TPR = gemvQv4Lanes(a.dim);
   r.dispatch('decode_qkv_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt, ...(kGemvQVariants[gemvTuning.quant].pos ? { POS: 1 } : {}) },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt },
     params: {
       M: a.rows,
       K: a.dim,
@@ -304,7 +304,7 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
   const TPR = gemvQv4Lanes(a.dim);
   const R = (kWg * NR) / TPR;
   r.dispatch('decode_gate_up_q', {
-    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt, ...(kGemvQVariants[gemvTuning.quant].pos ? { POS: 1 } : {}) },
+    constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt },
     params: {
       M: a.rows,
       K: a.dim,

@@ -57,8 +57,7 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
  * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
  * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`). `mg`: the weights widened to
- * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit); `pos` (`*p`)
- * also drops the shifts: each quant masked where it lies, x scaled by the power of two that undoes it. `i8`
+ * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
  * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
@@ -68,22 +67,20 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * 65% of HBM on the q8_0 LM head against qv4r4x2's 51%, but slower under ~100 MB and end to end: opt-in.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1, pos: false },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1, pos: false },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1, pos: false },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1, pos: false },
-  qv4r4p: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1, pos: true },
-  qv4r4x2p: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1, pos: true },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1, pos: false },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1, pos: false },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1, pos: false },
-  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3, pos: false },
-  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3, pos: false },
+  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1 },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1 },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1 },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1 },
+  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3 },
+  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -211,7 +208,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  const { mg, i8, pos } = kGemvQVariants[variant];
+  const { mg, i8 } = kGemvQVariants[variant];
   if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
@@ -221,7 +218,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
       return;
     }
     r.dispatch('matmul_gemv_qv4', {
-      constants: { TPR, NR, GPW, QT: params.qtype, MR: M, ...(mg ? { MAGIC: 1 } : {}), ...(pos ? { POS: 1 } : {}) },
+      constants: mg ? { TPR, NR, GPW, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, QT: params.qtype, MR: M },
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
