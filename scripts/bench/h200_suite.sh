@@ -37,6 +37,8 @@
 #        after this call measured no gain): checks with it as the default (fused kernels too), the GEMV sweep with
 #        Dawn's timestamp quantization off (its 65.5-µs steps blur every kernel time), dependent and independent
 #        repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B), default against qv4r4x2p, fused and unfused (~4 min)
+#   bash scripts/bench/h200_suite.sh s13       prepared in session 12, not yet run: the quantized GEMV with fewer lanes a row (qv4r4d2,
+#        qv4r4d4) beside qv4r4 / qv4r4x2, checks first (~1 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -228,6 +230,14 @@ s12)
   for v in qv4r4x2 qv4r4x2p; do
     STAR_ATTN_GEMV_Q=$v step "decode8b_q4_0_$v" 70 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 \
       --kv-dtype f16 --repeats 2 --fuse 1 --storage q4_0 --out "$w/decode8b_q4_0_$v.json"
+  done
+  pack "$1"
+  ;;
+s13)
+  step checks 120 node dist/bench/checks.mjs --filter matmul.quant,decode --out "$w/checks.json"
+  for i in 1 2; do
+    step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4d2,qv4r4d4,qi8r4 \
+      --robustness on --no-fused --out "$w/gemv_q_$i.json"
   done
   pack "$1"
   ;;

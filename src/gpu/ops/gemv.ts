@@ -56,7 +56,9 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * q8_0 / q4_0 GEMV variants. `base`: shaders/matmul_gemv_q.wgsl (one quant word per lane and step). `qv4*`:
  * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
  * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
- * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`). `mg`: the weights widened to
+ * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter of
+ * them, so each lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
+ * H200's q4_0 GEMVs bound neither by the widening nor by the barriers: a lane held 2 blocks at K = 2048). `mg`: the weights widened to
  * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
@@ -74,6 +76,8 @@ export const kGemvQVariants = {
   qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1 },
   qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1 },
   qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1 },
+  qv4r4d2: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1 },
+  qv4r4d4: { nr: 4, ls: 0.25, mg: false, i8: false, limbs: 1 },
   qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1 },
   qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1 },
   qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1 },
@@ -181,7 +185,7 @@ export function gemvQLanes(K: number): number {
 
 /** Lanes per row of the qv4 GEMVs (and the fused q8_0/q4_0 decode kernels) for `variant`: at most a block each. */
 export function gemvQv4Lanes(K: number, variant: GemvQVariant = gemvTuning.quant): number {
-  return Math.min(gemvQLanes(K) * kGemvQVariants[variant].ls, floorPow2(Math.max(1, K / 32)));
+  return Math.min(Math.max(1, gemvQLanes(K) * kGemvQVariants[variant].ls), floorPow2(Math.max(1, K / 32)));
 }
 
 /** Params of the quantized GEMV (matmul_gemv_q and matmul_gemv_qv4 share them). */
