@@ -45,7 +45,7 @@ export interface GemvRow {
   /** '=' bit-identical to base, else max |out − base| / max |base| */
   diff: string;
   timing: string;
-  /** 'independent': each repetition wrote its own output (no barrier between them, see GemvSweepOptions) */
+  /** 'independent': each repetition wrote its own output (see GemvSweepOptions) */
   chain?: 'dependent' | 'independent';
 }
 
@@ -59,10 +59,10 @@ export interface GemvSweepOptions {
   variants?: string[];
   trials: number;
   /**
-   * Each repetition writes its own output (one per weight copy), so Dawn puts no barrier between consecutive
-   * GEMVs (only when an output comes round again) and the time is the kernel's streaming rate without the
-   * drain and refill a dependent dispatch pays. Default false: every repetition writes one output, as a decode
-   * step's dependent GEMVs do.
+   * Each repetition writes its own output (one per weight copy), so no two consecutive GEMVs write one buffer and
+   * nothing orders them but Dawn's own pass rules. Default false: every repetition writes one output, as a
+   * decode step's dependent GEMVs do. On the H200 (session 12) both cost the same to 0.1 µs: the ~7-µs floor of
+   * a small GEMV is not the write-after-write barrier.
    */
   independent?: boolean;
   /** MiB the rotated weight copies fill at least (default 512; less only for smoke tests off the H200) */

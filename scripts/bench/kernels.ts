@@ -11,8 +11,8 @@
 // 1B and 8B layers) with scalar and 16-byte loads, for q8_0 / q4_0 decode_qkv_q and decode_gate_up_q with 1, 2 and
 // 4 rows per thread (GB/s of the packed bytes), robustness on and off (two devices in this one process);
 // markdown tables on stdout, JSON (default bench/results/gemv_variants.json). --rotate-mib / --gemv-reps only
-// make a smoke test small. --independent: each repetition writes its own output (no barrier between GEMVs: the
-// kernel's streaming rate; gemv_sweep.ts).
+// make a smoke test small. --independent: each repetition writes its own output, so consecutive GEMVs share no
+// written buffer (gemv_sweep.ts; on the H200 the same times as dependent ones).
 // Decode attention (one query token, GQA 32/8 heads of 64 = Llama-3.2-1B, of 128 = Llama-3.1-8B) runs the first
 // split-KV kernel ('decode') and attention_splitkv side by side ('splitkv-nosg': without its subgroup variant),
 // GB/s of K + V + q + out; a cache over the binding limit is paged as the engine pages it (kvPageRows).

@@ -56,10 +56,11 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * q8_0 / q4_0 GEMV variants. `base`: shaders/matmul_gemv_q.wgsl (one quant word per lane and step). `qv4*`:
  * shaders/matmul_gemv_qv4.wgsl, whole blocks per lane by vec4 loads, `nr` rows per thread sharing x; `ls` times
  * `gemvQLanes` lanes a row (`x2`, `x4`: more threads on few-block rows, as `v4x4*` did for dense weights; the
- * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter of
- * them, so each lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
- * H200's q4_0 GEMVs bound neither by the widening nor by the barriers: a lane held 2 blocks at K = 2048). `mg`: the weights widened to
- * f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
+ * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter
+ * of them, so a lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
+ * H200's q4_0 GEMVs bound neither by the widening nor by the barriers, with 2 blocks a lane at K = 2048; made a
+ * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have). `mg`: the
+ * weights widened to f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
  * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
