@@ -38,7 +38,7 @@
 #        Dawn's timestamp quantization off (its 65.5-µs steps blur every kernel time), dependent and independent
 #        repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B), default against qv4r4x2p, fused and unfused (~4 min)
 #   bash scripts/bench/h200_suite.sh s13       prepared in session 12, not yet run: the quantized GEMV with fewer lanes a row (qv4r4d2,
-#        qv4r4d4) and rows finished by subgroup shuffles (qv4r4sg, qv4r4d2sg) beside qv4r4 / qv4r4x2, checks first (~1 min)
+#        qv4r4d4) beside qv4r4 / qv4r4x2, checks first (~1 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -236,7 +236,7 @@ s12)
 s13)
   step checks 120 node dist/bench/checks.mjs --filter matmul.quant,decode --out "$w/checks.json"
   for i in 1 2; do
-    step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4d2,qv4r4d4,qv4r4sg,qv4r4d2sg,qi8r4 \
+    step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4d2,qv4r4d4,qi8r4 \
       --robustness on --no-fused --out "$w/gemv_q_$i.json"
   done
   pack "$1"

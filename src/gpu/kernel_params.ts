@@ -350,22 +350,6 @@ export interface MatmulGemvQv4Params {
   qtype: number; // u32
 }
 
-/** `Params` of shaders/matmul_gemv_qv4sg.wgsl. */
-export interface MatmulGemvQv4sgParams {
-  M: number; // u32
-  N: number; // u32
-  K: number; // u32
-  xBase: number; // u32
-  outBase: number; // u32
-  ldOut: number; // u32
-  quantWords: number; // u32
-  scaleBase: number; // u32
-  scaleWords: number; // u32
-  hasBias: number; // u32
-  accumulate: number; // u32
-  qtype: number; // u32
-}
-
 /** `Params` of shaders/matmul_gemv_v4.wgsl. */
 export interface MatmulGemvV4Params {
   M: number; // u32
@@ -485,7 +469,6 @@ export interface KernelParams {
   matmul_gemv_q: MatmulGemvQParams;
   matmul_gemv_qi8: MatmulGemvQi8Params;
   matmul_gemv_qv4: MatmulGemvQv4Params;
-  matmul_gemv_qv4sg: MatmulGemvQv4sgParams;
   matmul_gemv_v4: MatmulGemvV4Params;
   matmul_gemv_v4r2: MatmulGemvV4r2Params;
   matmul_gemv_v4sg: MatmulGemvV4sgParams;
@@ -670,14 +653,6 @@ export const kParamLayouts: { readonly [S in keyof KernelParams]: ParamLayout | 
     ],
   },
   matmul_gemv_qv4: {
-    size: 48,
-    fields: [
-      ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],
-      ['outBase', 16, 'u32'], ['ldOut', 20, 'u32'], ['quantWords', 24, 'u32'], ['scaleBase', 28, 'u32'],
-      ['scaleWords', 32, 'u32'], ['hasBias', 36, 'u32'], ['accumulate', 40, 'u32'], ['qtype', 44, 'u32'],
-    ],
-  },
-  matmul_gemv_qv4sg: {
     size: 48,
     fields: [
       ['M', 0, 'u32'], ['N', 4, 'u32'], ['K', 8, 'u32'], ['xBase', 12, 'u32'],

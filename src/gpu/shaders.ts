@@ -11,7 +11,6 @@ import matmul_gemv_v4 from '../../shaders/matmul_gemv_v4.wgsl?raw';
 import matmul_gemv_v4sg from '../../shaders/matmul_gemv_v4sg.wgsl?raw';
 import matmul_gemv_v4r2 from '../../shaders/matmul_gemv_v4r2.wgsl?raw';
 import matmul_gemv_qv4 from '../../shaders/matmul_gemv_qv4.wgsl?raw';
-import matmul_gemv_qv4sg from '../../shaders/matmul_gemv_qv4sg.wgsl?raw';
 import matmul_gemv_qi8 from '../../shaders/matmul_gemv_qi8.wgsl?raw';
 import quantize_x8 from '../../shaders/quantize_x8.wgsl?raw';
 import matmul_gemm_q from '../../shaders/matmul_gemm_q.wgsl?raw';
@@ -49,7 +48,6 @@ export const kShaders = {
   matmul_gemv_v4sg,
   matmul_gemv_v4r2,
   matmul_gemv_qv4,
-  matmul_gemv_qv4sg,
   matmul_gemv_qi8,
   quantize_x8,
   matmul_gemm_q,

@@ -59,9 +59,7 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter
  * of them, so a lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
  * H200's q4_0 GEMVs bound neither by the widening nor by the barriers, with 2 blocks a lane at K = 2048; made a
- * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have); `sg`:
- * each row finished by subgroup shuffles instead of the workgroup tree (shaders/matmul_gemv_qv4sg.wgsl, the same
- * bits; the tree where no subgroup holds a row's lanes). `mg`: the
+ * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have). `mg`: the
  * weights widened to f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
@@ -72,24 +70,22 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * 65% of HBM on the q8_0 LM head against qv4r4x2's 51%, but slower under ~100 MB and end to end: opt-in.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1, sg: false },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4d2: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4d4: { nr: 4, ls: 0.25, mg: false, i8: false, limbs: 1, sg: false },
-  qv4r4sg: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1, sg: true },
-  qv4r4d2sg: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1, sg: true },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1, sg: false },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1, sg: false },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1, sg: false },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1, sg: false },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1, sg: false },
-  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3, sg: false },
-  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3, sg: false },
+  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1 },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1 },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1 },
+  qv4r4d2: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1 },
+  qv4r4d4: { nr: 4, ls: 0.25, mg: false, i8: false, limbs: 1 },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1 },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1 },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1 },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1 },
+  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3 },
+  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3 },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -226,14 +222,12 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
       gemvQuantI8(r, params, { TPR, NR, GPW, QT: params.qtype }, b, label, variant);
       return;
     }
-    const sg = kGemvQVariants[variant].sg && ctx.device.features.has('subgroups') && (ctx.handle.info.subgroupMinSize ?? 0) >= TPR;
-    const shader = sg ? 'matmul_gemv_qv4sg' : 'matmul_gemv_qv4';
-    r.dispatch(shader, {
+    r.dispatch('matmul_gemv_qv4', {
       constants: mg ? { TPR, NR, GPW, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, QT: params.qtype, MR: M },
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
-      label: `${shader} ${M}×${N}×${K} ${label} ${variant}`,
+      label: `matmul_gemv_qv4 ${M}×${N}×${K} ${label} ${variant}`,
     });
     return;
   }
