@@ -11,6 +11,11 @@
 # Every record is appended to <out-dir>/<task>-<length>.jsonl as it comes, so a run cut off by the
 # time limit keeps what it did, and a later run given the same files resumes (copy them into
 # <out-dir> first). Merge and tabulate here: npx tsx scripts/bench/ruler_table.ts <out-dir>/*.jsonl
+#
+# SPLIT=config gives every (task, length, configuration) its own process and <task>-<length>-<config>.jsonl:
+# a 32K cell is 200 generations of ~8 s each under contention, over 25 min in one process, so the cells
+# of the last lengths would run alone at the end; split, each job is 50 generations. Records of a
+# <task>-<length>.jsonl already in <out-dir> are dealt out to the per-config files first, so they resume.
 set -uo pipefail
 out=$1
 budget=${2:-540}
@@ -33,14 +38,44 @@ if [ -s .rc/cli.mjs.xz ] && [ ! -s dist/bench/cli.mjs ]; then mkdir -p dist/benc
 export OUT_DIR=$out
 export DEADLINE=$(($(date +%s) + budget))
 nvidia-smi -L > "$out/gpu.txt" 2>&1 || true
+# the jobs, one per line: task, length, attention, block sizes, file stem
+jobs_list() {
+  for L in ${lengths//,/ }; do for t in ${tasks//,/ }; do
+    if [ "${SPLIT:-}" = config ]; then
+      case ",$ATTENTION," in *,global,*) echo "$t $L global - $t-$L-global";; esac
+      case ",$ATTENTION," in *,star,*) for b in ${BLOCKS//,/ }; do echo "$t $L star $b $t-$L-${b//\//}"; done;; esac
+    else echo "$t $L $ATTENTION $BLOCKS $t-$L"; fi
+  done; done
+}
+if [ "${SPLIT:-}" = config ]; then
+  # records of an unsplit run, dealt out by configuration (global, star(block=L/4,...) -> L4)
+  for f in "$out"/*.jsonl; do
+    [ -e "$f" ] || continue
+    stem=$(basename "$f" .jsonl); case "$stem" in *-global|*-L[0-9]*) continue;; esac
+    python3 -c '
+import json, re, sys
+f, stem = sys.argv[1], sys.argv[2]
+outs = {}
+for line in open(f):
+    if not line.strip(): continue
+    c = json.loads(line)["config"]
+    m = re.match(r"star\(block=L/(\d+),", c)
+    tag = "global" if c == "global" else ("L" + m.group(1) if m else None)
+    if tag is None: sys.exit("unknown config " + c)
+    outs.setdefault(tag, []).append(line if line.endswith("\n") else line + "\n")
+for tag, lines in outs.items():
+    with open(f.rsplit("/", 1)[0] + "/" + stem + "-" + tag + ".jsonl", "a") as o: o.writelines(lines)
+' "$f" "$stem" && mv "$f" "$f.dealt"
+  done
+fi
 # longest cells first, so the short ones fill the gaps at the end
-for L in ${lengths//,/ }; do for t in ${tasks//,/ }; do echo "$t $L"; done; done |
-  xargs -P "$jobs" -L 1 bash -c '
+jobs_list | xargs -P "$jobs" -L 1 bash -c '
     left=$((DEADLINE - $(date +%s)))
     [ "$left" -gt 10 ] || exit 0
+    [ "$3" = - ] && blocks=() || blocks=(--block-size "$3")
     timeout "$left" node dist/bench/cli.mjs ruler run --model "$MODEL" --tasks "$0" --lengths "$1" --samples "$SAMPLES" \
-      --attention "$ATTENTION" --block-size "$BLOCKS" --hosts "$HOSTS" --out "$OUT_DIR/$0-$1.json" $EXTRA \
-      > "$OUT_DIR/$0-$1.log" 2>&1
+      --attention "$2" "${blocks[@]}" --hosts "$HOSTS" --out "$OUT_DIR/$4.json" $EXTRA \
+      > "$OUT_DIR/$4.log" 2>&1
     rc=$?  # 124: cut off by the time budget
-    echo "$(date +%T) $0 $1 exit $rc ($(wc -l < "$OUT_DIR/$0-$1.jsonl" 2>/dev/null || echo 0) records)"'
+    echo "$(date +%T) $4 exit $rc ($(wc -l < "$OUT_DIR/$4.jsonl" 2>/dev/null || echo 0) records)"'
 echo "records: $(cat "$out"/*.jsonl 2>/dev/null | wc -l)"
