@@ -32,10 +32,11 @@ export function sampleIds(tok: Tokenizer, s: Sample): { contextIds: number[]; qu
 /** The runner's generate step on an engine: greedy, context and query apart, the configuration's attention. */
 export function engineGenerateFn(engine: Engine, opts: { signal?: AbortSignal } = {}): GenerateFn {
   return async (sample, { maxNewTokens, config }) => {
+    const ids = sampleIds(engine.tokenizer, sample);
     const res = await engine.generate({
-      ...sampleIds(engine.tokenizer, sample),
+      ...ids,
       ...(config.attention === 'star' ? { ...config, mode: config.mode as 'workers' | 'single-device' | undefined } : { attention: 'global' as const }),
-      maxNewTokens,
+      maxNewTokens: answerBudget(engine.maxContext, ids.contextIds.length + ids.queryIds.length, maxNewTokens),
       signal: opts.signal,
     });
     return {
@@ -46,6 +47,19 @@ export function engineGenerateFn(engine: Engine, opts: { signal?: AbortSignal } 
       generatedTokens: res.tokens.length,
     };
   };
+}
+
+/**
+ * The tokens a sample may generate in a cache of maxContext. Where the cache has the seam slack below, all
+ * the task's; where it has none (a run at the model's last position, e.g. L = 32768 with
+ * max_position_embeddings 32768), the token or two that the seam and BOS add come out of the answer
+ * budget, as RULER's own sizing would have taken them out of the haystack: the sample stays the one every
+ * other configuration saw, and answers (a few tokens, then EOS) are far shorter than the budget. A prompt
+ * that leaves no room at all keeps the full budget, so Engine.generate names the overflow.
+ */
+export function answerBudget(maxContext: number, promptTokens: number, maxNewTokens: number): number {
+  const room = maxContext - promptTokens;
+  return room >= 1 ? Math.min(maxNewTokens, room) : maxNewTokens;
 }
 
 /**
