@@ -145,11 +145,20 @@ test('RULER panel: resuming from the CLI records file runs nothing new (same mod
 test('the committed engine-measured results are shown beside the live run', async ({ page }) => {
   await page.goto('/');
   await page.locator('#r-measured-box summary').click();
-  await expect(page.locator('#r-measured-where')).toContainText('tasks at 1024, 2048, 4096, 8192 tokens');
+  await expect(page.locator('#r-measured-where')).toContainText('tasks at 1024, 4096, 8192, 16384, 32768 tokens');
   const measured = page.getByRole('table', { name: 'Committed RULER results' });
-  await expect(measured.locator('tbody tr')).toHaveCount(16);
+  // global, Star L/4, L/8, L/16 × five lengths
+  await expect(measured.locator('tbody tr')).toHaveCount(20);
   await expect(measured.locator('tbody tr').nth(0).locator('td').first()).toHaveText('global');
+  // first-token times are the idle GPU's (16K and 32K), beside the accuracy, with Star's speedup over global
+  const idle = page.getByRole('table', { name: 'Time to first token on an idle GPU' });
+  await expect(idle.locator('tbody tr')).toHaveCount(8);
+  const l16at32k = idle.locator('tbody tr', { hasText: 'block=L/16' }).filter({ hasText: '32768' });
+  await expect(l16at32k.locator('td').nth(4)).toHaveText(/^\d+\.\d\d×$/);
+  await expect(measured.locator('tbody tr').nth(0).locator('td').last()).toHaveText('');
+  await expect(measured.locator('tbody tr').nth(4).locator('td').last()).toHaveText(/^\d+ ms$/);
   await expect(page.locator('#r-measured canvas')).toHaveCount(3);
+  await expect(page.locator('#r-measured canvas').nth(2)).toHaveAttribute('aria-label', /idle GPU/);
   await page.locator('#r-measured .charts').evaluate((e) => e.scrollIntoView({ block: 'end' }));
   await shot(page, 'demo-ruler-committed.png');
 });

@@ -19,7 +19,7 @@ export {
 } from './runner';
 export {
   rulerReport,
-  type IncompleteCell, type ReportCell, type ReportConfig, type ReportLength, type RulerReportJson, type RulerReportOptions,
+  type IdleTiming, type IncompleteCell, type ReportCell, type ReportConfig, type ReportLength, type RulerReportJson, type RulerReportOptions,
 } from './report';
 export { engineGenerateFn, kRulerSeamSlack, rulerPromptTools, sampleIds } from './engine_run';
 export { jsonlStore } from './jsonl_store';

@@ -118,6 +118,41 @@ describe('rulerReport', () => {
   });
 });
 
+describe('rulerReport with idle-GPU timings', () => {
+  // one process alone on the GPU: 3 samples of global and L/4 at 2048, 1 of L/8; global's first compiles pipelines
+  const idle = [
+    rec('vt', 2048, G, 0, 100, 900), rec('vt', 2048, G, 1, 100, 200), rec('vt', 2048, G, 2, 100, 220),
+    rec('vt', 2048, S4, 0, 100, 100), rec('vt', 2048, S4, 1, 100, 110), rec('vt', 2048, S4, 2, 100, 400),
+    rec('vt', 2048, S8, 0, 100, 80),
+  ];
+  const { json, markdown } = rulerReport(records(), { expectedSamples: 2, idle, idleCommand: 'JOBS=1 …' });
+
+  it('gives the median time to first token per config and length, its speedup over global and the accuracy there', () => {
+    expect(json.idle).toEqual([
+      { config: G, length: 2048, n: 3, medianMs: 220, minMs: 200, maxMs: 900, speedup: 1, average: 83.33, ofGlobal: null },
+      { config: S4, length: 2048, n: 3, medianMs: 110, minMs: 100, maxMs: 400, speedup: 2, average: 83.33, ofGlobal: 100 },
+      { config: S8, length: 2048, n: 1, medianMs: 80, minMs: 80, maxMs: 80, speedup: 2.75, average: 75, ofGlobal: 90 },
+    ]);
+    expect(json.idleCommand).toBe('JOBS=1 …');
+    const lines = markdown.split('\n');
+    expect(lines).toContain('## Time to first token on an idle GPU (median per sample)');
+    expect(lines).toContain(`| ${S4} | 2048 | 3 | 110 | 100–400 | 2.00× | 83.3 | 100.0% |`);
+    expect(lines).toContain(`| ${G} | 2048 | 3 | 220 | 200–900 | 1.00× | 83.3 | – |`);
+  });
+
+  it('has no speedup without a global run, no accuracy for a length the table lacks, and no section without idle records', () => {
+    const r = rulerReport(records(), { idle: [rec('vt', 4096, S4, 0, 100, 50)] }).json.idle!;
+    expect(r).toEqual([{ config: S4, length: 4096, n: 1, medianMs: 50, minMs: 50, maxMs: 50, speedup: null, average: null, ofGlobal: null }]);
+    expect(rulerReport(records()).json.idle).toBeUndefined();
+    expect(rulerReport(records()).markdown).not.toContain('idle GPU');
+  });
+
+  it('refuses idle records of another model', () => {
+    const one = records().map((r) => ({ ...r, model: 'm@1' }));
+    expect(() => rulerReport(one, { idle: idle.map((r) => ({ ...r, model: 'm@2' })) })).toThrow(/idle-GPU records of m@2 beside a table of m@1/);
+  });
+});
+
 describe('config order', () => {
   it('puts global first, then Star by block fraction, then the rest by label', () => {
     expect(blockFraction(S4)).toBe(0.25);

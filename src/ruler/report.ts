@@ -13,6 +13,13 @@ export interface RulerReportOptions {
   title?: string;
   machine?: string;
   command?: string;
+  /**
+   * Records of the same model and configurations run one process alone on the GPU: their time to first
+   * token is the speed beside the table's accuracy (a table's own runs often share a GPU many to one).
+   */
+  idle?: RunRecord[];
+  /** How the idle records were made. */
+  idleCommand?: string;
 }
 
 /** Means over the records of one (config, length, task) cell, or of a whole (config, length). */
@@ -37,6 +44,22 @@ export interface ReportLength extends ReportTiming {
   average: number;
   /** Star only: average as % of global's at this length; null when there is no global to compare with. */
   ofGlobal?: number | null;
+}
+
+/** Time to first token of one (config, length) on an idle GPU, beside the table's accuracy there. */
+export interface IdleTiming {
+  config: string;
+  length: number;
+  n: number;
+  /** Median over the samples: the first generation of a process also compiles its pipelines. */
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  /** global's median over this one's at the same length; null without a global run there. */
+  speedup: number | null;
+  /** The table's average and % of global for this config and length, when the table has them. */
+  average: number | null;
+  ofGlobal: number | null;
 }
 
 export interface ReportConfig {
@@ -68,6 +91,8 @@ export interface RulerReportJson {
   samples: { min: number; max: number };
   configs: ReportConfig[];
   incomplete: IncompleteCell[];
+  idle?: IdleTiming[];
+  idleCommand?: string;
 }
 
 /** Builds the report; records may come in any order and repeat (the last copy of a sample wins). */
@@ -135,6 +160,8 @@ export function rulerReport(records: RunRecord[], opts: RulerReportOptions = {})
     }
   }
 
+  const idle = opts.idle?.length ? idleTimings(opts.idle, out, models[0]) : undefined;
+
   const json: RulerReportJson = {
     ...(opts.title !== undefined && { title: opts.title }),
     ...(opts.machine !== undefined && { machine: opts.machine }),
@@ -148,11 +175,48 @@ export function rulerReport(records: RunRecord[], opts: RulerReportOptions = {})
     samples: { min: Number.isFinite(min) ? min : 0, max },
     configs: out,
     incomplete,
+    ...(idle && { idle }),
+    ...(idle && opts.idleCommand !== undefined && { idleCommand: opts.idleCommand }),
   };
   return { json, markdown: markdown(json) };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median time to first token per (config, length) of the idle records, with the table's accuracy beside it. */
+function idleTimings(records: RunRecord[], table: ReportConfig[], model: string | undefined): IdleTiming[] {
+  const models = [...new Set(records.map((r) => r.model).filter((m) => m !== undefined))];
+  if (models.length > 1 || (model !== undefined && models.length && models[0] !== model))
+    throw new RulerDataError(`idle-GPU records of ${models.join(', ')} beside a table of ${model ?? 'an unnamed model'}: time a table with its own model`);
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const k = `${r.config}|${r.length}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(r);
+  }
+  const rows: IdleTiming[] = [];
+  for (const config of orderConfigs([...new Set(records.map((r) => r.config))]))
+    for (const length of [...new Set(records.map((r) => r.length))].sort((a, b) => a - b)) {
+      const rs = groups.get(`${config}|${length}`);
+      if (!rs) continue;
+      const ms = rs.map((r) => r.prefillMs);
+      const l = table.find((c) => c.config === config)?.lengths.find((x) => x.length === length);
+      rows.push({
+        config, length, n: rs.length, medianMs: round2(median(ms)), minMs: round2(Math.min(...ms)), maxMs: round2(Math.max(...ms)),
+        speedup: null, average: l?.average ?? null, ofGlobal: l?.ofGlobal ?? null,
+      });
+    }
+  for (const r of rows) {
+    const g = rows.find((x) => x.config === 'global' && x.length === r.length);
+    r.speedup = g ? round2(g.medianMs / r.medianMs) : null;
+  }
+  return rows;
+}
 
 function timing(rs: RunRecord[]): ReportTiming {
   return {
@@ -272,5 +336,25 @@ function markdown(j: RulerReportJson): string {
     ),
     '',
   );
+  if (j.idle?.length) {
+    out.push(
+      '## Time to first token on an idle GPU (median per sample)',
+      '',
+      'One process alone on the GPU, the same configurations on the first samples of some of the tasks: speed beside the accuracy of the tables above. ' +
+        '× global: global\'s median over the configuration\'s.',
+      '',
+    );
+    if (j.idleCommand) out.push(`Command: \`${j.idleCommand}\``, '');
+    out.push(
+      table(
+        ['config', 'length', 'n', 'first token ms', 'min–max ms', '× global', 'average score', '% of global'],
+        j.idle.map((r) => [
+          esc(r.config), r.length, r.n, ms(r.medianMs), `${ms(r.minMs)}–${ms(r.maxMs)}`, r.speedup === null ? '–' : `${r.speedup.toFixed(2)}×`,
+          r.average === null ? '–' : f1(r.average), r.ofGlobal == null ? '–' : `${f1(r.ofGlobal)}%`,
+        ]),
+      ),
+      '',
+    );
+  }
   return out.join('\n');
 }

@@ -1,7 +1,8 @@
 // RULER results as the page shows them, built from rulerReport's JSON (as the committed tables are): one
 // table "RULER results" (configuration × length: every task, the average, Star as % of global, the
-// effective length, time to first token) and three charts (accuracy vs length per configuration, Star's
-// share of global vs block size, time to first token vs length).
+// effective length, time to first token), for a report with idle-GPU timings a second one (time to first
+// token against global's beside the accuracy), and three charts (accuracy vs length per configuration,
+// Star's share of global vs block size, time to first token vs length).
 import type { Chart } from 'chart.js';
 import type { RulerReportJson } from '../ruler/index';
 import { lineChart, type Series } from './charts';
@@ -27,6 +28,13 @@ function blockOf(label: string): string {
 export function renderReport(into: HTMLElement, report: RulerReportJson, caption = 'RULER results'): void {
   into.replaceChildren();
   const tasks = report.tasks;
+  // a committed table's runs share a GPU many to one: its first-token times are the idle run's, where there is one
+  const idleAt = (config: string, length: number) => report.idle?.find((r) => r.config === config && r.length === length);
+  const firstToken = (config: string, l: RulerReportJson['configs'][number]['lengths'][number]) => {
+    if (!report.idle) return `${l.prefillMs.toFixed(0)} ms`;
+    const r = idleAt(config, l.length);
+    return r ? `${r.medianMs.toFixed(0)} ms` : '';
+  };
   const rows = report.configs.flatMap((c) => {
     const eff = effectiveLength(c);
     return c.lengths.map((l) => [
@@ -37,7 +45,7 @@ export function renderReport(into: HTMLElement, report: RulerReportJson, caption
       fmt(l.average),
       l.ofGlobal != null ? `${fmt(l.ofGlobal)}%` : '',
       eff === null ? `< ${report.lengths[0]}` : String(eff),
-      `${l.prefillMs.toFixed(0)} ms`,
+      firstToken(c.config, l),
     ]);
   });
   // wide with many tasks: the table scrolls in its box, the page does not
@@ -45,7 +53,18 @@ export function renderReport(into: HTMLElement, report: RulerReportJson, caption
   const n = report.samples;
   into.append(h('p', { class: 'hint' },
     `${report.records} generations; ${n.min === n.max ? n.max : `${n.min}–${n.max}`} sample${n.max === 1 ? '' : 's'} per cell. ` +
-      `Effective length: the longest length whose average exceeds ${kEffectiveThreshold} (RULER's bar). First token: mean time to the first token.`));
+      `Effective length: the longest length whose average exceeds ${kEffectiveThreshold} (RULER's bar). ` +
+      (report.idle
+        ? `First token: median time to the first token with the GPU to itself (measured at ${[...new Set(report.idle.map((r) => r.length))].join(' and ')} tokens; the table's own runs shared it).`
+        : 'First token: mean time to the first token.')));
+  if (report.idle?.length) {
+    const idleRows = report.idle.map((r) => [
+      r.config, String(r.length), String(r.n), `${r.medianMs.toFixed(0)} ms`, r.speedup === null ? '' : `${r.speedup.toFixed(2)}×`,
+      r.average === null ? '' : fmt(r.average), r.ofGlobal == null ? '' : `${fmt(r.ofGlobal)}%`,
+    ]);
+    into.append(h('div', { class: 'table-wrap' },
+      table('Time to first token on an idle GPU', ['config', 'length', 'samples', 'first token (median)', '× global', 'average', '% of global'], idleRows)));
+  }
 }
 
 /** Replaces `into`'s charts (destroying `previous`) with the report's three; `into` should be in the page. */
@@ -79,12 +98,27 @@ export function renderCharts(into: HTMLElement, report: RulerReportJson, previou
       series: lengths.map((len): Series => ({ label: `${len} tokens`, values: ordered.map((c) => c.lengths.find((x) => x.length === len)?.ofGlobal ?? null) })),
     }));
   }
-  out.push(lineChart(into, {
-    title: 'Time to first token vs length',
-    x: 'context length (tokens)',
-    y: 'ms (mean)',
-    categories: lengths.map(String),
-    series: report.configs.map((c): Series => ({ label: c.config, values: lengths.map((len) => c.lengths.find((x) => x.length === len)?.prefillMs ?? null) })),
-  }));
+  const idle = report.idle;
+  if (idle?.length) {
+    const idleLengths = [...new Set(idle.map((r) => r.length))].sort((a, b) => a - b);
+    out.push(lineChart(into, {
+      title: 'Time to first token vs length (idle GPU)',
+      x: 'context length (tokens)',
+      y: 'ms (median)',
+      categories: idleLengths.map(String),
+      series: [...new Set(idle.map((r) => r.config))].map((config): Series => ({
+        label: config,
+        values: idleLengths.map((len) => idle.find((r) => r.config === config && r.length === len)?.medianMs ?? null),
+      })),
+    }));
+  } else {
+    out.push(lineChart(into, {
+      title: 'Time to first token vs length',
+      x: 'context length (tokens)',
+      y: 'ms (mean)',
+      categories: lengths.map(String),
+      series: report.configs.map((c): Series => ({ label: c.config, values: lengths.map((len) => c.lengths.find((x) => x.length === len)?.prefillMs ?? null) })),
+    }));
+  }
   return out;
 }

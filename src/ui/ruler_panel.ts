@@ -245,11 +245,12 @@ export function highlighted(text: string, refs: string[], pred: string): HTMLEle
 }
 
 /**
- * The committed engine-measured table (bench/results/ruler_engine.json, made by scripts/bench/ruler_gpu.sh),
- * loaded on demand so the page's first paint does not wait for it.
+ * The committed engine-measured table (bench/results/ruler_engine_f16.json: 1K-32K with f16 KV and idle-GPU
+ * first-token times, made by scripts/bench/ruler_gpu.sh and ruler_table.ts), loaded on demand so the page's
+ * first paint does not wait for it.
  */
 export async function showMeasured(): Promise<void> {
-  const report = (await import('../../bench/results/ruler_engine.json')).default as RulerReportJson;
+  const report = (await import('../../bench/results/ruler_engine_f16.json')).default as RulerReportJson;
   const n = report.samples;
   $('r-measured-where').textContent =
     `${report.tasks.length} tasks at ${report.lengths.join(', ')} tokens, ${n.min === n.max ? n.max : `${n.min}–${n.max}`} samples per cell; ` +
