@@ -37,8 +37,11 @@
 #        after this call measured no gain): checks with it as the default (fused kernels too), the GEMV sweep with
 #        Dawn's timestamp quantization off (its 65.5-µs steps blur every kernel time), dependent and independent
 #        repetitions, then decode q8_0/q4_0 (1B) and q4_0 (8B), default against qv4r4x2p, fused and unfused (~4 min)
-#   bash scripts/bench/h200_suite.sh s13       prepared in session 12, not yet run: the quantized GEMV with fewer lanes a row (qv4r4d2,
-#        qv4r4d4) beside qv4r4 / qv4r4x2, checks first (~1 min)
+#   bash scripts/bench/h200_suite.sh s13       the quantized GEMV with fewer lanes a row (qv4r4d2, qv4r4d4) beside qv4r4 / qv4r4x2,
+#        checks first (~1 min; run in session 13: bench/results/h200_s13/s13)
+#   bash scripts/bench/h200_suite.sh s14       prepared in session 13, not yet run: the quantized GEMV with x staged in workgroup
+#        memory (qv4r4s, qv4r4x2s) beside qv4r4 / qv4r4x2 / qi8r4, checks with it as the default, then 1B decode q8_0/q4_0
+#        unfused with each (~3 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -239,6 +242,20 @@ s13)
     step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4d2,qv4r4d4,qi8r4 \
       --robustness on --no-fused --out "$w/gemv_q_$i.json"
   done
+  pack "$1"
+  ;;
+s14)
+  step checks 120 node dist/bench/checks.mjs --filter matmul.quant,decode --out "$w/checks.json"
+  STAR_ATTN_GEMV_Q=qv4r4s step checks_s 90 node dist/bench/checks.mjs --filter matmul.quant --out "$w/checks_s.json"
+  for i in 1 2; do
+    step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4s,qv4r4x2s,qi8r4 \
+      --robustness on --no-fused --out "$w/gemv_q_$i.json"
+  done
+  # end to end, unfused (the fused decode kernels do not stage x yet): the default's GEMVs against the staged ones
+  for st in q8_0 q4_0; do for v in qv4r4x2 qv4r4s qv4r4x2s; do
+    STAR_ATTN_GEMV_Q=$v step "decode_${st}_$v" 60 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
+      --repeats 3 --fuse 0 --storage $st --out "$w/decode_${st}_$v.json"
+  done; done
   pack "$1"
   ;;
 decode)

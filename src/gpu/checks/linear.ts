@@ -283,8 +283,10 @@ function gemvQuantVariantCheck(id: string, i8: boolean): Check {
       let i = 0;
       for (const name of Object.keys(kGemvQVariants) as GemvQVariant[]) {
         if (name === 'base' || gemvQuantRoundsX(name) !== i8) continue;
-        // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32)
-        for (const [si, [M, N, K]] of ([[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096]] as Array<[number, number, number]>).entries()) {
+        // K = 4096: 128 blocks, where the x2 / x4 variants give a row 64 / 128 lanes (below 2048 they cap at 32);
+        // 4160 and 2080 (q4_0, q8_0): the staged variants' (`s`) chunks of 2048 x values end ragged
+        const shapes: Array<[number, number, number]> = [[1, 65, 64], [3, 33, 96], [8, 17, 640], [2, 129, 32], [1, 10, 1024], [1, 7, 256], [2, 9, 4096], [1, 5, 4160], [3, 6, 2080]];
+        for (const [si, [M, N, K]] of shapes.entries()) {
           const bits = i++;
           const dtype = si % 2 === 0 ? 'q8_0' : 'q4_0';
           out.push(await runMatmul(ctx, rng, { M, N, K, dtype, gemv: name, alignedX: si !== 5, bias: bits % 2 === 0, accumulate: bits % 3 === 1, strided: bits % 4 >= 2 }));

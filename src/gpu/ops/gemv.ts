@@ -59,8 +59,12 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter
  * of them, so a lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
  * H200's q4_0 GEMVs bound neither by the widening nor by the barriers, with 2 blocks a lane at K = 2048; made a
- * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have). `mg`: the
- * weights widened to f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit). `i8`
+ * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have; measured on the H200 in session 13, they are slower on
+ * every shape but the 128256-row LM head, 3-6% faster there: the tree is not what holds q4_0 at 25-34% either). `mg`: the
+ * weights widened to f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit).
+ * `s` (`qv4r4s`, `qv4r4x2s`): x staged in workgroup memory, 2048 values a row at a time (`gemvQxChunk`), copied in
+ * coalesced and read back swizzled: from global memory a lane's 128 bytes of x per block sit 128 bytes from its
+ * neighbour's, 32 cache lines a warp-wide load where the weights' loads touch 4 (the same sums bit for bit). `i8`
  * (`qi8*`, opt-in, never a default without measuring): x rounded to 8-bit blocks first (quantize_x8.wgsl, one more
  * dispatch) and each block's products summed by dot4I8Packed (matmul_gemv_qi8.wgsl): no float work per weight,
  * but x carries ~1e-3 relative rounding, so it no longer matches the f32-activation reference to 2e-5.
@@ -70,22 +74,24 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * 65% of HBM on the q8_0 LM head against qv4r4x2's 51%, but slower under ~100 MB and end to end: opt-in.
  */
 export const kGemvQVariants = {
-  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1 },
-  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1 },
-  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1 },
-  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1 },
-  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1 },
-  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1 },
-  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1 },
-  qv4r4d2: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1 },
-  qv4r4d4: { nr: 4, ls: 0.25, mg: false, i8: false, limbs: 1 },
-  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1 },
-  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1 },
-  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1 },
-  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1 },
-  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1 },
-  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3 },
-  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3 },
+  base: { nr: 0, ls: 1, mg: false, i8: false, limbs: 1, xs: false },
+  qv4: { nr: 1, ls: 1, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r2: { nr: 2, ls: 1, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r2x2: { nr: 2, ls: 2, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4x2: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4x4: { nr: 4, ls: 4, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4d2: { nr: 4, ls: 0.5, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4d4: { nr: 4, ls: 0.25, mg: false, i8: false, limbs: 1, xs: false },
+  qv4r4m: { nr: 4, ls: 1, mg: true, i8: false, limbs: 1, xs: false },
+  qv4r4x2m: { nr: 4, ls: 2, mg: true, i8: false, limbs: 1, xs: false },
+  qv4r4s: { nr: 4, ls: 1, mg: false, i8: false, limbs: 1, xs: true },
+  qv4r4x2s: { nr: 4, ls: 2, mg: false, i8: false, limbs: 1, xs: true },
+  qi8r2: { nr: 2, ls: 1, mg: false, i8: true, limbs: 1, xs: false },
+  qi8r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 1, xs: false },
+  qi8r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 1, xs: false },
+  qx24r4: { nr: 4, ls: 1, mg: false, i8: true, limbs: 3, xs: false },
+  qx24r4x2: { nr: 4, ls: 2, mg: false, i8: true, limbs: 3, xs: false },
 } as const;
 export type GemvQVariant = keyof typeof kGemvQVariants;
 
@@ -189,6 +195,19 @@ export function gemvQv4Lanes(K: number, variant: GemvQVariant = gemvTuning.quant
   return Math.min(Math.max(1, gemvQLanes(K) * kGemvQVariants[variant].ls), floorPow2(Math.max(1, K / 32)));
 }
 
+/**
+ * vec4s of each x row a staged qv4 GEMV (`xs`) copies into workgroup memory at a time: whole steps of all the
+ * row's lanes (8 · TPR vec4s), up to 2048 x values, within what the device leaves beside the `partial` sums;
+ * 0 where not even one step fits (the variant then reads x from global memory).
+ */
+export function gemvQxChunk(M: number, K: number, TPR: number, partialBytes: number, maxWorkgroupBytes: number): number {
+  const step = 8 * TPR;
+  const fit = Math.floor((maxWorkgroupBytes - partialBytes) / (16 * M) / step) * step;
+  const want = Math.ceil(Math.min(K / 4, 512) / step) * step;
+  const xc = Math.min(fit, want);
+  return xc >= step ? xc : 0;
+}
+
 /** Params of the quantized GEMV (matmul_gemv_q and matmul_gemv_qv4 share them). */
 export interface GemvQParams {
   M: number;
@@ -213,7 +232,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  const { mg, i8 } = kGemvQVariants[variant];
+  const { mg, i8, xs } = kGemvQVariants[variant];
   if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
@@ -222,8 +241,10 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
       gemvQuantI8(r, params, { TPR, NR, GPW, QT: params.qtype }, b, label, variant);
       return;
     }
+    const XC = xs ? gemvQxChunk(M, K, TPR, TPR * GPW * M * NR * 4, ctx.device.limits.maxComputeWorkgroupStorageSize) : 0;
+    const constants = { TPR, NR, GPW, QT: params.qtype, MR: M, ...(mg && { MAGIC: 1 }), ...(XC && { XS: 1, XC }) };
     r.dispatch('matmul_gemv_qv4', {
-      constants: mg ? { TPR, NR, GPW, QT: params.qtype, MR: M, MAGIC: 1 } : { TPR, NR, GPW, QT: params.qtype, MR: M },
+      constants,
       params,
       buffers: [b.x, b.w, b.w, b.bias, b.out],
       workgroups: grid(Math.ceil(N / (GPW * NR)), ctx.maxWorkgroupsPerDim),
