@@ -77,5 +77,7 @@ jobs_list | xargs -P "$jobs" -L 1 bash -c '
       --attention "$2" "${blocks[@]}" --hosts "$HOSTS" --out "$OUT_DIR/$4.json" $EXTRA \
       > "$OUT_DIR/$4.log" 2>&1
     rc=$?  # 124: cut off by the time budget
-    echo "$(date +%T) $4 exit $rc ($(wc -l < "$OUT_DIR/$4.jsonl" 2>/dev/null || echo 0) records)"'
+    echo "$(date +%T) $4 exit $rc ($( (wc -l < "$OUT_DIR/$4.jsonl") 2>/dev/null || echo 0) records)"
+    # a job that failed says why here, not only in its log (the progress bar ends its last line with the error)
+    case $rc in 0|124) ;; *) echo "  $(tr "\r" "\n" < "$OUT_DIR/$4.log" | grep -ao "star-attn: .*" | tail -1 | cut -c1-300)";; esac'
 echo "records: $(cat "$out"/*.jsonl 2>/dev/null | wc -l)"
