@@ -8,6 +8,7 @@
 // matmul_gemv_qv4 (which binds each matrix twice) the scales are read through the vec4 binding, so 9 storage
 // bindings do; that needs every weight buffer to be whole vec4s. Needs (checked in src/gpu/ops/decode.ts):
 // K % 32 == 0, xBase % 4 == 0, R ≤ 256 rows that hold whole RoPE pairs and divide the q | k | v rows.
+// XS (with a staging qv4 default, `qv4r4s`…): the normalized x staged in workgroup memory as that GEMV stages x.
 struct Params {
   M: u32,           // rows (≤ 8)
   K: u32,           // dim
@@ -37,6 +38,8 @@ override NR: u32 = 2u;     // rows per thread (1, 2 or 4)
 override QT: u32 = 0u;     // Params.qtype (0 q8_0, 1 q4_0) as a constant: one format's code compiled, not both
 const WG = 256u;
 override R: u32 = WG * NR / TPR;
+override XS: bool = false;  // x, normalized, staged in workgroup memory (matmul_gemv_qv4.wgsl's XS)
+override XC: u32 = 1u;      // with XS: vec4s of each x row staged at a time (a multiple of 8: whole blocks)
 const kMaxRows = 8u;
 const kMaxNR = 4u;
 
@@ -54,6 +57,7 @@ const kMaxNR = 4u;
 var<workgroup> partial: array<f32, WG * NR>;         // (NR, WG) per-thread sums of one row of x at a time
 var<workgroup> rsum: array<f32, WG>;                 // rmsnorm's tree
 var<workgroup> rms: array<f32, kMaxRows>;            // 1 / sqrt(mean(x²) + eps) per row
+var<workgroup> xs: array<vec4<f32>, MR * XC>;       // (MR, XC) normalized x of the current chunk, swizzled by block
 var<workgroup> res: array<f32, R * kMaxRows>;        // (M, R) this workgroup's projected rows
 
 // the 4 signed bytes of a word, low byte first (as matmul_gemv_qv4.wgsl)
@@ -163,49 +167,85 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   var qb: array<vec4<u32>, kMaxNR>;
   var d: array<f32, kMaxNR>;
   for (var j = 0u; j < kMaxNR; j++) { qa[j] = vec4<u32>(0u); qb[j] = vec4<u32>(0u); d[j] = 0.0; }
-  for (var b = lane; b < blocks; b += TPR) {
-    // this block of each row, all loads first
-    for (var j = 0u; j < NR; j++) {
-      let qi = n[j] * rowV + b * bv;
-      qa[j] = wload(which, qi);
-      if (QT == 0u) { qb[j] = wload(which, qi + 1u); }
-      let si = scaleBase + n[j] * p.scaleWords + b / 2u;
-      d[j] = unpack2x16float(wload(which, si / 4u)[si % 4u])[b & 1u];
+  // blocks in chunks of XC / 8 when x is staged (as matmul_gemv_qv4.wgsl's XS), else one chunk of all
+  let chunk = select(blocks, XC / 8u, XS);
+  for (var c0 = 0u; c0 < blocks; c0 += chunk) {
+    let c1 = min(blocks, c0 + chunk);
+    if (XS) {
+      workgroupBarrier();  // every lane is done with the last chunk
+      let cv = (c1 - c0) * 8u;
+      for (var t = tid; t < MR * cv; t += WG) {
+        let m = t / cv;
+        let v = t % cv;
+        let k4 = 8u * c0 + v;
+        xs[m * XC + (v & ~7u) + ((v & 7u) ^ ((v >> 3u) & 7u))] = (x[xb + m * K4 + k4] * rms[m]) * g[k4];
+      }
+      workgroupBarrier();
     }
-    let g0 = g[8u * b];
-    let g1 = g[8u * b + 1u];
-    let g2 = g[8u * b + 2u];
-    let g3 = g[8u * b + 3u];
-    let g4 = g[8u * b + 4u];
-    let g5 = g[8u * b + 5u];
-    let g6 = g[8u * b + 6u];
-    let g7 = g[8u * b + 7u];
-    for (var m = 0u; m < MR; m++) {
-      // the block's x as rmsnorm.wgsl writes it: (x · rms) · weight
-      let xo = xb + m * K4 + 8u * b;
-      let x0 = (x[xo] * rms[m]) * g0;
-      let x1 = (x[xo + 1u] * rms[m]) * g1;
-      let x2 = (x[xo + 2u] * rms[m]) * g2;
-      let x3 = (x[xo + 3u] * rms[m]) * g3;
-      let x4 = (x[xo + 4u] * rms[m]) * g4;
-      let x5 = (x[xo + 5u] * rms[m]) * g5;
-      let x6 = (x[xo + 6u] * rms[m]) * g6;
-      let x7 = (x[xo + 7u] * rms[m]) * g7;
+    for (var b = c0 + lane; b < c1; b += TPR) {
+      // this block of each row, all loads first
       for (var j = 0u; j < NR; j++) {
-        var s = 0.0;
-        if (QT == 0u) {
-          // q8_0: word i holds elements 4i..4i+3
-          let a = qa[j];
-          let c = qb[j];
-          s = dot(s8(a.x), x0) + dot(s8(a.y), x1) + dot(s8(a.z), x2) + dot(s8(a.w), x3)
-            + dot(s8(c.x), x4) + dot(s8(c.y), x5) + dot(s8(c.z), x6) + dot(s8(c.w), x7);
+        let qi = n[j] * rowV + b * bv;
+        qa[j] = wload(which, qi);
+        if (QT == 0u) { qb[j] = wload(which, qi + 1u); }
+        let si = scaleBase + n[j] * p.scaleWords + b / 2u;
+        d[j] = unpack2x16float(wload(which, si / 4u)[si % 4u])[b & 1u];
+      }
+      var g0: vec4<f32>; var g1: vec4<f32>; var g2: vec4<f32>; var g3: vec4<f32>;
+      var g4: vec4<f32>; var g5: vec4<f32>; var g6: vec4<f32>; var g7: vec4<f32>;
+      if (!XS) {
+        g0 = g[8u * b];
+        g1 = g[8u * b + 1u];
+        g2 = g[8u * b + 2u];
+        g3 = g[8u * b + 3u];
+        g4 = g[8u * b + 4u];
+        g5 = g[8u * b + 5u];
+        g6 = g[8u * b + 6u];
+        g7 = g[8u * b + 7u];
+      }
+      for (var m = 0u; m < MR; m++) {
+        // the block's x as rmsnorm.wgsl writes it: (x · rms) · weight, staged or read here
+        var x0: vec4<f32>; var x1: vec4<f32>; var x2: vec4<f32>; var x3: vec4<f32>;
+        var x4: vec4<f32>; var x5: vec4<f32>; var x6: vec4<f32>; var x7: vec4<f32>;
+        if (XS) {
+          let lb = b - c0;
+          let so = m * XC + 8u * lb;
+          let sw = lb & 7u;
+          x0 = xs[so + sw];
+          x1 = xs[so + (1u ^ sw)];
+          x2 = xs[so + (2u ^ sw)];
+          x3 = xs[so + (3u ^ sw)];
+          x4 = xs[so + (4u ^ sw)];
+          x5 = xs[so + (5u ^ sw)];
+          x6 = xs[so + (6u ^ sw)];
+          x7 = xs[so + (7u ^ sw)];
         } else {
-          // q4_0: word i holds elements 4i..4i+3 in its low nibbles, 16 + 4i.. in its high ones
-          let a = qa[j];
-          s = dot(n4(a.x, 0u), x0) + dot(n4(a.y, 0u), x1) + dot(n4(a.z, 0u), x2) + dot(n4(a.w, 0u), x3)
-            + dot(n4(a.x, 4u), x4) + dot(n4(a.y, 4u), x5) + dot(n4(a.z, 4u), x6) + dot(n4(a.w, 4u), x7);
+          let xo = xb + m * K4 + 8u * b;
+          x0 = (x[xo] * rms[m]) * g0;
+          x1 = (x[xo + 1u] * rms[m]) * g1;
+          x2 = (x[xo + 2u] * rms[m]) * g2;
+          x3 = (x[xo + 3u] * rms[m]) * g3;
+          x4 = (x[xo + 4u] * rms[m]) * g4;
+          x5 = (x[xo + 5u] * rms[m]) * g5;
+          x6 = (x[xo + 6u] * rms[m]) * g6;
+          x7 = (x[xo + 7u] * rms[m]) * g7;
         }
-        acc[m * kMaxNR + j] += d[j] * s;
+        for (var j = 0u; j < NR; j++) {
+          var s = 0.0;
+          if (QT == 0u) {
+            // q8_0: word i holds elements 4i..4i+3
+            let a = qa[j];
+            let c = qb[j];
+            s = dot(s8(a.x), x0) + dot(s8(a.y), x1) + dot(s8(a.z), x2) + dot(s8(a.w), x3)
+              + dot(s8(c.x), x4) + dot(s8(c.y), x5) + dot(s8(c.z), x6) + dot(s8(c.w), x7);
+          } else {
+            // q4_0: word i holds elements 4i..4i+3 in its low nibbles, 16 + 4i.. in its high ones
+            let a = qa[j];
+            s = dot(n4(a.x, 0u), x0) + dot(n4(a.y, 0u), x1) + dot(n4(a.z, 0u), x2) + dot(n4(a.w, 0u), x3)
+              + dot(n4(a.x, 4u), x4) + dot(n4(a.y, 4u), x5) + dot(n4(a.z, 4u), x6) + dot(n4(a.w, 4u), x7);
+          }
+          acc[m * kMaxNR + j] += d[j] * s;
+        }
       }
     }
   }

@@ -40,8 +40,8 @@
 #   bash scripts/bench/h200_suite.sh s13       the quantized GEMV with fewer lanes a row (qv4r4d2, qv4r4d4) beside qv4r4 / qv4r4x2,
 #        checks first (~1 min; run in session 13: bench/results/h200_s13/s13)
 #   bash scripts/bench/h200_suite.sh s14       prepared in session 13, not yet run: the quantized GEMV with x staged in workgroup
-#        memory (qv4r4s, qv4r4x2s) beside qv4r4 / qv4r4x2 / qi8r4, checks with it as the default, then 1B decode q8_0/q4_0
-#        unfused with each (~3 min)
+#        memory (qv4r4s, qv4r4x2s) beside qv4r4 / qv4r4x2 / qi8r4, checks with it as the default, the fused q kernels
+#        staged and not, then 1B decode q8_0/q4_0 fused and unfused with each, 8B q4_0 fused (~6 min)
 #   bash scripts/bench/h200_suite.sh decode    end to end with the GEMV winners of `kernels` (gemv_pick.mjs): decode
 #        old (base GEMV + first decode kernel) vs new, then the workers-mode exchange (~5 min)
 # The kernels/decode calls carry .peer/{node.xz,webgpu.tar.xz,debs} (scripts/peer/pack.sh) and .bench.tar.xz (the
@@ -251,11 +251,21 @@ s14)
     step "gemv_q_$i" 90 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants qv4r4,qv4r4x2,qv4r4s,qv4r4x2s,qi8r4 \
       --robustness on --no-fused --out "$w/gemv_q_$i.json"
   done
-  # end to end, unfused (the fused decode kernels do not stage x yet): the default's GEMVs against the staged ones
+  STAR_ATTN_GEMV_Q=qv4r4s step checks_fused_s 90 node dist/bench/checks.mjs --filter decode.fused --out "$w/checks_fused_s.json"
+  # the fused q kernels with each (decode_qkv_q and decode_gate_up_q stage the normalized x as the GEMV stages x)
+  step fused_q 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants base --gemv-shapes 0 --robustness on \
+    --out "$w/fused_q.json"
+  STAR_ATTN_GEMV_Q=qv4r4s step fused_q_s 60 node dist/bench/kernels.mjs --gemv-only --dtypes q8_0,q4_0 --variants base \
+    --gemv-shapes 0 --robustness on --out "$w/fused_q_s.json"
+  # end to end, fused and unfused: the default's GEMVs against the staged ones
   for st in q8_0 q4_0; do for v in qv4r4x2 qv4r4s qv4r4x2s; do
     STAR_ATTN_GEMV_Q=$v step "decode_${st}_$v" 60 node dist/bench/decode.mjs --lengths 1024,8192 --aheads 2 --kv-dtype f16 \
-      --repeats 3 --fuse 0 --storage $st --out "$w/decode_${st}_$v.json"
+      --repeats 3 --fuse 0,1 --storage $st --out "$w/decode_${st}_$v.json"
   done; done
+  for v in qv4r4x2 qv4r4s; do
+    STAR_ATTN_GEMV_Q=$v step "decode8b_q4_0_$v" 70 node dist/bench/decode.mjs --config llama-3.1-8b --lengths 1024,8192 --aheads 2 \
+      --kv-dtype f16 --repeats 2 --fuse 1 --storage q4_0 --out "$w/decode8b_q4_0_$v.json"
+  done
   pack "$1"
   ;;
 decode)
