@@ -55,7 +55,7 @@ export function renderReport(into: HTMLElement, report: RulerReportJson, caption
     `${report.records} generations; ${n.min === n.max ? n.max : `${n.min}–${n.max}`} sample${n.max === 1 ? '' : 's'} per cell. ` +
       `Effective length: the longest length whose average exceeds ${kEffectiveThreshold} (RULER's bar). ` +
       (report.idle
-        ? `First token: median time to the first token with the GPU to itself (measured at ${[...new Set(report.idle.map((r) => r.length))].join(' and ')} tokens; the table's own runs shared it).`
+        ? `First token: median time to the first token with the GPU to itself (measured at ${[...new Set(report.idle.map((r) => r.length))].join(', ')} tokens; the table's own runs shared it).`
         : 'First token: mean time to the first token.')));
   if (report.idle?.length) {
     const idleRows = report.idle.map((r) => [
