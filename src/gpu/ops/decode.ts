@@ -195,15 +195,6 @@ export function decodeQkv(r: Recorder, a: DecodeQkvArgs): void {
   });
 }
 
-/**
- * vec4s of each normalized x row the fused q kernels stage at a time when the quantized GEMV default stages x
- * (`qv4r4s`, … : the fused kernels replay its loads), else 0; `otherBytes` of workgroup memory are the kernel's own.
- */
-function stagedX(r: Recorder, rows: number, dim: number, TPR: number, otherBytes: number): number {
-  if (!kGemvQVariants[gemvTuning.quant].xs) return 0;
-  return gemvQxChunk(rows, dim, TPR, otherBytes, r.ctx.device.limits.maxComputeWorkgroupStorageSize);
-}
-
 /** decode_qkv_q: decodeQkv's bindings, checked there, with q8_0 / q4_0 weights. */
 function decodeQkvQuant(
   r: Recorder,
@@ -223,8 +214,8 @@ function decodeQkvQuant(
   const NR = decodeQkvQuantNr(a.dim, a.headSize, c.qkvRows, a.nr);
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeQkv: ${a.nr ?? 'no'} rows per thread fit dim ${a.dim}, heads of ${a.headSize}`);
   const TPR = gemvQv4Lanes(a.dim);
-  // partial, rsum, rms and res beside the staged x
-  const XC = stagedX(r, a.rows, a.dim, TPR, (kWg * NR + kWg + kGemvMaxRows + ((kWg * NR) / TPR) * kGemvMaxRows) * 4);
+  // x staged as the default GEMV stages it, beside partial, rsum, rms and res
+  const XC = gemvQxChunk(r.ctx, gemvTuning.quant, a.rows, a.dim, TPR, (kWg * NR + kWg + kGemvMaxRows + ((kWg * NR) / TPR) * kGemvMaxRows) * 4);
   r.dispatch('decode_qkv_q', {
     constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt, ...(XC && { XS: 1, XC }) },
     params: {
@@ -314,8 +305,8 @@ function decodeGateUpQuant(r: Recorder, a: DecodeGateUpArgs, x: ElementWindow): 
   if (NR === 0 || (a.nr !== undefined && NR !== a.nr)) throw new RangeError(`decodeGateUp: ${a.nr} columns per thread do not fit dim ${a.dim}`);
   const TPR = gemvQv4Lanes(a.dim);
   const R = (kWg * NR) / TPR;
-  // partial (gate and up), rsum and rms beside the staged x
-  const XC = stagedX(r, a.rows, a.dim, TPR, (2 * kWg * NR + kWg + kGemvMaxRows) * 4);
+  // x staged as the default GEMV stages it, beside partial (gate and up), rsum and rms
+  const XC = gemvQxChunk(r.ctx, gemvTuning.quant, a.rows, a.dim, TPR, (2 * kWg * NR + kWg + kGemvMaxRows) * 4);
   r.dispatch('decode_gate_up_q', {
     constants: { TPR, RWG: rmsnormLanes(a.dim), NR, MR: a.rows, QT: qt, ...(XC && { XS: 1, XC }) },
     params: {

@@ -7,7 +7,7 @@
 // make one 4-byte load of W per lane and step (plus scalar loads of x and, quantized, a scale per word); the
 // v4 kernels move 16 bytes per checked load and keep several loads in flight. Every variant checks its sizes
 // here, at bind time, and clamps the one index it cannot prove (the row of a ragged last workgroup).
-import { grid, type Recorder } from '../context';
+import { grid, type GpuContext, type Recorder } from '../context';
 import type { MatmulGemmParams } from '../kernel_params';
 import type { QuantLayout } from '../quant_layout';
 import type { Binding } from '../context';
@@ -59,9 +59,10 @@ export type GemvVariant = keyof typeof kGemvVariants;
  * fused decode kernels for q8_0/q4_0 take the default's lanes, `gemvQv4Lanes`); `d2`, `d4`: half or a quarter
  * of them, so a lane holds 2 or 4 times the blocks and the tree is 1 or 2 levels shorter (session 12 found the
  * H200's q4_0 GEMVs bound neither by the widening nor by the barriers, with 2 blocks a lane at K = 2048; made a
- * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have; measured on the H200 in session 13, they are slower on
- * every shape but the 128256-row LM head, 3-6% faster there: the tree is not what holds q4_0 at 25-34% either). `mg`: the
- * weights widened to f32 through a float's mantissa instead of int-to-float conversions (the same values bit for bit).
+ * default, they leave rows of dim ≤ 96 unfused: a workgroup would hold more rows than q, k and v have; on the H200
+ * in session 13 they are slower on every shape but the 128256-row LM head, 3-6% faster there: the tree is not what
+ * holds q4_0 at 25-34% either). `mg`: the weights widened to f32 through a float's mantissa instead of int-to-float
+ * conversions (the same values bit for bit).
  * `s` (`qv4r4s`, `qv4r4x2s`): x staged in workgroup memory, 2048 values a row at a time (`gemvQxChunk`), copied in
  * coalesced and read back swizzled: from global memory a lane's 128 bytes of x per block sit 128 bytes from its
  * neighbour's, 32 cache lines a warp-wide load where the weights' loads touch 4 (the same sums bit for bit). `i8`
@@ -196,13 +197,15 @@ export function gemvQv4Lanes(K: number, variant: GemvQVariant = gemvTuning.quant
 }
 
 /**
- * vec4s of each x row a staged qv4 GEMV (`xs`) copies into workgroup memory at a time: whole steps of all the
- * row's lanes (8 · TPR vec4s), up to 2048 x values, within what the device leaves beside the `partial` sums;
- * 0 where not even one step fits (the variant then reads x from global memory).
+ * vec4s of each x row a staging qv4 variant (`xs`; the GEMV, and the fused q kernels replaying the default)
+ * copies into workgroup memory at a time: whole steps of all the row's lanes (8 · TPR vec4s), up to 2048 x
+ * values, within what the device leaves beside the kernel's own `otherBytes`. 0 for a variant that does not
+ * stage, or where not even one step fits (x is then read from global memory).
  */
-export function gemvQxChunk(M: number, K: number, TPR: number, partialBytes: number, maxWorkgroupBytes: number): number {
+export function gemvQxChunk(ctx: GpuContext, variant: GemvQVariant, M: number, K: number, TPR: number, otherBytes: number): number {
+  if (!kGemvQVariants[variant].xs) return 0;
   const step = 8 * TPR;
-  const fit = Math.floor((maxWorkgroupBytes - partialBytes) / (16 * M) / step) * step;
+  const fit = Math.floor((ctx.device.limits.maxComputeWorkgroupStorageSize - otherBytes) / (16 * M) / step) * step;
   const want = Math.ceil(Math.min(K / 4, 512) / step) * step;
   const xc = Math.min(fit, want);
   return xc >= step ? xc : 0;
@@ -232,7 +235,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
   const NR = kGemvQVariants[variant].nr;
   // whole vec4s of quants per row (always, with blocks of 32) and x row 0 on a 16-byte boundary; the scales
   // are read through their own u32 binding, so a buffer ending mid-vec4 is fine
-  const { mg, i8, xs } = kGemvQVariants[variant];
+  const { mg, i8 } = kGemvQVariants[variant];
   if (NR > 0 && (i8 || params.xBase % 4 === 0) && L.quantWords % 4 === 0) {
     const TPR = gemvQv4Lanes(K, variant);
     let GPW = Math.max(1, Math.floor(256 / TPR));
@@ -241,7 +244,7 @@ export function gemvQuant(r: Recorder, params: GemvQParams, L: QuantLayout, b: G
       gemvQuantI8(r, params, { TPR, NR, GPW, QT: params.qtype }, b, label, variant);
       return;
     }
-    const XC = xs ? gemvQxChunk(M, K, TPR, TPR * GPW * M * NR * 4, ctx.device.limits.maxComputeWorkgroupStorageSize) : 0;
+    const XC = gemvQxChunk(ctx, variant, M, K, TPR, TPR * GPW * M * NR * 4);
     const constants = { TPR, NR, GPW, QT: params.qtype, MR: M, ...(mg && { MAGIC: 1 }), ...(XC && { XS: 1, XC }) };
     r.dispatch('matmul_gemv_qv4', {
       constants,
